@@ -1,0 +1,71 @@
+"""The five control-plane capabilities and the feature that groups them."""
+
+from __future__ import annotations
+
+from app.contracts.control_plane.constants import APPROVAL, AUDIT, CHANNEL_RUNTIME, CORE, SKILL_REGISTRY
+from app.contracts.model import CapabilitySpec, FeatureSpec
+
+CAPABILITIES = (
+    CapabilitySpec(
+        key=CORE.key,
+        version=CORE.version,
+        title="Control plane core",
+        description="Intents, plans and executions: the life of an agent or workflow run.",
+        provides=(
+            "controlPlane.execution.get",
+            "controlPlane.execution.list",
+            "controlPlane.contract.list",
+            "controlPlane.intent.received",
+            "controlPlane.plan.compiled",
+            "controlPlane.plan.rejected",
+            "controlPlane.execution.step.started",
+            "controlPlane.execution.step.completed",
+            "controlPlane.execution.completed",
+            "controlPlane.execution.failed",
+        ),
+    ),
+    CapabilitySpec(
+        key=APPROVAL.key,
+        version=APPROVAL.version,
+        title="Approvals",
+        description="Operators approve or reject execution steps that wait for a human decision.",
+        requires=(CORE,),
+        provides=(
+            "controlPlane.execution.approve",
+            "controlPlane.execution.reject",
+            "controlPlane.approval.list",
+            "controlPlane.execution.step.blocked",
+            "controlPlane.execution.step.approved",
+        ),
+    ),
+    CapabilitySpec(
+        key=AUDIT.key,
+        version=AUDIT.version,
+        title="Audit",
+        description="Traces, lanes, policy explanations and evidence of what executions did.",
+        requires=(CORE,),
+    ),
+    CapabilitySpec(
+        key=SKILL_REGISTRY.key,
+        version=SKILL_REGISTRY.version,
+        title="Skill registry",
+        description="Install only signed, trusted and compatible skills.",
+        requires=(CORE,),
+        provides=("controlPlane.skill.installed", "controlPlane.skill.rejected"),
+    ),
+    CapabilitySpec(
+        key=CHANNEL_RUNTIME.key,
+        version=CHANNEL_RUNTIME.version,
+        title="Channel runtime",
+        description="Channels through which intents arrive and results are delivered.",
+        requires=(CORE,),
+    ),
+)
+
+FEATURE = FeatureSpec(
+    key="platform.control-plane",
+    version="1.0.0",
+    title="Control plane",
+    description="Govern agent and workflow executions: approvals, audit and the skill registry.",
+    capabilities=(CORE, APPROVAL, AUDIT, SKILL_REGISTRY, CHANNEL_RUNTIME),
+)

@@ -1,0 +1,29 @@
+"""controlPlane.execution.step.approved"""
+
+from __future__ import annotations
+
+from app.contracts.control_plane.constants import APPROVAL, meta
+from app.contracts.model import define_event
+from app.contracts.types import ContractModel, ID, Timestamp
+
+
+class ControlPlaneExecutionStepApprovedPayload(ContractModel):
+    execution_id: ID
+    run_id: ID | None = None
+    step_id: ID
+    approved_at: Timestamp
+    approved_by: ID
+    note: str | None = None
+
+
+SPEC = define_event(
+    meta(
+        "controlPlane.execution.step.approved",
+        title="Step Approved",
+        description="An operator approved an execution step (project addition).",
+        goal="Record who allowed a risky step to run, so the audit trail shows approvals as well as rejections.",
+        context="Emitted by approveExecutionStep.",
+    ),
+    capability=APPROVAL,
+    payload=ControlPlaneExecutionStepApprovedPayload,
+)

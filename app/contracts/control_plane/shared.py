@@ -1,0 +1,110 @@
+"""Models more than one control-plane contract uses."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from app.contracts.control_plane.constants import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from app.contracts.types import ID, ContractModel, JSONObject, Timestamp
+
+EXECUTION_STATUSES = (
+    "pending",
+    "running",
+    "awaiting_approval",
+    "paused",
+    "completed",
+    "failed",
+    "rejected",
+    "cancelled",
+    "aborted",
+)
+TERMINAL_EXECUTION_STATUSES = ("completed", "failed", "rejected", "cancelled", "aborted")
+STEP_STATUSES = (
+    "pending",
+    "awaiting_approval",
+    "approved",
+    "running",
+    "completed",
+    "failed",
+    "rejected",
+    "skipped",
+    "expired",
+)
+RISK_TIERS = ("low", "medium", "high", "critical")
+
+ExecutionStatus = Literal[
+    "pending", "running", "awaiting_approval", "paused", "completed", "failed", "rejected", "cancelled", "aborted"
+]
+RiskTier = Literal["low", "medium", "high", "critical"]
+Limit = Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE, description=f"Page size, 1 to {MAX_PAGE_SIZE}.")]
+Offset = Annotated[int, Field(ge=0, le=1_000_000, description="Items to skip.")]
+
+
+class ControlPlaneExecutionLaneState(ContractModel):
+    """The track an execution is on as operators see it, derived from stored state."""
+
+    lane_key: str | None = None
+    lane_status: str | None = None
+    lane_phase: str | None = None
+    owner_role: str | None = None
+    evidence_bundle_count: int | None = None
+    pending_approval_count: int | None = None
+    recommended_next_lane: str | None = None
+
+
+class ControlPlaneExecutionStep(ContractModel):
+    """One step of an execution's plan."""
+
+    step_id: ID
+    position: int
+    key: str
+    status: str
+    risk_tier: str | None = None
+    requires_approval: bool
+    decided_by: ID | None = None
+    decided_at: Timestamp | None = None
+    decision_note: str | None = None
+
+
+class ControlPlaneExecutionRecord(ContractModel):
+    """An execution with its steps."""
+
+    execution_id: ID
+    intent_id: ID | None = None
+    plan_id: ID | None = None
+    run_id: ID | None = None
+    status: str
+    risk_tier: str | None = None
+    requires_approval: bool | None = None
+    lane: ControlPlaneExecutionLaneState | None = None
+    created_at: Timestamp
+    updated_at: Timestamp
+    steps: list[ControlPlaneExecutionStep]
+
+
+class ControlPlaneExecutionSummary(ContractModel):
+    """An execution in a list."""
+
+    execution_id: ID
+    status: str
+    risk_tier: str | None = None
+    lane: ControlPlaneExecutionLaneState | None = None
+    updated_at: Timestamp
+
+
+class ControlPlaneTraceEntry(ContractModel):
+    timestamp: Timestamp
+    stage: str
+    status: str
+    actor_id: ID | None = None
+    metadata: JSONObject | None = None
+
+
+class ControlPlaneSkillVerificationIssue(ContractModel):
+    code: str
+    message: str
+
+
+DEFAULT_LIMIT = DEFAULT_PAGE_SIZE

@@ -1,0 +1,97 @@
+"""The one path every operation takes: guard -> validate -> actor check -> handler in a transaction -> output check.
+
+The executor sits below every transport, so GraphQL today and a CLI or REST tomorrow are guarded
+the same way. It knows no database: the composition root hands it a unit-of-work factory and the
+handlers the service layer bound to each contract.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ValidationError
+
+from app.auth import AuthLevel, Principal
+from app.contracts.model import Handler, Kind, OperationSpec, VersionedRef
+from app.contracts.naming import camel
+from app.contracts.registry import Registry
+from app.errors import AppError, BadUserInput, Forbidden, InternalError, Unauthenticated
+
+logger = logging.getLogger("app.executor")
+
+class UnitOfWorkFactory(Protocol):
+    def __call__(self, *, write: bool) -> AbstractAsyncContextManager[Any]: ...
+
+
+Authenticate = Callable[[], Principal]
+"""Returns the caller or raises Unauthenticated; called only when a contract needs it."""
+
+
+class MissingHandlerError(LookupError):
+    pass
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    return ".".join(camel(part) if isinstance(part, str) else str(part) for part in loc) or "input"
+
+
+def _messages(error: ValidationError) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for item in error.errors(include_url=False, include_input=False):
+        message = item["msg"].removeprefix("Value error, ")
+        fields.setdefault(_field_path(item["loc"]), message)
+    return fields
+
+
+class Executor:
+    def __init__(self, registry: Registry, handlers: Mapping[VersionedRef, Handler], uow: UnitOfWorkFactory) -> None:
+        missing = [op.ref for op in registry.operations if op.ref not in handlers]
+        if missing:
+            raise MissingHandlerError(f"no service handler bound for {', '.join(map(str, missing))}")
+        self.registry = registry
+        self._handlers = dict(handlers)
+        self._uow = uow
+
+    async def execute(self, spec: OperationSpec, raw: Mapping[str, Any], authenticate: Authenticate) -> BaseModel:
+        try:
+            return await self._execute(spec, raw, authenticate)
+        except AppError as error:
+            error.extensions["contract"] = {"key": spec.key, "version": spec.version}
+            raise
+        except Exception as error:
+            logger.exception("unexpected failure in %s@%s", spec.key, spec.version)
+            masked = InternalError()
+            masked.extensions["contract"] = {"key": spec.key, "version": spec.version}
+            raise masked from error
+
+    async def _execute(self, spec: OperationSpec, raw: Mapping[str, Any], authenticate: Authenticate) -> BaseModel:
+        principal = self._guard(spec, authenticate)
+        try:
+            data = spec.input.model_validate(raw)
+        except ValidationError as error:
+            fields = _messages(error)
+            summary = "; ".join(f"{name}: {message}" for name, message in fields.items())
+            raise BadUserInput(f"Invalid input: {summary}.", fields) from None
+        for name in spec.actor_fields:
+            if principal is None or getattr(data, name) != principal.id:
+                raise Forbidden(f"{camel(name)} must be the caller's own id; nobody may act in another person's name.")
+        async with self._uow(write=spec.kind is Kind.COMMAND) as uow:
+            result = await self._handlers[spec.ref](uow, principal, data)
+        if type(result) is not spec.output:
+            raise TypeError(f"{spec.ref} handler returned {type(result).__name__}, not {spec.output.__name__}")
+        return result
+
+    @staticmethod
+    def _guard(spec: OperationSpec, authenticate: Authenticate) -> Principal | None:
+        if spec.auth is AuthLevel.ANONYMOUS:
+            try:
+                return authenticate()
+            except Unauthenticated:
+                return None
+        principal = authenticate()
+        if principal.level < spec.auth:
+            raise Forbidden(f"This operation needs the {spec.auth.label} role.")
+        return principal

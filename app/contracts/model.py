@@ -1,0 +1,175 @@
+"""What a contract is: words for humans, ownership, policy and typed input and output."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel
+
+from app.auth import AuthLevel, Principal
+from app.contracts.naming import derived_field_name, is_graphql_name
+
+
+Handler = Callable[[Any, Principal | None, Any], Awaitable[BaseModel]]
+"""What the service layer binds to an operation: (unit of work, caller, validated input) -> output."""
+
+
+class Kind(StrEnum):
+    COMMAND = "command"
+    QUERY = "query"
+    EVENT = "event"
+
+
+class Stability(StrEnum):
+    EXPERIMENTAL = "experimental"
+    BETA = "beta"
+    STABLE = "stable"
+    DEPRECATED = "deprecated"
+
+
+@dataclass(frozen=True, slots=True)
+class VersionedRef:
+    key: str
+    version: str
+
+    def __str__(self) -> str:
+        return f"{self.key}@{self.version}"
+
+
+@dataclass(frozen=True, slots=True)
+class Meta:
+    key: str
+    version: str
+    title: str
+    description: str
+    goal: str
+    context: str
+    domain: str
+    owners: tuple[str, ...]
+    tags: tuple[str, ...]
+    stability: Stability
+
+    def __post_init__(self) -> None:
+        for name in ("key", "version", "title", "description"):
+            if not getattr(self, name).strip():
+                raise ValueError(f"contract meta.{name} must not be empty")
+
+    @property
+    def ref(self) -> VersionedRef:
+        return VersionedRef(self.key, self.version)
+
+
+@dataclass(frozen=True, slots=True)
+class OperationSpec:
+    """A command (mutation) or query, bound to a service handler by the service layer."""
+
+    meta: Meta
+    kind: Kind
+    capability: VersionedRef
+    auth: AuthLevel
+    input: type[BaseModel]
+    output: type[BaseModel]
+    graphql_name: str | None = None
+    actor_fields: tuple[str, ...] = ()
+    """Input fields naming who acts; each must equal the caller's id."""
+
+    def __post_init__(self) -> None:
+        if self.kind is Kind.EVENT:
+            raise ValueError("an operation is a command or a query; use EventSpec for events")
+        if self.graphql_name is not None and not is_graphql_name(self.graphql_name):
+            raise ValueError(f"{self.graphql_name!r} is not a valid GraphQL field name")
+        for name in self.actor_fields:
+            if name not in self.input.model_fields:
+                raise ValueError(f"actor field {name!r} is not a field of {self.input.__name__}")
+
+    @property
+    def key(self) -> str:
+        return self.meta.key
+
+    @property
+    def version(self) -> str:
+        return self.meta.version
+
+    @property
+    def ref(self) -> VersionedRef:
+        return self.meta.ref
+
+    @property
+    def field_name(self) -> str:
+        return self.graphql_name or derived_field_name(self.key, self.version)
+
+
+@dataclass(frozen=True, slots=True)
+class EventSpec:
+    meta: Meta
+    capability: VersionedRef
+    payload: type[BaseModel]
+    kind: Kind = Kind.EVENT
+
+    @property
+    def key(self) -> str:
+        return self.meta.key
+
+    @property
+    def version(self) -> str:
+        return self.meta.version
+
+    @property
+    def ref(self) -> VersionedRef:
+        return self.meta.ref
+
+
+@dataclass(frozen=True, slots=True)
+class CapabilitySpec:
+    key: str
+    version: str
+    title: str
+    description: str
+    requires: tuple[VersionedRef, ...] = ()
+    provides: tuple[str, ...] = field(default=())
+    """Contract keys this capability provides."""
+
+    @property
+    def ref(self) -> VersionedRef:
+        return VersionedRef(self.key, self.version)
+
+
+@dataclass(frozen=True, slots=True)
+class FeatureSpec:
+    key: str
+    version: str
+    title: str
+    description: str
+    capabilities: tuple[VersionedRef, ...]
+
+
+def define_command(
+    meta: Meta,
+    *,
+    capability: VersionedRef,
+    input: type[BaseModel],
+    output: type[BaseModel],
+    auth: AuthLevel = AuthLevel.ADMIN,
+    graphql_name: str | None = None,
+    actor_fields: tuple[str, ...] = (),
+) -> OperationSpec:
+    return OperationSpec(meta, Kind.COMMAND, capability, auth, input, output, graphql_name, actor_fields)
+
+
+def define_query(
+    meta: Meta,
+    *,
+    capability: VersionedRef,
+    input: type[BaseModel],
+    output: type[BaseModel],
+    auth: AuthLevel = AuthLevel.ADMIN,
+    graphql_name: str | None = None,
+) -> OperationSpec:
+    return OperationSpec(meta, Kind.QUERY, capability, auth, input, output, graphql_name)
+
+
+def define_event(meta: Meta, *, capability: VersionedRef, payload: type[BaseModel]) -> EventSpec:
+    return EventSpec(meta, capability, payload)

@@ -1,0 +1,1 @@
+"""Store: SQLModel tables, the async engine and the unit of work."""

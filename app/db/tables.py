@@ -1,0 +1,93 @@
+"""SQLModel tables of the domain model (DESIGN.md, "Domain model")."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from app.db.types import JSONType, UTCDateTime
+
+metadata = SQLModel.metadata
+
+
+class Execution(SQLModel, table=True):
+    __tablename__ = "execution"
+    __table_args__ = (
+        Index("ix_execution_workspace_updated", "workspace_id", "updated_at"),
+        Index("ix_execution_status_updated", "status", "updated_at"),
+        Index("ix_execution_updated", "updated_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=128)
+    workspace_id: str = Field(max_length=128)
+    intent_id: str | None = Field(default=None, max_length=128)
+    plan_id: str | None = Field(default=None, max_length=128)
+    run_id: str | None = Field(default=None, max_length=128)
+    status: str = Field(max_length=32)
+    risk_tier: str | None = Field(default=None, max_length=16)
+    requires_approval: bool = False
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ExecutionStep(SQLModel, table=True):
+    __tablename__ = "execution_step"
+    __table_args__ = (
+        UniqueConstraint("execution_id", "position", name="uq_execution_step_position"),
+        Index("ix_execution_step_status_updated", "status", "updated_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=128)
+    execution_id: str = Field(sa_column=Column(String(128), ForeignKey("execution.id"), nullable=False))
+    position: int
+    key: str = Field(max_length=200)
+    risk_tier: str | None = Field(default=None, max_length=16)
+    requires_approval: bool = False
+    status: str = Field(max_length=32)
+    decided_by: str | None = Field(default=None, max_length=128)
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    decision_note: str | None = Field(default=None)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ApprovalDecision(SQLModel, table=True):
+    __tablename__ = "approval_decision"
+
+    id: str = Field(primary_key=True, max_length=64)
+    step_id: str = Field(
+        sa_column=Column(String(128), ForeignKey("execution_step.id"), nullable=False, unique=True)
+    )
+    execution_id: str = Field(sa_column=Column(String(128), ForeignKey("execution.id"), nullable=False, index=True))
+    decision: str = Field(max_length=16)
+    actor: str = Field(max_length=128)
+    note: str | None = None
+    decided_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ExecutionEvent(SQLModel, table=True):
+    """Append-only audit log and outbox; `sequence` is gap-free (taken from EventCounter)."""
+
+    __tablename__ = "execution_event"
+    __table_args__ = (Index("ix_execution_event_execution_sequence", "execution_id", "sequence"),)
+
+    sequence: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    event_key: str = Field(max_length=200)
+    event_version: str = Field(max_length=32)
+    execution_id: str | None = Field(default=None, max_length=128)
+    step_id: str | None = Field(default=None, max_length=128)
+    actor: str | None = Field(default=None, max_length=128)
+    payload: dict[str, Any] = Field(sa_type=JSONType)
+    occurred_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class EventCounter(SQLModel, table=True):
+    """One row per sequence; incremented inside the writing transaction, so rolled back with it."""
+
+    __tablename__ = "event_counter"
+
+    name: str = Field(primary_key=True, max_length=32)
+    value: int = Field(sa_column=Column(BigInteger, nullable=False))

@@ -1,0 +1,1 @@
+"""Transport: contracts become a Strawberry schema; errors and the request context."""

@@ -1,0 +1,85 @@
+"""One piece of code turns every registered operation contract into a Strawberry field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import strawberry
+from graphql import GraphQLError
+from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.tools import create_type
+from strawberry.types import ExecutionContext, Info
+
+from app.contracts.model import Kind, OperationSpec, Stability
+from app.contracts.registry import Registry
+from app.graphql.context import Context
+from app.graphql.errors import ErrorCodes
+from app.graphql.types import TypeBuilder
+
+
+def field_description(spec: OperationSpec) -> str:
+    meta = spec.meta
+    return (
+        f"{meta.description}\n\n"
+        f"Goal: {meta.goal}\n\n"
+        f"Context: {meta.context}\n\n"
+        f"Contract `{meta.key}` v{meta.version} · capability `{spec.capability.key}` · "
+        f"auth `{spec.auth.label}` · stability `{meta.stability.value}` · tags: {', '.join(meta.tags)}"
+    )
+
+
+def _field(spec: OperationSpec, builder: TypeBuilder) -> Any:
+    output_type = builder.output_type(spec.output)
+    if spec.input.model_fields:
+        input_type = builder.input_type(spec.input)
+        to_plain = builder.to_plain
+
+        async def resolve(info: Info, input: Any) -> Any:  # noqa: A002 - the GraphQL argument is `input`
+            context: Context = info.context
+            return await context.executor.execute(spec, to_plain(input), context.authenticate)
+
+        resolve.__annotations__ = {"info": Info, "input": input_type, "return": output_type}
+    else:
+
+        async def resolve(info: Info) -> Any:  # type: ignore[misc]
+            context: Context = info.context
+            return await context.executor.execute(spec, {}, context.authenticate)
+
+        resolve.__annotations__ = {"info": Info, "return": output_type}
+    resolve.__name__ = spec.field_name
+    deprecation = (
+        f"Contract {spec.key}@{spec.version} is deprecated." if spec.meta.stability is Stability.DEPRECATED else None
+    )
+    return strawberry.field(
+        resolver=resolve,
+        name=spec.field_name,
+        description=field_description(spec),
+        deprecation_reason=deprecation,
+    )
+
+
+class Schema(strawberry.Schema):
+    def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
+        """ErrorCodes logs what is unexpected; expected failures (bad input, conflicts) are not server errors."""
+
+
+def build_schema(registry: Registry, *, cache_size: int = 512) -> strawberry.Schema:
+    builder = TypeBuilder()
+    fields: dict[Kind, list[Any]] = {Kind.QUERY: [], Kind.COMMAND: []}
+    for spec in sorted(registry.operations, key=lambda s: s.field_name):
+        fields[spec.kind].append(_field(spec, builder))
+    query = create_type("Query", fields[Kind.QUERY], description="Control-plane queries, one per contract.")
+    mutation = (
+        create_type("Mutation", fields[Kind.COMMAND], description="Control-plane commands, one per contract.")
+        if fields[Kind.COMMAND]
+        else None
+    )
+    return Schema(
+        query=query,
+        mutation=mutation,
+        extensions=[
+            ErrorCodes,
+            lambda: ParserCache(maxsize=cache_size),
+            lambda: ValidationCache(maxsize=cache_size),
+        ],
+    )

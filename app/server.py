@@ -1,0 +1,109 @@
+"""The Starlette application: the composition root that wires store, services, executor and GraphQL."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from app.auth import TokenService, token_service_from_settings
+from app.contracts.control_plane import build_registry
+from app.contracts.control_plane.commands import reject
+from app.contracts.executor import Executor
+from app.contracts.registry import Registry
+from app.db import migrate
+from app.db.database import Database
+from app.errors import AppError
+from app.graphql.http import GraphQLApp
+from app.graphql.schema import build_schema
+from app.services.bindings import bind_handlers
+from app.settings import Settings
+
+logger = logging.getLogger("app.server")
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    settings: Settings
+    registry: Registry
+    database: Database
+    tokens: TokenService
+    executor: Executor
+
+
+def build_services(settings: Settings, database: Database | None = None) -> Services:
+    tokens = token_service_from_settings(settings)
+    registry = build_registry()
+    database = database or Database(settings)
+    executor = Executor(registry, bind_handlers(registry), database.unit_of_work)
+    return Services(settings, registry, database, tokens, executor)
+
+
+def create_app(
+    settings: Settings | None = None, *, database: Database | None = None, migrate_on_start: bool = True
+) -> Starlette:
+    settings = settings or Settings()
+    services = build_services(settings, database)
+    schema = build_schema(services.registry, cache_size=settings.graphql_cache_size)
+    graphql = GraphQLApp(
+        schema,
+        executor=services.executor,
+        tokens=services.tokens,
+        graphql_ide="graphiql" if settings.graphiql_enabled else None,
+        allow_queries_via_get=True,
+    )
+
+    async def healthz(_: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> Response:
+        try:
+            await services.database.ping()
+        except Exception:
+            logger.exception("readiness check: the database does not answer")
+            return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
+        return JSONResponse({"status": "ready", "database": "ok"})
+
+    routes = [
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+    ]
+    if settings.bench_endpoints:
+        routes.append(Route("/bench/reject", _bench_reject(services), methods=["POST"]))
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        if migrate_on_start:
+            await migrate.upgrade(services.database.engine)
+        yield
+        await services.database.dispose()
+
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.services = services
+    return app
+
+
+def _bench_reject(services: Services):  # type: ignore[no-untyped-def]
+    """Benchmark baseline (BENCH_ENDPOINTS=1 only): the reject command through the same executor
+    and service, with JSON in and out, but no GraphQL parsing, validation or execution."""
+
+    async def endpoint(request: Request) -> Response:
+        body = await request.json()
+
+        def authenticate():  # type: ignore[no-untyped-def]
+            return services.tokens.authenticate(request.headers.get("authorization"))
+
+        try:
+            result = await services.executor.execute(reject.SPEC, body, authenticate)
+        except AppError as error:
+            return JSONResponse({"error": {"message": error.message, **error.extensions}}, status_code=200)
+        return Response(result.model_dump_json(by_alias=True), media_type="application/json")
+
+    return endpoint

@@ -1,0 +1,1 @@
+"""Service layer: business rules over the store. No GraphQL, no HTTP."""

@@ -1,0 +1,79 @@
+"""Small helpers the services share: time, ids, event appends."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel
+from sqlalchemy import insert, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.contracts.model import EventSpec
+from app.contracts.naming import camel
+from app.db.tables import EventCounter, ExecutionEvent
+
+EVENT_SEQUENCE = "events"
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id(prefix: str) -> str:
+    """Time-ordered, unguessable: `dec_0194f1c2a7b3e4f5a6b7c8d9`."""
+    return f"{prefix}_{int(time.time() * 1000):012x}{secrets.token_hex(6)}"
+
+
+def payload_json(payload: BaseModel) -> dict[str, Any]:
+    """Stored with the contract's field names (`executionId`), as consumers of the outbox read them."""
+    return {camel(name): value for name, value in payload.model_dump(mode="json").items()}
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    spec: EventSpec
+    payload: BaseModel
+    occurred_at: datetime
+    execution_id: str | None = None
+    step_id: str | None = None
+    actor: str | None = None
+
+
+async def append_events(session: AsyncSession, events: list[NewEvent]) -> list[int]:
+    """Append events with gap-free sequence numbers taken in the caller's transaction.
+
+    The counter row is updated first: on PostgreSQL its row lock orders concurrent writers, and
+    a rollback returns the numbers, so the log never has holes.
+    """
+    for item in events:
+        if not isinstance(item.payload, item.spec.payload):
+            raise TypeError(f"{item.spec.key} needs a {item.spec.payload.__name__} payload")
+    counter = EventCounter.__table__
+    last = (
+        await session.execute(
+            update(counter)
+            .where(counter.c.name == EVENT_SEQUENCE)
+            .values(value=counter.c.value + len(events))
+            .returning(counter.c.value)
+        )
+    ).scalar_one()
+    first = last - len(events) + 1
+    rows: list[dict[str, Any]] = [
+        {
+            "sequence": first + index,
+            "event_key": item.spec.key,
+            "event_version": item.spec.version,
+            "execution_id": item.execution_id,
+            "step_id": item.step_id,
+            "actor": item.actor,
+            "payload": payload_json(item.payload),
+            "occurred_at": item.occurred_at,
+        }
+        for index, item in enumerate(events)
+    ]
+    await session.execute(insert(ExecutionEvent.__table__), rows)
+    return [row["sequence"] for row in rows]

@@ -1,0 +1,168 @@
+"""Read side: executions, their steps, and what waits for a decision. Explicit queries, no lazy loads."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import Principal
+from app.contracts.control_plane.queries.approval_list import (
+    ControlPlaneApprovalListInput,
+    ControlPlaneApprovalListOutput,
+    ControlPlanePendingApproval,
+)
+from app.contracts.control_plane.queries.execution_get import (
+    ControlPlaneExecutionGetInput,
+    ControlPlaneExecutionGetOutput,
+)
+from app.contracts.control_plane.queries.execution_list import (
+    ControlPlaneExecutionListInput,
+    ControlPlaneExecutionListOutput,
+)
+from app.contracts.control_plane.shared import (
+    DEFAULT_LIMIT,
+    ControlPlaneExecutionRecord,
+    ControlPlaneExecutionStep,
+    ControlPlaneExecutionSummary,
+)
+from app.db.tables import Execution, ExecutionStep
+from app.errors import NotFound
+from app.services.lanes import lane_state
+
+AWAITING = "awaiting_approval"
+step_t = ExecutionStep.__table__
+execution_t = Execution.__table__
+
+
+async def _pending_counts(session: AsyncSession, execution_ids: Sequence[str]) -> dict[str, int]:
+    if not execution_ids:
+        return {}
+    rows = await session.execute(
+        select(step_t.c.execution_id, func.count())
+        .where(step_t.c.execution_id.in_(execution_ids), step_t.c.status == AWAITING)
+        .group_by(step_t.c.execution_id)
+    )
+    return {execution_id: count for execution_id, count in rows.tuples()}
+
+
+async def get_execution(
+    session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionGetInput
+) -> ControlPlaneExecutionGetOutput:
+    execution = (await session.execute(select(execution_t).where(execution_t.c.id == data.execution_id))).one_or_none()
+    if execution is None:
+        raise NotFound(f"Execution {data.execution_id!r} does not exist.")
+    step_rows = (
+        await session.execute(
+            select(step_t).where(step_t.c.execution_id == data.execution_id).order_by(step_t.c.position)
+        )
+    ).all()
+    steps = [
+        ControlPlaneExecutionStep(
+            step_id=row.id,
+            position=row.position,
+            key=row.key,
+            status=row.status,
+            risk_tier=row.risk_tier,
+            requires_approval=row.requires_approval,
+            decided_by=row.decided_by,
+            decided_at=row.decided_at,
+            decision_note=row.decision_note,
+        )
+        for row in step_rows
+    ]
+    pending = sum(1 for step in steps if step.status == AWAITING)
+    record = ControlPlaneExecutionRecord(
+        execution_id=execution.id,
+        intent_id=execution.intent_id,
+        plan_id=execution.plan_id,
+        run_id=execution.run_id,
+        status=execution.status,
+        risk_tier=execution.risk_tier,
+        requires_approval=execution.requires_approval,
+        lane=lane_state(execution.status, pending),
+        created_at=execution.created_at,
+        updated_at=execution.updated_at,
+        steps=steps,
+    )
+    return ControlPlaneExecutionGetOutput(execution=record)
+
+
+async def list_executions(
+    session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionListInput
+) -> ControlPlaneExecutionListOutput:
+    filters: list[ColumnElement[bool]] = []
+    if data.workspace_id is not None:
+        filters.append(execution_t.c.workspace_id == data.workspace_id)
+    if data.status is not None:
+        filters.append(execution_t.c.status == data.status)
+    total = (await session.execute(select(func.count()).select_from(execution_t).where(*filters))).scalar_one()
+    rows = (
+        await session.execute(
+            select(execution_t.c.id, execution_t.c.status, execution_t.c.risk_tier, execution_t.c.updated_at)
+            .where(*filters)
+            .order_by(execution_t.c.updated_at.desc(), execution_t.c.id)
+            .limit(data.limit or DEFAULT_LIMIT)
+            .offset(data.offset or 0)
+        )
+    ).all()
+    counts = await _pending_counts(session, [row.id for row in rows])
+    items = [
+        ControlPlaneExecutionSummary(
+            execution_id=row.id,
+            status=row.status,
+            risk_tier=row.risk_tier,
+            lane=lane_state(row.status, counts.get(row.id, 0)),
+            updated_at=row.updated_at,
+        )
+        for row in rows
+    ]
+    return ControlPlaneExecutionListOutput(items=items, total=total)
+
+
+async def list_pending_approvals(
+    session: AsyncSession, principal: Principal | None, data: ControlPlaneApprovalListInput
+) -> ControlPlaneApprovalListOutput:
+    filters: list[ColumnElement[bool]] = [step_t.c.status == AWAITING]
+    if data.workspace_id is not None:
+        filters.append(execution_t.c.workspace_id == data.workspace_id)
+    if data.risk_tier is not None:
+        filters.append(step_t.c.risk_tier == data.risk_tier)
+    joined = step_t.join(execution_t, execution_t.c.id == step_t.c.execution_id)
+    total = (await session.execute(select(func.count()).select_from(joined).where(*filters))).scalar_one()
+    rows = (
+        await session.execute(
+            select(
+                step_t.c.id,
+                step_t.c.position,
+                step_t.c.key,
+                step_t.c.risk_tier,
+                step_t.c.updated_at,
+                execution_t.c.id.label("execution_id"),
+                execution_t.c.status.label("execution_status"),
+                execution_t.c.risk_tier.label("execution_risk_tier"),
+                execution_t.c.workspace_id,
+            )
+            .select_from(joined)
+            .where(*filters)
+            .order_by(step_t.c.updated_at, step_t.c.id)
+            .limit(data.limit or DEFAULT_LIMIT)
+            .offset(data.offset or 0)
+        )
+    ).all()
+    items = [
+        ControlPlanePendingApproval(
+            execution_id=row.execution_id,
+            execution_status=row.execution_status,
+            execution_risk_tier=row.execution_risk_tier,
+            workspace_id=row.workspace_id,
+            step_id=row.id,
+            position=row.position,
+            key=row.key,
+            risk_tier=row.risk_tier,
+            awaiting_since=row.updated_at,
+        )
+        for row in rows
+    ]
+    return ControlPlaneApprovalListOutput(items=items, total=total)
