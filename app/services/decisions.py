@@ -115,7 +115,7 @@ async def reject_step(
         replay = (
             current.status == "rejected"
             and current.decided_by == data.rejected_by
-            and current.decision_note == data.reason
+            and current.note == data.reason
             and current.decided_at is not None
         )
         if not replay:
@@ -187,7 +187,7 @@ async def approve_step(
         replay = (
             current.status == "approved"
             and current.decided_by == data.approved_by
-            and current.decision_note == data.note
+            and current.note == data.note
             and current.decided_at is not None
         )
         if not replay:

@@ -1,0 +1,182 @@
+"""Command line: serve, migrate, seed, token, export-schema, check-schema."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from app.errors import AppError, ConfigurationError
+from app.settings import Settings
+
+cli = typer.Typer(add_completion=False, no_args_is_help=True, help="Contract-first GraphQL control plane.")
+
+DEV_TOKEN_TTL = 12 * 3600
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=2)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except Exception as error:  # pydantic's ValidationError names the bad variable
+        raise _fail(f"invalid configuration: {error}") from None
+
+
+async def _prepare(settings: Settings, seed: bool | None, seeds_dir: Path | None) -> str:
+    from app.db import migrate
+    from app.seeding import default_dataset, load_seed
+    from app.server import build_services
+
+    services = build_services(settings)
+    try:
+        await migrate.upgrade(services.database.engine)
+        if seed is None:
+            seed = not settings.is_production and await _is_empty(services.database)
+        if not seed:
+            return "kept"
+        dataset = default_dataset(seeds_dir) if seeds_dir else default_dataset()
+        report = await load_seed(services.database, services.executor, dataset)
+        return f"seeded {report.executions_added} executions"
+    finally:
+        await services.database.dispose()
+
+
+async def _is_empty(database: object) -> bool:
+    from sqlalchemy import func, select
+
+    from app.db.database import Database
+    from app.db.tables import Execution
+
+    assert isinstance(database, Database)
+    async with database.unit_of_work(write=False) as session:
+        return (await session.execute(select(func.count()).select_from(Execution))).scalar_one() == 0
+
+
+@cli.command()
+def serve(
+    workers: Annotated[int, typer.Option(envvar="WORKERS", min=1, help="uvicorn worker processes")] = 1,
+    seed: Annotated[
+        bool | None, typer.Option("--seed/--no-seed", help="load the demo seeds (default: when the database is empty)")
+    ] = None,
+    reload: Annotated[bool, typer.Option(help="restart on code changes (development)")] = False,
+) -> None:
+    """Migrate, seed on first start, print the GraphiQL address and an admin token, and serve."""
+    import uvicorn
+
+    from app.auth import token_service_from_settings
+
+    settings = _settings()
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        tokens = token_service_from_settings(settings)
+    except ConfigurationError as error:
+        raise _fail(str(error)) from None
+    outcome = asyncio.run(_prepare(settings, seed, None))
+    url = f"http://{settings.host}:{settings.port}/graphql"
+    typer.echo(f"Control plane ({settings.app_env}) on {_database_label(settings)} — database {outcome}")
+    typer.echo(f"  GraphQL endpoint: {url}" + ("  (GraphiQL in a browser)" if settings.graphiql_enabled else ""))
+    if not settings.is_production and tokens.can_mint:
+        token = tokens.mint("admin", ["admin"], DEV_TOKEN_TTL)
+        typer.echo("  Admin token (sub 'admin', valid 12 h):")
+        typer.echo(f"    {token}")
+        typer.echo('  In GraphiQL, add the header {"Authorization": "Bearer <token>"}.')
+    sys.stdout.flush()
+    uvicorn.run(
+        "app.server:create_app",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers if not reload else None,
+        reload=reload,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+    )
+
+
+def _database_label(settings: Settings) -> str:
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.resolved_database_url)
+    return f"{url.get_backend_name()} {url.database}" if url.get_backend_name() == "sqlite" else url.render_as_string()
+
+
+@cli.command()
+def migrate() -> None:
+    """Upgrade the database schema to the latest migration."""
+
+    async def run() -> None:
+        from app.db import migrate as migrations
+        from app.db.database import Database
+
+        database = Database(settings)
+        try:
+            await migrations.upgrade(database.engine)
+        finally:
+            await database.dispose()
+
+    settings = _settings()
+    asyncio.run(run())
+    typer.echo("database schema is at the latest migration")
+
+
+@cli.command()
+def seed(
+    directory: Annotated[Path | None, typer.Option("--dir", help="seed directory (default: seeds/)")] = None,
+) -> None:
+    """Load the demo data set (idempotent: running it twice changes nothing)."""
+    settings = _settings()
+    if directory is not None and not directory.is_dir():
+        raise _fail(f"{directory} is not a directory")
+    try:
+        outcome = asyncio.run(_prepare(settings, True, directory))
+    except (ConfigurationError, AppError) as error:
+        raise _fail(str(error)) from None
+    typer.echo(outcome)
+
+
+@cli.command()
+def token(
+    sub: Annotated[str, typer.Option(help="the principal id (JWT `sub`)")],
+    role: Annotated[list[str] | None, typer.Option(help="a role; repeat for several (admin, user)")] = None,
+    ttl: Annotated[int, typer.Option(min=1, help="seconds until the token expires")] = 3600,
+) -> None:
+    """Mint a bearer token; prints the token alone, so TOKEN=$(python -m app token ...) works."""
+    from app.auth import token_service_from_settings
+
+    settings = _settings()
+    try:
+        tokens = token_service_from_settings(settings)
+        typer.echo(tokens.mint(sub, role or [], ttl))
+    except ConfigurationError as error:
+        raise _fail(str(error)) from None
+
+
+@cli.command("export-schema")
+def export_schema(
+    output: Annotated[Path, typer.Option(help="where to write the SDL")] = Path("schema.graphql"),
+    check: Annotated[bool, typer.Option(help="only compare; exit 1 when the file differs")] = False,
+) -> None:
+    """Write the GraphQL schema generated from the contracts (schema.graphql)."""
+    from app.graphql.sdl import printed_schema
+
+    sdl = printed_schema()
+    if check:
+        if not output.exists() or output.read_text() != sdl:
+            typer.echo(f"{output} differs from the contracts; run: python -m app export-schema", err=True)
+            raise typer.Exit(code=1)
+        typer.echo(f"{output} is up to date")
+        return
+    output.write_text(sdl)
+    typer.echo(f"wrote {output}")
+
+
+if __name__ == "__main__":
+    cli()

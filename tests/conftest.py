@@ -1,0 +1,142 @@
+"""Shared fixtures: a migrated and seeded SQLite template copied per test, and gql clients
+that talk to the ASGI app in process the way Studio does."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from gql import Client, gql
+from gql.transport.exceptions import TransportQueryError
+from gql.transport.httpx import HTTPXAsyncTransport
+from sqlalchemy import text
+from starlette.applications import Starlette
+
+from app.db import migrate
+from app.db.database import Database
+from app.seeding import default_dataset, load_seed
+from app.server import Services, build_services, create_app
+from app.settings import Settings
+
+TEST_SECRET = "test-secret-" + "x" * 40
+TABLES = ("execution", "execution_step", "approval_decision", "execution_event", "event_counter")
+
+
+def make_settings(var_dir: Path, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "var_dir": var_dir,
+        "database_url": f"sqlite+aiosqlite:///{(var_dir / 'control-plane.db').as_posix()}",
+        "jwt_secret": TEST_SECRET,
+        "app_env": "development",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(scope="session")
+def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Migrated with Alembic and seeded from seeds/ once per session."""
+    directory = tmp_path_factory.mktemp("template")
+
+    async def build() -> None:
+        services = build_services(make_settings(directory))
+        await migrate.upgrade(services.database.engine)
+        await load_seed(services.database, services.executor, default_dataset())
+        await services.database.dispose()
+
+    asyncio.run(build())
+    return directory / "control-plane.db"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, seeded_template: Path) -> Settings:
+    shutil.copy(seeded_template, tmp_path / "control-plane.db")
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    application = create_app(settings, migrate_on_start=False)
+    yield application
+    await application.state.services.database.dispose()
+
+
+@pytest.fixture
+def services(app: Starlette) -> Services:
+    services: Services = app.state.services
+    return services
+
+
+@pytest.fixture
+def database(services: Services) -> Database:
+    return services.database
+
+
+@pytest.fixture
+def token(services: Services) -> Callable[..., str]:
+    def mint(sub: str = "dana", *roles: str, ttl: int = 600) -> str:
+        return services.tokens.mint(sub, list(roles) if roles else ["admin"], ttl)
+
+    return mint
+
+
+GqlCall = Callable[..., Awaitable[dict[str, Any]]]
+
+
+@pytest.fixture
+def http(app: Starlette) -> Callable[[dict[str, str]], httpx.AsyncClient]:
+    def client(headers: dict[str, str]) -> httpx.AsyncClient:
+        return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers=headers)
+
+    return client
+
+
+@pytest.fixture
+def gql_client(app: Starlette) -> Callable[[str | None], Client]:
+    """A gql Client over httpx's ASGI transport; `None` sends no Authorization header."""
+
+    def client(bearer: str | None) -> Client:
+        headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+        transport = HTTPXAsyncTransport(
+            url="http://testserver/graphql", headers=headers, transport=httpx.ASGITransport(app=app)
+        )
+        return Client(transport=transport, fetch_schema_from_transport=False)
+
+    return client
+
+
+@pytest.fixture
+def execute(gql_client: Callable[[str | None], Client], token: Callable[..., str]) -> GqlCall:
+    """Run a document; returns data, or raises TransportQueryError carrying `.errors`."""
+
+    async def run(document: str, variables: dict[str, Any] | None = None, *, bearer: str | None = "default") -> Any:
+        credential = token() if bearer == "default" else bearer
+        request = gql(document)
+        if variables is not None:
+            request.variable_values = variables
+        async with gql_client(credential) as session:
+            return await session.execute(request)
+
+    return run
+
+
+def error_of(excinfo: pytest.ExceptionInfo[TransportQueryError]) -> dict[str, Any]:
+    errors = excinfo.value.errors or []
+    assert len(errors) == 1, errors
+    error: dict[str, Any] = errors[0]
+    return error
+
+
+async def snapshot(database: Database) -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table, in a stable order: equal snapshots mean nothing changed."""
+    rows: dict[str, list[tuple[Any, ...]]] = {}
+    async with database.engine.connect() as conn:
+        for table in TABLES:
+            result = await conn.execute(text(f"SELECT * FROM {table}"))  # noqa: S608 - fixed names
+            rows[table] = sorted((tuple(row) for row in result), key=repr)
+    return rows
