@@ -15,7 +15,7 @@ import jwt
 from app.errors import ConfigurationError, Unauthenticated
 from app.settings import Settings
 
-DEV_SECRET_FILE = "jwt-secret"
+DEV_SECRET_FILE = "jwt-secret"  # noqa: S105 - a file name, not a secret
 
 
 class AuthLevel(IntEnum):

@@ -22,6 +22,7 @@ from app.errors import AppError, BadUserInput, Forbidden, InternalError, Unauthe
 
 logger = logging.getLogger("app.executor")
 
+
 class UnitOfWorkFactory(Protocol):
     def __call__(self, *, write: bool) -> AbstractAsyncContextManager[Any]: ...
 

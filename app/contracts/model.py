@@ -12,7 +12,6 @@ from pydantic import BaseModel
 from app.auth import AuthLevel, Principal
 from app.contracts.naming import derived_field_name, is_graphql_name
 
-
 Handler = Callable[[Any, Principal | None, Any], Awaitable[BaseModel]]
 """What the service layer binds to an operation: (unit of work, caller, validated input) -> output."""
 
@@ -150,7 +149,7 @@ def define_command(
     meta: Meta,
     *,
     capability: VersionedRef,
-    input: type[BaseModel],
+    input: type[BaseModel],  # noqa: A002 - ContractSpec names it io.input
     output: type[BaseModel],
     auth: AuthLevel = AuthLevel.ADMIN,
     graphql_name: str | None = None,
@@ -163,7 +162,7 @@ def define_query(
     meta: Meta,
     *,
     capability: VersionedRef,
-    input: type[BaseModel],
+    input: type[BaseModel],  # noqa: A002 - ContractSpec names it io.input
     output: type[BaseModel],
     auth: AuthLevel = AuthLevel.ADMIN,
     graphql_name: str | None = None,

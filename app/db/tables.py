@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, String, Table, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from app.db.types import JSONType, UTCDateTime
@@ -58,9 +58,7 @@ class ApprovalDecision(SQLModel, table=True):
     __tablename__ = "approval_decision"
 
     id: str = Field(primary_key=True, max_length=64)
-    step_id: str = Field(
-        sa_column=Column(String(128), ForeignKey("execution_step.id"), nullable=False, unique=True)
-    )
+    step_id: str = Field(sa_column=Column(String(128), ForeignKey("execution_step.id"), nullable=False, unique=True))
     execution_id: str = Field(sa_column=Column(String(128), ForeignKey("execution.id"), nullable=False, index=True))
     decision: str = Field(max_length=16)
     actor: str = Field(max_length=128)
@@ -91,3 +89,16 @@ class EventCounter(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=32)
     value: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+def _table(model: type[SQLModel]) -> Table:
+    table: Table = model.__table__  # type: ignore[attr-defined]
+    return table
+
+
+# Core handles for set-based statements (conditional updates, bulk inserts) in the service layer.
+execution_table = _table(Execution)
+step_table = _table(ExecutionStep)
+decision_table = _table(ApprovalDecision)
+event_table = _table(ExecutionEvent)
+counter_table = _table(EventCounter)

@@ -29,9 +29,10 @@ def field_description(spec: OperationSpec) -> str:
 
 
 def _field(spec: OperationSpec, builder: TypeBuilder) -> Any:
-    output_type = builder.output_type(spec.output)
+    about = f"`{spec.key}` v{spec.version} ({spec.meta.title})"
+    output_type = builder.output_type(spec.output, f"Result of {about}.")
     if spec.input.model_fields:
-        input_type = builder.input_type(spec.input)
+        input_type = builder.input_type(spec.input, f"Input of {about}.")
         to_plain = builder.to_plain
 
         async def resolve(info: Info, input: Any) -> Any:  # noqa: A002 - the GraphQL argument is `input`

@@ -25,13 +25,13 @@ class TypeBuilder:
         self.input_fields: dict[type, tuple[str, ...]] = {}
         """Strawberry input class -> its python field names (for `to_plain`)."""
 
-    def input_type(self, model: type[BaseModel]) -> Any:
-        return self._build(model, is_input=True)
+    def input_type(self, model: type[BaseModel], description: str | None = None) -> Any:
+        return self._build(model, is_input=True, description=description)
 
-    def output_type(self, model: type[BaseModel]) -> Any:
-        return self._build(model, is_input=False)
+    def output_type(self, model: type[BaseModel], description: str | None = None) -> Any:
+        return self._build(model, is_input=False, description=description)
 
-    def _build(self, model: type[BaseModel], *, is_input: bool) -> Any:
+    def _build(self, model: type[BaseModel], *, is_input: bool, description: str | None = None) -> Any:
         name = model.__name__
         known = self._built.get(name)
         if known is not None:
@@ -54,7 +54,7 @@ class TypeBuilder:
                 namespace[field_name] = strawberry.field(description=info.description)
         namespace["__annotations__"] = annotations
         cls = type(name, (), namespace)
-        description = (model.__doc__ or "").strip() or None
+        description = (model.__doc__ or "").strip() or description
         if is_input:
             built = strawberry.input(cls, name=name, description=description)
             self.input_fields[built] = tuple(model.model_fields)

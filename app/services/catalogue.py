@@ -33,7 +33,11 @@ def describe(spec: Spec) -> ControlPlaneContractDescriptor:
         owners=list(meta.owners),
         stability=meta.stability.value,
         graphql_field=operation.field_name if operation else None,
-        input_type=operation.input.__name__ if operation else spec.payload.__name__ if isinstance(spec, EventSpec) else None,
+        input_type=operation.input.__name__
+        if operation
+        else spec.payload.__name__
+        if isinstance(spec, EventSpec)
+        else None,
         output_type=operation.output.__name__ if operation else None,
     )
 

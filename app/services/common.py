@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.contracts.model import EventSpec
 from app.contracts.naming import camel
-from app.db.tables import EventCounter, ExecutionEvent
+from app.db.tables import counter_table, event_table
 
 EVENT_SEQUENCE = "events"
 
@@ -52,13 +52,12 @@ async def append_events(session: AsyncSession, events: list[NewEvent]) -> list[i
     for item in events:
         if not isinstance(item.payload, item.spec.payload):
             raise TypeError(f"{item.spec.key} needs a {item.spec.payload.__name__} payload")
-    counter = EventCounter.__table__
     last = (
         await session.execute(
-            update(counter)
-            .where(counter.c.name == EVENT_SEQUENCE)
-            .values(value=counter.c.value + len(events))
-            .returning(counter.c.value)
+            update(counter_table)
+            .where(counter_table.c.name == EVENT_SEQUENCE)
+            .values(value=counter_table.c.value + len(events))
+            .returning(counter_table.c.value)
         )
     ).scalar_one()
     first = last - len(events) + 1
@@ -75,5 +74,5 @@ async def append_events(session: AsyncSession, events: list[NewEvent]) -> list[i
         }
         for index, item in enumerate(events)
     ]
-    await session.execute(insert(ExecutionEvent.__table__), rows)
+    await session.execute(insert(event_table), rows)
     return [row["sequence"] for row in rows]

@@ -26,16 +26,14 @@ from app.contracts.control_plane.commands.reject import (
 )
 from app.contracts.control_plane.events import execution_failed, step_approved, step_blocked
 from app.contracts.control_plane.shared import TERMINAL_EXECUTION_STATUSES
-from app.db.tables import ApprovalDecision, Execution, ExecutionStep
+from app.db.tables import decision_table as decision_t
+from app.db.tables import execution_table as execution_t
+from app.db.tables import step_table as step_t
 from app.errors import Conflict, NotFound
 from app.services.common import NewEvent, append_events, new_id, utcnow
 
 AWAITING = "awaiting_approval"
 STEP_REJECTED = "STEP_REJECTED"
-
-step_t = ExecutionStep.__table__
-execution_t = Execution.__table__
-decision_t = ApprovalDecision.__table__
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,5 +228,7 @@ async def approve_step(
 
 def _conflict_message(step_id: str, current: _Decided) -> str:
     if current.status in ("approved", "rejected") and current.decided_by:
-        return f"Step {step_id!r} was already {current.status} by {current.decided_by!r}; it no longer awaits a decision."
+        return (
+            f"Step {step_id!r} was already {current.status} by {current.decided_by!r}; it no longer awaits a decision."
+        )
     return f"Step {step_id!r} is {current.status!r}, not awaiting approval."

@@ -27,13 +27,12 @@ from app.contracts.control_plane.shared import (
     ControlPlaneExecutionStep,
     ControlPlaneExecutionSummary,
 )
-from app.db.tables import Execution, ExecutionStep
+from app.db.tables import execution_table as execution_t
+from app.db.tables import step_table as step_t
 from app.errors import NotFound
 from app.services.lanes import lane_state
 
 AWAITING = "awaiting_approval"
-step_t = ExecutionStep.__table__
-execution_t = Execution.__table__
 
 
 async def _pending_counts(session: AsyncSession, execution_ids: Sequence[str]) -> dict[str, int]:

@@ -11,7 +11,7 @@ _LANES: dict[str, tuple[str, str, str]] = {
     "paused": ("execute", "blocked", "operator"),
     "awaiting_approval": ("review", "blocked", "approver"),
 }
-_NEXT = {"plan": "execute", "review": "execute", "complete": None}
+_NEXT: dict[str, str | None] = {"plan": "execute", "review": "execute", "complete": None}
 
 
 def lane_state(status: str, pending_approval_count: int) -> ControlPlaneExecutionLaneState:
@@ -19,10 +19,7 @@ def lane_state(status: str, pending_approval_count: int) -> ControlPlaneExecutio
         key, lane_status, owner = "complete", "done", "auditor"
     else:
         key, lane_status, owner = _LANES.get(status, ("plan", "active", "planner"))
-    if key == "execute":
-        next_lane = "review" if pending_approval_count else "complete"
-    else:
-        next_lane = _NEXT[key]
+    next_lane = ("review" if pending_approval_count else "complete") if key == "execute" else _NEXT[key]
     return ControlPlaneExecutionLaneState(
         lane_key=key,
         lane_status=lane_status,

@@ -12,7 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.contracts.control_plane.shared import ExecutionStatus, RiskTier
 from app.contracts.types import ID, Timestamp
-from app.db.tables import Execution, ExecutionStep
+from app.db.tables import execution_table as execution_t
+from app.db.tables import step_table as step_t
 
 StepStatus = Literal[
     "pending", "awaiting_approval", "approved", "running", "completed", "failed", "rejected", "skipped", "expired"
@@ -79,7 +80,6 @@ async def insert_executions(session: AsyncSession, dataset: SeedDataset) -> int:
     ids = [execution.id for execution in dataset.executions]
     if not ids:
         return 0
-    execution_t, step_t = Execution.__table__, ExecutionStep.__table__
     existing = set((await session.execute(select(execution_t.c.id).where(execution_t.c.id.in_(ids)))).scalars())
     new = [execution for execution in dataset.executions if execution.id not in existing]
     if not new:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from app.contracts.control_plane.constants import CORE, meta
 from app.contracts.model import define_event
-from app.contracts.types import ContractModel, ID, JSONObject, Timestamp
+from app.contracts.types import ID, ContractModel, JSONObject, Timestamp
 
 
 class ControlPlaneExecutionFailedPayload(ContractModel):

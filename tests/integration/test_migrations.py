@@ -1,0 +1,35 @@
+from pathlib import Path
+
+from sqlalchemy import inspect
+
+from app.db import migrate
+from app.db.database import Database
+from app.db.tables import metadata
+from tests.conftest import make_settings
+
+
+async def test_tables_and_migrations_agree(tmp_path: Path):
+    database = Database(make_settings(tmp_path))
+    try:
+        await migrate.upgrade(database.engine)
+        assert await migrate.pending_diff(database.engine) == []
+    finally:
+        await database.dispose()
+
+
+async def test_upgrade_downgrade_upgrade_on_a_fresh_database(tmp_path: Path):
+    database = Database(make_settings(tmp_path))
+
+    async def tables() -> set[str]:
+        async with database.engine.connect() as conn:
+            return set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+
+    try:
+        await migrate.upgrade(database.engine)
+        assert set(metadata.tables) <= await tables()
+        await migrate.downgrade(database.engine)
+        assert not (set(metadata.tables) & await tables())
+        await migrate.upgrade(database.engine)
+        assert set(metadata.tables) <= await tables()
+    finally:
+        await database.dispose()
