@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import and_, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,9 +36,9 @@ STEP_REJECTED = "STEP_REJECTED"
 
 
 @dataclass(frozen=True, slots=True)
-class _Target:
-    run_id: str | None
+class _Claimed:
     position: int
+    run_id: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,11 +49,27 @@ class _Decided:
     note: str | None
 
 
-async def _find(session: AsyncSession, execution_id: str, step_id: str) -> _Target:
-    """One round trip tells apart "no such execution" and "no such step in it"."""
+async def _claim(
+    session: AsyncSession, execution_id: str, step_id: str, status: str, actor: str, note: str | None, at: datetime
+) -> _Claimed | None:
+    """The decision itself: one conditional update. None when the step is not (or no longer) awaiting."""
+    run_id = select(execution_t.c.run_id).where(execution_t.c.id == step_t.c.execution_id).scalar_subquery()
     row = (
         await session.execute(
-            select(execution_t.c.run_id, step_t.c.position)
+            update(step_t)
+            .where(step_t.c.id == step_id, step_t.c.execution_id == execution_id, step_t.c.status == AWAITING)
+            .values(status=status, decided_by=actor, decided_at=at, decision_note=note, updated_at=at)
+            .returning(step_t.c.position, run_id)
+        )
+    ).one_or_none()
+    return None if row is None else _Claimed(position=row[0], run_id=row[1])
+
+
+async def _current(session: AsyncSession, execution_id: str, step_id: str) -> _Decided:
+    """Why a claim failed: the step as it is now, or NOT_FOUND (one round trip tells which)."""
+    row = (
+        await session.execute(
+            select(step_t.c.id, step_t.c.status, step_t.c.decided_by, step_t.c.decided_at, step_t.c.decision_note)
             .select_from(execution_t)
             .outerjoin(step_t, and_(step_t.c.id == step_id, step_t.c.execution_id == execution_t.c.id))
             .where(execution_t.c.id == execution_id)
@@ -62,28 +77,8 @@ async def _find(session: AsyncSession, execution_id: str, step_id: str) -> _Targ
     ).one_or_none()
     if row is None:
         raise NotFound(f"Execution {execution_id!r} does not exist.")
-    if row.position is None:
+    if row.id is None:
         raise NotFound(f"Step {step_id!r} is not a step of execution {execution_id!r}.")
-    return _Target(run_id=row.run_id, position=row.position)
-
-
-async def _decide(session: AsyncSession, step_id: str, status: str, actor: str, note: str | None, at: datetime) -> bool:
-    result: Any = await session.execute(
-        update(step_t)
-        .where(step_t.c.id == step_id, step_t.c.status == AWAITING)
-        .values(status=status, decided_by=actor, decided_at=at, decision_note=note, updated_at=at)
-    )
-    return bool(result.rowcount == 1)
-
-
-async def _current(session: AsyncSession, step_id: str) -> _Decided:
-    row = (
-        await session.execute(
-            select(step_t.c.status, step_t.c.decided_by, step_t.c.decided_at, step_t.c.decision_note).where(
-                step_t.c.id == step_id
-            )
-        )
-    ).one()
     return _Decided(row.status, row.decided_by, row.decided_at, row.decision_note)
 
 
@@ -106,10 +101,10 @@ async def _record_decision(
 async def reject_step(
     session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionRejectInput
 ) -> ControlPlaneExecutionRejectOutput:
-    target = await _find(session, data.execution_id, data.step_id)
     now = utcnow()
-    if not await _decide(session, data.step_id, "rejected", data.rejected_by, data.reason, now):
-        current = await _current(session, data.step_id)
+    target = await _claim(session, data.execution_id, data.step_id, "rejected", data.rejected_by, data.reason, now)
+    if target is None:
+        current = await _current(session, data.execution_id, data.step_id)
         replay = (
             current.status == "rejected"
             and current.decided_by == data.rejected_by
@@ -178,10 +173,10 @@ async def reject_step(
 async def approve_step(
     session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionApproveInput
 ) -> ControlPlaneExecutionApproveOutput:
-    target = await _find(session, data.execution_id, data.step_id)
     now = utcnow()
-    if not await _decide(session, data.step_id, "approved", data.approved_by, data.note, now):
-        current = await _current(session, data.step_id)
+    target = await _claim(session, data.execution_id, data.step_id, "approved", data.approved_by, data.note, now)
+    if target is None:
+        current = await _current(session, data.execution_id, data.step_id)
         replay = (
             current.status == "approved"
             and current.decided_by == data.approved_by
