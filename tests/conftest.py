@@ -137,6 +137,6 @@ async def snapshot(database: Database) -> dict[str, list[tuple[Any, ...]]]:
     rows: dict[str, list[tuple[Any, ...]]] = {}
     async with database.engine.connect() as conn:
         for table in TABLES:
-            result = await conn.execute(text(f"SELECT * FROM {table}"))  # noqa: S608 - fixed names
+            result = await conn.execute(text(f"SELECT * FROM {table}"))
             rows[table] = sorted((tuple(row) for row in result), key=repr)
     return rows

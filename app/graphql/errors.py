@@ -19,8 +19,9 @@ def _translate(error: GraphQLError) -> GraphQLError:
     original = error.original_error
     if isinstance(original, AppError):
         return error
-    if original is None:
+    if original is None or isinstance(original, GraphQLError):
         # Parse, validation and variable coercion errors: the request itself is wrong.
+        # (graphql-core 3.3 chains a GraphQLError as the original of variable errors.)
         if not (error.extensions or {}).get("code"):
             error.extensions = {**(error.extensions or {}), "code": "BAD_USER_INPUT"}
         return error

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, exists, insert, select, update
+from sqlalchemy import and_, exists, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
@@ -47,6 +47,7 @@ class _Decided:
     decided_by: str | None
     decided_at: datetime | None
     note: str | None
+    execution_status: str
 
 
 async def _claim(
@@ -54,10 +55,18 @@ async def _claim(
 ) -> _Claimed | None:
     """The decision itself: one conditional update. None when the step is not (or no longer) awaiting."""
     run_id = select(execution_t.c.run_id).where(execution_t.c.id == step_t.c.execution_id).scalar_subquery()
+    open_execution = exists().where(
+        execution_t.c.id == step_t.c.execution_id, execution_t.c.status.not_in(TERMINAL_EXECUTION_STATUSES)
+    )
     row = (
         await session.execute(
             update(step_t)
-            .where(step_t.c.id == step_id, step_t.c.execution_id == execution_id, step_t.c.status == AWAITING)
+            .where(
+                step_t.c.id == step_id,
+                step_t.c.execution_id == execution_id,
+                step_t.c.status == AWAITING,
+                open_execution,
+            )
             .values(status=status, decided_by=actor, decided_at=at, decision_note=note, updated_at=at)
             .returning(step_t.c.position, run_id)
         )
@@ -69,7 +78,14 @@ async def _current(session: AsyncSession, execution_id: str, step_id: str) -> _D
     """Why a claim failed: the step as it is now, or NOT_FOUND (one round trip tells which)."""
     row = (
         await session.execute(
-            select(step_t.c.id, step_t.c.status, step_t.c.decided_by, step_t.c.decided_at, step_t.c.decision_note)
+            select(
+                step_t.c.id,
+                step_t.c.status,
+                step_t.c.decided_by,
+                step_t.c.decided_at,
+                step_t.c.decision_note,
+                execution_t.c.status.label("execution_status"),
+            )
             .select_from(execution_t)
             .outerjoin(step_t, and_(step_t.c.id == step_id, step_t.c.execution_id == execution_t.c.id))
             .where(execution_t.c.id == execution_id)
@@ -79,7 +95,7 @@ async def _current(session: AsyncSession, execution_id: str, step_id: str) -> _D
         raise NotFound(f"Execution {execution_id!r} does not exist.")
     if row.id is None:
         raise NotFound(f"Step {step_id!r} is not a step of execution {execution_id!r}.")
-    return _Decided(row.status, row.decided_by, row.decided_at, row.decision_note)
+    return _Decided(row.status, row.decided_by, row.decided_at, row.decision_note, row.execution_status)
 
 
 async def _record_decision(
@@ -112,7 +128,7 @@ async def reject_step(
             and current.decided_at is not None
         )
         if not replay:
-            raise Conflict(_conflict_message(data.step_id, current), current.status)
+            raise _conflict(data.execution_id, data.step_id, current)
         assert current.decided_at is not None
         return ControlPlaneExecutionRejectOutput(
             execution_id=data.execution_id, step_id=data.step_id, status="rejected", rejected_at=current.decided_at
@@ -123,12 +139,15 @@ async def reject_step(
         .where(execution_t.c.id == data.execution_id, execution_t.c.status.not_in(TERMINAL_EXECUTION_STATUSES))
         .values(status="rejected", updated_at=now)
     )
+    # The execution is over: later steps will never run, and no other step still awaits a decision.
     await session.execute(
         update(step_t)
         .where(
             step_t.c.execution_id == data.execution_id,
-            step_t.c.position > target.position,
-            step_t.c.status == "pending",
+            or_(
+                and_(step_t.c.position > target.position, step_t.c.status == "pending"),
+                step_t.c.status == AWAITING,
+            ),
         )
         .values(status="skipped", updated_at=now)
     )
@@ -184,7 +203,7 @@ async def approve_step(
             and current.decided_at is not None
         )
         if not replay:
-            raise Conflict(_conflict_message(data.step_id, current), current.status)
+            raise _conflict(data.execution_id, data.step_id, current)
         assert current.decided_at is not None
         return ControlPlaneExecutionApproveOutput(
             execution_id=data.execution_id, step_id=data.step_id, status="approved", approved_at=current.decided_at
@@ -221,9 +240,15 @@ async def approve_step(
     )
 
 
-def _conflict_message(step_id: str, current: _Decided) -> str:
-    if current.status in ("approved", "rejected") and current.decided_by:
-        return (
-            f"Step {step_id!r} was already {current.status} by {current.decided_by!r}; it no longer awaits a decision."
+def _conflict(execution_id: str, step_id: str, current: _Decided) -> Conflict:
+    if current.status == AWAITING:
+        return Conflict(
+            f"Execution {execution_id!r} is {current.execution_status!r}; its steps can no longer be decided.",
+            current.execution_status,
         )
-    return f"Step {step_id!r} is {current.status!r}, not awaiting approval."
+    if current.status in ("approved", "rejected") and current.decided_by:
+        return Conflict(
+            f"Step {step_id!r} was already {current.status} by {current.decided_by!r}; it no longer awaits a decision.",
+            current.status,
+        )
+    return Conflict(f"Step {step_id!r} is {current.status!r}, not awaiting approval.", current.status)

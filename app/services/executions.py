@@ -43,7 +43,7 @@ async def _pending_counts(session: AsyncSession, execution_ids: Sequence[str]) -
         .where(step_t.c.execution_id.in_(execution_ids), step_t.c.status == AWAITING)
         .group_by(step_t.c.execution_id)
     )
-    return {execution_id: count for execution_id, count in rows.tuples()}
+    return {row[0]: row[1] for row in rows}
 
 
 async def get_execution(

@@ -1,0 +1,373 @@
+"""approveExecutionStep, the twin of reject: awaiting_approval -> approved, the execution resumes when nothing
+else of it awaits a decision."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from gql.transport.exceptions import TransportQueryError
+from sqlalchemy import select
+
+from app.db.tables import ApprovalDecision, EventCounter, Execution, ExecutionEvent, ExecutionStep
+from app.services import decisions
+from tests.conftest import error_of, snapshot
+
+APPROVE = """
+mutation Approve($input: ControlPlaneExecutionApproveInput!) {
+  approveExecutionStep(input: $input) { executionId stepId status approvedAt }
+}
+"""
+REJECT = """
+mutation Reject($input: ControlPlaneExecutionRejectInput!) {
+  rejectExecutionStep(input: $input) { executionId stepId status rejectedAt }
+}
+"""
+CONTRACT = {"key": "controlPlane.execution.approve", "version": "1.0.0"}
+REJECT_CONTRACT = {"key": "controlPlane.execution.reject", "version": "1.0.0"}
+NOTE = "Schema change reviewed; backup verified."
+MIGRATE = "exec-globex-migrate-9"
+FIRST = {"executionId": MIGRATE, "stepId": "step-globex-migrate-9-2"}
+SECOND = {"executionId": MIGRATE, "stepId": "step-globex-migrate-9-3"}
+PAYOUT = {"executionId": "exec-initech-payout-2", "stepId": "step-initech-payout-2-2"}
+
+
+def approve_input(**overrides: Any) -> dict[str, Any]:
+    return {**FIRST, "approvedBy": "dana", "note": NOTE, **overrides}
+
+
+async def approve(execute, bearer: str | None = "default", **overrides: Any) -> dict[str, Any]:
+    data = await execute(APPROVE, {"input": approve_input(**overrides)}, bearer=bearer)
+    return data["approveExecutionStep"]
+
+
+async def failing(execute, database, document: str = APPROVE, variables: Any = None, **kwargs: Any) -> dict[str, Any]:
+    """Runs a request that must fail; the database must be exactly as before. Returns the one error."""
+    before = await snapshot(database)
+    with pytest.raises(TransportQueryError) as excinfo:
+        await execute(document, variables, **kwargs)
+    assert await snapshot(database) == before
+    return error_of(excinfo)
+
+
+async def approve_error(execute, database, bearer: str | None = "default", **overrides: Any) -> dict[str, Any]:
+    error = await failing(execute, database, variables={"input": approve_input(**overrides)}, bearer=bearer)
+    assert error["extensions"]["contract"] == CONTRACT
+    return error
+
+
+async def fetch(database, statement) -> list[Any]:
+    async with database.engine.connect() as conn:
+        return list((await conn.execute(statement)).mappings())
+
+
+async def steps_of(database, execution_id: str) -> dict[str, Any]:
+    step = ExecutionStep.__table__
+    rows = await fetch(database, select(step).where(step.c.execution_id == execution_id).order_by(step.c.position))
+    return {row["id"]: row for row in rows}
+
+
+async def decision_rows(database, step_id: str) -> list[Any]:
+    decision = ApprovalDecision.__table__
+    return await fetch(database, select(decision).where(decision.c.step_id == step_id))
+
+
+async def execution_row(database, execution_id: str) -> Any:
+    execution = Execution.__table__
+    (row,) = await fetch(database, select(execution).where(execution.c.id == execution_id))
+    return row
+
+
+async def events(database) -> list[Any]:
+    event = ExecutionEvent.__table__
+    return await fetch(database, select(event).order_by(event.c.sequence))
+
+
+async def assert_gap_free(database) -> None:
+    sequences = [row["sequence"] for row in await events(database)]
+    assert sequences == list(range(1, len(sequences) + 1))
+    (counter,) = await fetch(database, select(EventCounter.__table__))
+    assert counter["value"] == len(sequences)
+
+
+def changed_keys(before: dict[str, list[Any]], after: dict[str, list[Any]], table: str) -> set[Any]:
+    old = {row[0]: row for row in before[table]}
+    new = {row[0]: row for row in after[table]}
+    return {key for key in old.keys() | new.keys() if old.get(key) != new.get(key)}
+
+
+def instant(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value)
+    assert parsed.utcoffset() == timedelta(0), value
+    return parsed
+
+
+def assert_approved_event(event: Any, ids: dict[str, str], at: datetime, note: str | None) -> None:
+    assert (event["event_key"], event["event_version"], event["actor"], event["occurred_at"]) == (
+        "controlPlane.execution.step.approved",
+        "1.0.0",
+        "dana",
+        at,
+    )
+    assert (event["execution_id"], event["step_id"]) == (ids["executionId"], ids["stepId"])
+    payload = event["payload"]
+    assert instant(payload.pop("approvedAt")) == at
+    assert payload == {
+        "executionId": ids["executionId"],
+        "runId": "run-globex-migrate-9-1",
+        "stepId": ids["stepId"],
+        "approvedBy": "dana",
+        "note": note,
+    }
+
+
+# --- happy path -----------------------------------------------------------------------------------
+
+
+async def test_approving_one_of_two_awaiting_steps_keeps_the_execution_waiting(execute, database):
+    before = await snapshot(database)
+    events_before = await events(database)
+    started = datetime.now(UTC)
+
+    output = await approve(execute)
+
+    approved_at = instant(output["approvedAt"])
+    assert started <= approved_at <= datetime.now(UTC)
+    assert output == {**FIRST, "status": "approved", "approvedAt": output["approvedAt"]}
+
+    steps = await steps_of(database, MIGRATE)
+    step = steps[FIRST["stepId"]]
+    assert (step["status"], step["decided_by"], step["decided_at"], step["decision_note"]) == (
+        "approved",
+        "dana",
+        approved_at,
+        NOTE,
+    )
+    assert [row["status"] for row in steps.values()] == ["completed", "approved", "awaiting_approval", "pending"]
+
+    (decision,) = await decision_rows(database, FIRST["stepId"])
+    assert (decision["execution_id"], decision["decision"], decision["actor"], decision["note"]) == (
+        MIGRATE,
+        "approved",
+        "dana",
+        NOTE,
+    )
+    assert decision["decided_at"] == approved_at
+
+    # The other step still awaits a decision: the execution does not resume yet.
+    assert (await execution_row(database, MIGRATE))["status"] == "awaiting_approval"
+    after = await snapshot(database)
+    assert changed_keys(before, after, "execution") == set()
+    assert changed_keys(before, after, "execution_step") == {FIRST["stepId"]}
+
+    (event,) = (await events(database))[len(events_before) :]
+    assert event["sequence"] == len(events_before) + 1
+    assert_approved_event(event, FIRST, approved_at, NOTE)
+    await assert_gap_free(database)
+
+
+async def test_approving_the_last_awaiting_step_resumes_the_execution(execute, database):
+    await approve(execute)
+    events_before = len(await events(database))
+
+    output = await approve(execute, **SECOND, note=None)
+
+    approved_at = instant(output["approvedAt"])
+    execution = await execution_row(database, MIGRATE)
+    assert (execution["status"], execution["updated_at"]) == ("running", approved_at)
+    steps = await steps_of(database, MIGRATE)
+    assert [row["status"] for row in steps.values()] == ["completed", "approved", "approved", "pending"]
+    assert steps[SECOND["stepId"]]["decision_note"] is None
+    (decision,) = await decision_rows(database, SECOND["stepId"])
+    assert decision["note"] is None
+    (event,) = (await events(database))[events_before:]
+    assert_approved_event(event, SECOND, approved_at, None)
+    await assert_gap_free(database)
+
+
+async def test_approving_the_only_awaiting_step_resumes_at_once_and_skips_nothing(execute, database):
+    ids = {"executionId": "exec-acme-deploy-42", "stepId": "step-acme-deploy-42-3"}
+
+    await approve(execute, **ids)
+
+    assert (await execution_row(database, ids["executionId"]))["status"] == "running"
+    steps = await steps_of(database, ids["executionId"])
+    assert [row["status"] for row in steps.values()] == ["completed", "completed", "approved", "pending"]
+
+
+async def test_note_is_optional_and_2000_characters_are_accepted(execute, database):
+    long_note = "n" * 2000
+    await approve(execute, note=long_note)
+    without = {k: v for k, v in approve_input(**SECOND).items() if k != "note"}
+    data = await execute(APPROVE, {"input": without})
+
+    assert data["approveExecutionStep"]["status"] == "approved"
+    steps = await steps_of(database, MIGRATE)
+    assert (steps[FIRST["stepId"]]["decision_note"], steps[SECOND["stepId"]]["decision_note"]) == (long_note, None)
+
+
+# --- replays and conflicts ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("note", [NOTE, None])
+async def test_identical_replay_returns_the_original_result_and_writes_nothing(execute, database, note):
+    first = await approve(execute, note=note)
+    after_first = await snapshot(database)
+
+    second = await approve(execute, note=note)
+
+    assert second == first
+    assert await snapshot(database) == after_first
+    assert len(await decision_rows(database, FIRST["stepId"])) == 1
+
+
+@pytest.mark.parametrize(
+    ("actor", "note"),
+    [
+        pytest.param("dana", "Another note.", id="same-actor-other-note"),
+        pytest.param("dana", None, id="same-actor-note-dropped"),
+        pytest.param("erin", NOTE, id="other-admin-same-note"),
+    ],
+)
+async def test_second_decision_on_an_approved_step_conflicts(execute, database, token, actor, note):
+    await approve(execute)
+
+    error = await approve_error(execute, database, bearer=token(actor), approvedBy=actor, note=note)
+
+    assert error["extensions"]["code"] == "CONFLICT"
+    assert error["extensions"]["currentStatus"] == "approved"
+
+
+async def test_rejecting_an_approved_step_conflicts(execute, database):
+    await approve(execute)
+    variables = {"input": {**FIRST, "rejectedBy": "dana", "reason": "Too late."}}
+
+    error = await failing(execute, database, REJECT, variables)
+
+    assert error["extensions"]["code"] == "CONFLICT"
+    assert error["extensions"]["currentStatus"] == "approved"
+    assert error["extensions"]["contract"] == REJECT_CONTRACT
+
+
+@pytest.mark.parametrize(
+    ("ids", "current"),
+    [
+        pytest.param(PAYOUT, "rejected", id="approve-after-reject"),
+        pytest.param({"executionId": MIGRATE, "stepId": "step-globex-migrate-9-1"}, "completed", id="completed"),
+        pytest.param({"executionId": MIGRATE, "stepId": "step-globex-migrate-9-4"}, "pending", id="pending"),
+        pytest.param(
+            {"executionId": "exec-initech-payout-2", "stepId": "step-initech-payout-2-3"}, "skipped", id="skipped"
+        ),
+    ],
+)
+async def test_approving_a_step_not_awaiting_approval_conflicts(execute, database, ids, current):
+    error = await approve_error(execute, database, **ids)
+
+    assert error["extensions"]["code"] == "CONFLICT"
+    assert error["extensions"]["currentStatus"] == current
+
+
+async def test_approving_a_freshly_rejected_step_conflicts(execute, database):
+    await execute(REJECT, {"input": {**FIRST, "rejectedBy": "dana", "reason": "Not today."}})
+
+    error = await approve_error(execute, database)
+
+    assert error["extensions"]["code"] == "CONFLICT"
+    assert error["extensions"]["currentStatus"] == "rejected"
+
+
+# --- invalid input and unknown ids ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        pytest.param("note", "n" * 2001, id="note-2001"),
+        pytest.param("executionId", "bad id!", id="malformed-execution"),
+        pytest.param("stepId", "bad id!", id="malformed-step"),
+        pytest.param("approvedBy", "bad id!", id="malformed-actor"),
+        pytest.param("approvedBy", "", id="empty-actor"),
+    ],
+)
+async def test_invalid_input_is_bad_user_input_naming_the_field(execute, database, field, value):
+    error = await approve_error(execute, database, **{field: value})
+
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert set(error["extensions"]["fields"]) == {field}
+
+
+@pytest.mark.parametrize(
+    ("document", "variables"),
+    [
+        pytest.param(
+            'mutation { approveExecutionStep(input: {executionId: "exec-globex-migrate-9", '
+            'stepId: "step-globex-migrate-9-2"}) { status } }',
+            None,
+            id="literal-missing-approver",
+        ),
+        pytest.param(APPROVE, {"input": {**FIRST, "note": NOTE}}, id="var-missing-approver"),
+    ],
+)
+async def test_missing_required_field_is_bad_user_input(execute, database, document, variables):
+    error = await failing(execute, database, document, variables)
+
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+@pytest.mark.parametrize(
+    ("execution_id", "step_id"),
+    [
+        pytest.param("exec-nope", "step-globex-migrate-9-2", id="unknown-execution"),
+        pytest.param(MIGRATE, "step-nope", id="unknown-step"),
+        pytest.param(MIGRATE, "step-globex-cleanup-3-2", id="step-of-another-execution"),
+    ],
+)
+async def test_unknown_execution_or_foreign_step_is_not_found(execute, database, execution_id, step_id):
+    error = await approve_error(execute, database, executionId=execution_id, stepId=step_id)
+
+    assert error["extensions"]["code"] == "NOT_FOUND"
+
+
+# --- concurrency and atomicity --------------------------------------------------------------------
+
+
+async def test_concurrent_approvals_have_exactly_one_winner(execute, database, token):
+    events_before = len(await events(database))
+
+    async def attempt(index: int) -> dict[str, Any]:
+        actor = f"admin{index}"
+        return await approve(execute, bearer=token(actor), approvedBy=actor)
+
+    results = await asyncio.gather(*(attempt(index) for index in range(10)), return_exceptions=True)
+
+    assert sum(isinstance(result, dict) for result in results) == 1, results
+    conflicts = [result.errors[0]["extensions"] for result in results if isinstance(result, TransportQueryError)]
+    assert [(c["code"], c["currentStatus"]) for c in conflicts] == [("CONFLICT", "approved")] * 9
+    assert len(await decision_rows(database, FIRST["stepId"])) == 1
+    assert len(await events(database)) == events_before + 1
+
+
+async def test_failure_after_the_step_update_rolls_back_whole_and_is_masked(execute, database, monkeypatch, caplog):
+    secret = "approval ledger unreachable at 10.0.0.7"
+    real_append = decisions.append_events
+
+    async def explode(session, new_events):
+        await real_append(session, new_events)
+        raise RuntimeError(secret)
+
+    monkeypatch.setattr(decisions, "append_events", explode)
+    caplog.set_level(logging.ERROR)
+
+    error = await approve_error(execute, database)
+
+    assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert error["message"] == "Internal server error."
+    assert secret not in json.dumps(error)
+    assert secret in caplog.text
+    monkeypatch.undo()
+    assert (await approve(execute))["status"] == "approved"
+    await assert_gap_free(database)

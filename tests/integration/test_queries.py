@@ -1,0 +1,547 @@
+"""The read side and the schema itself: execution, executions, pendingApprovals, contracts, introspection."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from gql.transport.exceptions import TransportQueryError
+
+from tests.conftest import error_of, snapshot
+
+GET = """
+query Get($input: ControlPlaneExecutionGetInput!) {
+  execution(input: $input) {
+    execution {
+      executionId intentId planId runId status riskTier requiresApproval createdAt updatedAt
+      lane { laneKey laneStatus lanePhase ownerRole pendingApprovalCount recommendedNextLane }
+      steps { stepId position key status riskTier requiresApproval decidedBy decidedAt decisionNote }
+    }
+  }
+}
+"""
+LIST = """
+query List($input: ControlPlaneExecutionListInput!) {
+  executions(input: $input) {
+    total
+    items { executionId status riskTier updatedAt lane { laneKey pendingApprovalCount } }
+  }
+}
+"""
+PENDING = """
+query Pending($input: ControlPlaneApprovalListInput!) {
+  pendingApprovals(input: $input) {
+    total
+    items { executionId executionStatus executionRiskTier workspaceId stepId position key riskTier awaitingSince }
+  }
+}
+"""
+CONTRACTS = """
+query Contracts($input: ControlPlaneContractListInput!) {
+  contracts(input: $input) {
+    total
+    items {
+      key version kind title description goal context domain capability capabilityVersion auth tags owners
+      stability graphqlField inputType outputType
+    }
+  }
+}
+"""
+REJECT = """
+mutation Reject($input: ControlPlaneExecutionRejectInput!) {
+  rejectExecutionStep(input: $input) { rejectedAt }
+}
+"""
+APPROVE = """
+mutation Approve($input: ControlPlaneExecutionApproveInput!) {
+  approveExecutionStep(input: $input) { approvedAt }
+}
+"""
+
+SEEDED_REASON = "Vendor list includes two accounts flagged by finance; payout must wait for the quarterly review."
+# Every seeded execution except exec-initech-payout-2, most recently updated first. The payout execution was
+# rejected when the seed ran, so its updated_at is the seeding time rather than a fixed date.
+SEEDED_ORDER = [
+    "exec-globex-scale-4",
+    "exec-acme-report-12",
+    "exec-acme-intake-11",
+    "exec-initech-email-5",
+    "exec-globex-migrate-9",
+    "exec-globex-cleanup-3",
+    "exec-acme-refund-7",
+    "exec-acme-deploy-42",
+    "exec-globex-sync-6",
+    "exec-acme-digest-8",
+    "exec-initech-cleanup-1",
+    "exec-acme-crawl-3",
+]
+ALL_EXECUTIONS = {*SEEDED_ORDER, "exec-initech-payout-2"}
+# The six seeded steps awaiting a decision, oldest first (the payout step was rejected by the seed).
+AWAITING = [
+    "step-acme-deploy-42-3",
+    "step-acme-refund-7-2",
+    "step-globex-cleanup-3-2",
+    "step-globex-migrate-9-2",
+    "step-globex-migrate-9-3",
+    "step-initech-email-5-2",
+]
+EVENT_KEYS = {
+    "controlPlane.intent.received",
+    "controlPlane.plan.compiled",
+    "controlPlane.plan.rejected",
+    "controlPlane.execution.step.started",
+    "controlPlane.execution.step.blocked",
+    "controlPlane.execution.step.approved",
+    "controlPlane.execution.step.completed",
+    "controlPlane.execution.completed",
+    "controlPlane.execution.failed",
+    "controlPlane.skill.installed",
+    "controlPlane.skill.rejected",
+}
+OPERATION_FIELDS = {
+    "controlPlane.execution.reject": "rejectExecutionStep",
+    "controlPlane.execution.approve": "approveExecutionStep",
+    "controlPlane.execution.get": "execution",
+    "controlPlane.execution.list": "executions",
+    "controlPlane.approval.list": "pendingApprovals",
+    "controlPlane.contract.list": "contracts",
+}
+
+
+def contract(key: str) -> dict[str, str]:
+    return {"key": key, "version": "1.0.0"}
+
+
+def instant(value: str) -> datetime:
+    parsed = datetime.fromisoformat(value)
+    assert parsed.utcoffset() == timedelta(0), value
+    return parsed
+
+
+async def query(execute, document: str, bearer: str | None = "default", **values: Any) -> Any:
+    data = await execute(document, {"input": values}, bearer=bearer)
+    return next(iter(data.values()))
+
+
+async def query_error(execute, database, document: str, bearer: str | None = "default", **values: Any) -> Any:
+    before = await snapshot(database)
+    with pytest.raises(TransportQueryError) as excinfo:
+        await execute(document, {"input": values}, bearer=bearer)
+    assert await snapshot(database) == before
+    return error_of(excinfo)
+
+
+async def get_execution(execute, execution_id: str) -> dict[str, Any]:
+    return (await query(execute, GET, executionId=execution_id))["execution"]
+
+
+# --- execution ------------------------------------------------------------------------------------
+
+
+async def test_execution_returns_its_steps_in_position_order_with_lane(execute):
+    execution = await get_execution(execute, "exec-globex-migrate-9")
+
+    steps = execution.pop("steps")
+    lane = execution.pop("lane")
+    assert instant(execution.pop("createdAt")) == datetime.fromisoformat("2026-11-21T11:00:00+00:00")
+    assert instant(execution.pop("updatedAt")) == datetime.fromisoformat("2026-11-21T11:02:00+00:00")
+    assert execution == {
+        "executionId": "exec-globex-migrate-9",
+        "intentId": "int-globex-migrate-9",
+        "planId": "plan-globex-migrate-9",
+        "runId": "run-globex-migrate-9-1",
+        "status": "awaiting_approval",
+        "riskTier": "high",
+        "requiresApproval": True,
+    }
+    assert [
+        (s["position"], s["stepId"], s["key"], s["status"], s["riskTier"], s["requiresApproval"]) for s in steps
+    ] == [
+        (1, "step-globex-migrate-9-1", "db.snapshot", "completed", "medium", False),
+        (2, "step-globex-migrate-9-2", "db.migrate-schema", "awaiting_approval", "high", True),
+        (3, "step-globex-migrate-9-3", "db.reindex", "awaiting_approval", "medium", True),
+        (4, "step-globex-migrate-9-4", "service.restart", "pending", "medium", False),
+    ]
+    assert all(s["decidedBy"] is None and s["decidedAt"] is None and s["decisionNote"] is None for s in steps)
+    assert lane == {
+        "laneKey": "review",
+        "laneStatus": "blocked",
+        "lanePhase": "awaiting_approval",
+        "ownerRole": "approver",
+        "pendingApprovalCount": 2,
+        "recommendedNextLane": "execute",
+    }
+
+
+async def test_execution_shows_the_seeded_rejection(execute):
+    execution = await get_execution(execute, "exec-initech-payout-2")
+
+    assert execution["status"] == "rejected"
+    assert execution["lane"]["laneKey"] == "complete"
+    assert execution["lane"]["pendingApprovalCount"] == 0
+    decided = execution["steps"][1]
+    assert (decided["stepId"], decided["status"], decided["decidedBy"], decided["decisionNote"]) == (
+        "step-initech-payout-2-2",
+        "rejected",
+        "dana",
+        SEEDED_REASON,
+    )
+    instant(decided["decidedAt"])
+    assert [s["status"] for s in execution["steps"]] == ["completed", "rejected", "skipped"]
+
+
+async def test_execution_reflects_a_decision_made_through_the_api(execute):
+    reject = {"executionId": "exec-acme-deploy-42", "stepId": "step-acme-deploy-42-3", "rejectedBy": "dana"}
+    data = await execute(REJECT, {"input": {**reject, "reason": "Freeze."}})
+
+    execution = await get_execution(execute, "exec-acme-deploy-42")
+
+    assert execution["status"] == "rejected"
+    assert (execution["lane"]["laneKey"], execution["lane"]["pendingApprovalCount"]) == ("complete", 0)
+    step = execution["steps"][2]
+    assert (step["status"], step["decidedBy"], step["decisionNote"]) == ("rejected", "dana", "Freeze.")
+    assert instant(step["decidedAt"]) == instant(data["rejectExecutionStep"]["rejectedAt"])
+    assert instant(execution["updatedAt"]) == instant(step["decidedAt"])
+
+
+async def test_execution_without_steps_has_an_empty_list(execute):
+    execution = await get_execution(execute, "exec-acme-intake-11")
+
+    assert (execution["status"], execution["planId"], execution["runId"], execution["steps"]) == (
+        "pending",
+        None,
+        None,
+        [],
+    )
+
+
+@pytest.mark.parametrize(
+    ("execution_id", "code"),
+    [("exec-nope", "NOT_FOUND"), ("step-acme-deploy-42-3", "NOT_FOUND"), ("bad id!", "BAD_USER_INPUT")],
+)
+async def test_execution_errors(execute, database, execution_id, code):
+    error = await query_error(execute, database, GET, executionId=execution_id)
+
+    assert error["extensions"]["code"] == code
+    assert error["extensions"]["contract"] == contract("controlPlane.execution.get")
+
+
+# --- executions -----------------------------------------------------------------------------------
+
+
+async def test_executions_lists_everything_most_recently_updated_first(execute):
+    result = await query(execute, LIST)
+
+    assert result["total"] == 13
+    ids = [item["executionId"] for item in result["items"]]
+    assert set(ids) == ALL_EXECUTIONS
+    assert [i for i in ids if i != "exec-initech-payout-2"] == SEEDED_ORDER
+    updated = [instant(item["updatedAt"]) for item in result["items"]]
+    assert updated == sorted(updated, reverse=True)
+    migrate = next(item for item in result["items"] if item["executionId"] == "exec-globex-migrate-9")
+    assert migrate["lane"] == {"laneKey": "review", "pendingApprovalCount": 2}
+    assert migrate["riskTier"] == "high"
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"workspaceId": "ws-globex"}, {"cleanup-3", "migrate-9", "scale-4", "sync-6"}),
+        ({"workspaceId": "ws-initech"}, {"email-5", "payout-2", "initech-cleanup-1"}),
+        ({"status": "awaiting_approval"}, {"deploy-42", "refund-7", "cleanup-3", "migrate-9", "email-5"}),
+        ({"status": "rejected"}, {"payout-2"}),
+        ({"status": "cancelled"}, {"initech-cleanup-1"}),
+        ({"workspaceId": "ws-acme", "status": "awaiting_approval"}, {"deploy-42", "refund-7"}),
+        ({"workspaceId": "ws-acme", "status": "rejected"}, set()),
+        ({"workspaceId": "ws-nope"}, set()),
+    ],
+)
+async def test_executions_filter_by_workspace_and_status(execute, filters, expected):
+    result = await query(execute, LIST, **filters)
+
+    ids = {item["executionId"] for item in result["items"]}
+    assert ids == {next(i for i in ALL_EXECUTIONS if i.endswith(suffix)) for suffix in expected}
+    assert result["total"] == len(expected)
+    if "status" in filters:
+        assert {item["status"] for item in result["items"]} <= {filters["status"]}
+
+
+async def test_executions_page_with_limit_and_offset(execute):
+    everything = [item["executionId"] for item in (await query(execute, LIST, limit=200))["items"]]
+
+    pages = [await query(execute, LIST, limit=5, offset=offset) for offset in (0, 5, 10, 15)]
+
+    assert [page["total"] for page in pages] == [13] * 4
+    assert [len(page["items"]) for page in pages] == [5, 5, 3, 0]
+    assert [item["executionId"] for page in pages for item in page["items"]] == everything
+
+
+async def test_executions_list_follows_a_rejection(execute):
+    await execute(
+        REJECT,
+        {
+            "input": {
+                "executionId": "exec-acme-refund-7",
+                "stepId": "step-acme-refund-7-2",
+                "rejectedBy": "dana",
+                "reason": "Duplicate refund.",
+            }
+        },
+    )
+
+    rejected = await query(execute, LIST, status="rejected")
+    awaiting = await query(execute, LIST, status="awaiting_approval")
+
+    assert {item["executionId"] for item in rejected["items"]} == {"exec-acme-refund-7", "exec-initech-payout-2"}
+    assert awaiting["total"] == 4
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"limit": 0}, "limit"),
+        ({"limit": 201}, "limit"),
+        ({"limit": -1}, "limit"),
+        ({"offset": -1}, "offset"),
+        ({"status": "bogus"}, "status"),
+        ({"status": "REJECTED"}, "status"),
+        ({"workspaceId": "bad id!"}, "workspaceId"),
+    ],
+)
+async def test_executions_bad_input(execute, database, values, field):
+    error = await query_error(execute, database, LIST, **values)
+
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert set(error["extensions"]["fields"]) == {field}
+    assert error["extensions"]["contract"] == contract("controlPlane.execution.list")
+
+
+# --- pendingApprovals -----------------------------------------------------------------------------
+
+
+async def test_pending_approvals_lists_the_seeded_awaiting_steps_oldest_first(execute):
+    result = await query(execute, PENDING)
+
+    assert result["total"] == 6
+    assert [item["stepId"] for item in result["items"]] == AWAITING
+    since = [instant(item["awaitingSince"]) for item in result["items"]]
+    assert since == sorted(since)
+    assert {item["executionStatus"] for item in result["items"]} == {"awaiting_approval"}
+    first = result["items"][0]
+    assert first | {"awaitingSince": None} == {
+        "executionId": "exec-acme-deploy-42",
+        "executionStatus": "awaiting_approval",
+        "executionRiskTier": "high",
+        "workspaceId": "ws-acme",
+        "stepId": "step-acme-deploy-42-3",
+        "position": 3,
+        "key": "deploy.production",
+        "riskTier": "high",
+        "awaitingSince": None,
+    }
+
+
+@pytest.mark.parametrize(
+    ("filters", "expected"),
+    [
+        ({"workspaceId": "ws-globex"}, [2, 3, 4]),
+        ({"workspaceId": "ws-initech"}, [5]),
+        ({"riskTier": "high"}, [0, 2, 3, 5]),
+        ({"riskTier": "critical"}, [1]),
+        ({"riskTier": "medium"}, [4]),
+        ({"riskTier": "low"}, []),
+        ({"workspaceId": "ws-acme", "riskTier": "high"}, [0]),
+        ({"limit": 2, "offset": 2}, [2, 3]),
+    ],
+)
+async def test_pending_approvals_filter_and_page(execute, filters, expected):
+    result = await query(execute, PENDING, **filters)
+
+    assert [item["stepId"] for item in result["items"]] == [AWAITING[index] for index in expected]
+    assert result["total"] == (6 if "limit" in filters else len(expected))
+
+
+@pytest.mark.parametrize(
+    ("document", "decision"),
+    [
+        # A reject ends the execution, so its other awaiting step (-3) is skipped and leaves the list too.
+        (REJECT, {"rejectedBy": "dana", "reason": "Not now."}, 1),
+        (APPROVE, {"approvedBy": "dana"}, 2),
+    ],
+)
+async def test_a_decided_step_leaves_the_pending_list(execute, document, decision, remaining):
+    ids = {"executionId": "exec-globex-migrate-9", "stepId": "step-globex-migrate-9-2"}
+    await execute(document, {"input": {**ids, **decision}})
+
+    result = await query(execute, PENDING, workspaceId="ws-globex")
+
+    assert ids["stepId"] not in [item["stepId"] for item in result["items"]]
+    assert result["total"] == remaining
+
+
+async def test_a_rejected_step_leaves_the_pending_list(execute):
+    reject = {"executionId": "exec-acme-deploy-42", "stepId": "step-acme-deploy-42-3", "rejectedBy": "dana"}
+    await execute(REJECT, {"input": {**reject, "reason": "Freeze."}})
+
+    result = await query(execute, PENDING)
+
+    assert [item["stepId"] for item in result["items"]] == AWAITING[1:]
+    assert result["total"] == 5
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [({"riskTier": "extreme"}, "riskTier"), ({"limit": 0}, "limit"), ({"limit": 201}, "limit")],
+)
+async def test_pending_approvals_bad_input(execute, database, values, field):
+    error = await query_error(execute, database, PENDING, **values)
+
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert set(error["extensions"]["fields"]) == {field}
+    assert error["extensions"]["contract"] == contract("controlPlane.approval.list")
+
+
+# --- policy of the read side ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("document", "values", "key"),
+    [
+        (GET, {"executionId": "exec-acme-deploy-42"}, "controlPlane.execution.get"),
+        (LIST, {}, "controlPlane.execution.list"),
+        (PENDING, {}, "controlPlane.approval.list"),
+    ],
+)
+@pytest.mark.parametrize(("role", "code"), [(None, "UNAUTHENTICATED"), ("user", "FORBIDDEN")])
+async def test_admin_queries_refuse_anonymous_and_user_callers(
+    execute, database, token, document, values, key, role, code
+):
+    bearer = token("bob", role) if role else None
+
+    error = await query_error(execute, database, document, bearer=bearer, **values)
+
+    assert error["extensions"]["code"] == code
+    assert error["extensions"]["contract"] == contract(key)
+
+
+# --- contracts ------------------------------------------------------------------------------------
+
+
+async def test_contracts_describe_the_reject_command_for_a_user(execute, token):
+    result = await query(execute, CONTRACTS, bearer=token("bob", "user"))
+
+    (item,) = [item for item in result["items"] if item["key"] == "controlPlane.execution.reject"]
+    tags = item.pop("tags")
+    assert {"approval", "automation", "control-plane", "agent-runtime"} <= set(tags)
+    assert item == {
+        "key": "controlPlane.execution.reject",
+        "version": "1.0.0",
+        "kind": "command",
+        "title": "Reject Execution Step",
+        "description": "Reject a pending execution step.",
+        "goal": "Allow operators to block unsafe or undesired actions.",
+        "context": "Used by approval workflows to stop execution when policy or operator criteria fail.",
+        "domain": "control-plane",
+        "capability": "control-plane.approval",
+        "capabilityVersion": "1.0.0",
+        "auth": "admin",
+        "owners": ["platform.core"],
+        "stability": "experimental",
+        "graphqlField": "rejectExecutionStep",
+        "inputType": "ControlPlaneExecutionRejectInput",
+        "outputType": "ControlPlaneExecutionRejectOutput",
+    }
+
+
+async def test_contracts_list_every_operation_and_the_eleven_events(execute, token):
+    everything = await query(execute, CONTRACTS, bearer=token("bob", "user"))
+    events = await query(execute, CONTRACTS, bearer=token("bob", "user"), kind="event")
+
+    assert events["total"] == len(events["items"]) == 11
+    assert {item["key"] for item in events["items"]} == EVENT_KEYS
+    assert {(item["kind"], item["auth"], item["graphqlField"]) for item in events["items"]} == {("event", None, None)}
+    assert everything["total"] == len(everything["items"]) == 17
+    operations = {item["key"]: item["graphqlField"] for item in everything["items"] if item["kind"] != "event"}
+    assert operations == OPERATION_FIELDS
+    assert {item["key"]: item["kind"] for item in everything["items"] if item["kind"] != "event"} == {
+        key: "command" if key.endswith(("reject", "approve")) else "query" for key in OPERATION_FIELDS
+    }
+
+
+async def test_contracts_filter_by_capability(execute):
+    result = await query(execute, CONTRACTS, capability="control-plane.approval")
+
+    assert {item["capability"] for item in result["items"]} == {"control-plane.approval"}
+    assert {
+        "controlPlane.execution.reject",
+        "controlPlane.execution.approve",
+        "controlPlane.approval.list",
+        "controlPlane.execution.step.blocked",
+        "controlPlane.execution.step.approved",
+    } <= {item["key"] for item in result["items"]}
+    assert "controlPlane.execution.failed" not in {item["key"] for item in result["items"]}
+
+
+@pytest.mark.parametrize(
+    ("bearer", "values", "code"), [(None, {}, "UNAUTHENTICATED"), ("default", {"kind": "mutation"}, "BAD_USER_INPUT")]
+)
+async def test_contracts_errors(execute, database, bearer, values, code):
+    error = await query_error(execute, database, CONTRACTS, bearer=bearer, **values)
+
+    assert error["extensions"]["code"] == code
+    assert error["extensions"]["contract"] == contract("controlPlane.contract.list")
+
+
+# --- introspection --------------------------------------------------------------------------------
+
+TYPE_REF = "kind name ofType { kind name ofType { kind name } }"
+INTROSPECT = f"""
+query Introspect {{
+  __schema {{ queryType {{ name }} mutationType {{ name }} }}
+  mutation: __type(name: "Mutation") {{
+    fields {{ name description args {{ name type {{ {TYPE_REF} }} }} type {{ {TYPE_REF} }} }}
+  }}
+  query: __type(name: "Query") {{ fields {{ name }} }}
+  input: __type(name: "ControlPlaneExecutionRejectInput") {{ kind inputFields {{ name type {{ {TYPE_REF} }} }} }}
+  output: __type(name: "ControlPlaneExecutionRejectOutput") {{ kind fields {{ name type {{ {TYPE_REF} }} }} }}
+}}
+"""
+
+
+def nonnull(kind: str, name: str) -> dict[str, Any]:
+    return {"kind": "NON_NULL", "name": None, "ofType": {"kind": kind, "name": name, "ofType": None}}
+
+
+async def test_introspection_shows_reject_as_the_contract_declares_it(execute):
+    schema = await execute(INTROSPECT)
+
+    assert schema["__schema"] == {"queryType": {"name": "Query"}, "mutationType": {"name": "Mutation"}}
+    fields = {field["name"]: field for field in schema["mutation"]["fields"]}
+    reject = fields["rejectExecutionStep"]
+    assert reject["args"] == [{"name": "input", "type": nonnull("INPUT_OBJECT", "ControlPlaneExecutionRejectInput")}]
+    assert reject["type"] == nonnull("OBJECT", "ControlPlaneExecutionRejectOutput")
+    for words in (
+        "Reject a pending execution step.",
+        "Allow operators to block unsafe or undesired actions.",
+        "Used by approval workflows to stop execution when policy or operator criteria fail.",
+        "controlPlane.execution.reject",
+    ):
+        assert words in reject["description"]
+
+    assert schema["input"]["kind"] == "INPUT_OBJECT"
+    assert {f["name"]: f["type"] for f in schema["input"]["inputFields"]} == {
+        "executionId": nonnull("SCALAR", "ID"),
+        "stepId": nonnull("SCALAR", "ID"),
+        "rejectedBy": nonnull("SCALAR", "ID"),
+        "reason": nonnull("SCALAR", "String"),
+    }
+    assert schema["output"]["kind"] == "OBJECT"
+    assert {f["name"]: f["type"] for f in schema["output"]["fields"]} == {
+        "executionId": nonnull("SCALAR", "ID"),
+        "stepId": nonnull("SCALAR", "ID"),
+        "status": nonnull("SCALAR", "String"),
+        "rejectedAt": nonnull("SCALAR", "DateTime"),
+    }
+    operation_fields = set(fields) | {field["name"] for field in schema["query"]["fields"]}
+    assert operation_fields == set(OPERATION_FIELDS.values())
