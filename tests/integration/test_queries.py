@@ -363,7 +363,7 @@ async def test_pending_approvals_filter_and_page(execute, filters, expected):
 
 
 @pytest.mark.parametrize(
-    ("document", "decision"),
+    ("document", "decision", "remaining"),
     [
         # A reject ends the execution, so its other awaiting step (-3) is skipped and leaves the list too.
         (REJECT, {"rejectedBy": "dana", "reason": "Not now."}, 1),
