@@ -12,6 +12,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from app.db.sqlite_driver import one_hop
 from app.settings import Settings
 
 
@@ -34,7 +35,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
     engine = create_async_engine(
-        url,
+        one_hop(make_url(url)),
         pool_size=settings.db_pool_size,
         max_overflow=0,
         pool_timeout=settings.db_pool_timeout,

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.contracts.model import EventSpec
@@ -26,6 +26,16 @@ def utcnow() -> datetime:
 def new_id(prefix: str) -> str:
     """Time-ordered, unguessable: `dec_0194f1c2a7b3e4f5a6b7c8d9`."""
     return f"{prefix}_{int(time.time() * 1000):012x}{secrets.token_hex(6)}"
+
+
+# Built once: hot-path statements reuse their compiled form instead of being rebuilt per request.
+_TAKE_SEQUENCE = (
+    update(counter_table)
+    .where(counter_table.c.name == bindparam("sequence"))
+    .values(value=counter_table.c.value + bindparam("count"))
+    .returning(counter_table.c.value)
+)
+_INSERT_EVENT = insert(event_table)
 
 
 def payload_json(payload: BaseModel) -> dict[str, Any]:
@@ -52,14 +62,7 @@ async def append_events(session: AsyncSession, events: list[NewEvent]) -> list[i
     for item in events:
         if not isinstance(item.payload, item.spec.payload):
             raise TypeError(f"{item.spec.key} needs a {item.spec.payload.__name__} payload")
-    last = (
-        await session.execute(
-            update(counter_table)
-            .where(counter_table.c.name == EVENT_SEQUENCE)
-            .values(value=counter_table.c.value + len(events))
-            .returning(counter_table.c.value)
-        )
-    ).scalar_one()
+    last = (await session.execute(_TAKE_SEQUENCE, {"sequence": EVENT_SEQUENCE, "count": len(events)})).scalar_one()
     first = last - len(events) + 1
     rows: list[dict[str, Any]] = [
         {
@@ -74,5 +77,5 @@ async def append_events(session: AsyncSession, events: list[NewEvent]) -> list[i
         }
         for index, item in enumerate(events)
     ]
-    await session.execute(insert(event_table), rows)
+    await session.execute(_INSERT_EVENT, rows)
     return [row["sequence"] for row in rows]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, exists, insert, or_, select, update
+from sqlalchemy import and_, bindparam, exists, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
@@ -50,47 +50,91 @@ class _Decided:
     execution_status: str
 
 
+# Built once with bind parameters: the decision path reuses their compiled form on every request.
+_CLAIM = (
+    update(step_t)
+    .where(
+        step_t.c.id == bindparam("b_step_id"),
+        step_t.c.execution_id == bindparam("b_execution_id"),
+        step_t.c.status == AWAITING,
+        exists().where(
+            execution_t.c.id == step_t.c.execution_id, execution_t.c.status.not_in(TERMINAL_EXECUTION_STATUSES)
+        ),
+    )
+    .values(
+        status=bindparam("b_status"),
+        decided_by=bindparam("b_actor"),
+        decided_at=bindparam("b_at"),
+        decision_note=bindparam("b_note"),
+        updated_at=bindparam("b_at"),
+    )
+    .returning(
+        step_t.c.position,
+        select(execution_t.c.run_id).where(execution_t.c.id == step_t.c.execution_id).scalar_subquery(),
+    )
+)
+_CURRENT = (
+    select(
+        step_t.c.id,
+        step_t.c.status,
+        step_t.c.decided_by,
+        step_t.c.decided_at,
+        step_t.c.decision_note,
+        execution_t.c.status.label("execution_status"),
+    )
+    .select_from(execution_t)
+    .outerjoin(step_t, and_(step_t.c.id == bindparam("b_step_id"), step_t.c.execution_id == execution_t.c.id))
+    .where(execution_t.c.id == bindparam("b_execution_id"))
+)
+_RECORD_DECISION = insert(decision_t)
+_END_EXECUTION = (
+    update(execution_t)
+    .where(execution_t.c.id == bindparam("b_execution_id"), execution_t.c.status.not_in(TERMINAL_EXECUTION_STATUSES))
+    .values(status="rejected", updated_at=bindparam("b_at"))
+)
+# The execution is over: later steps will never run, and no other step still awaits a decision.
+_SKIP_REST = (
+    update(step_t)
+    .where(
+        step_t.c.execution_id == bindparam("b_execution_id"),
+        or_(
+            and_(step_t.c.position > bindparam("b_position"), step_t.c.status == "pending"),
+            step_t.c.status == AWAITING,
+        ),
+    )
+    .values(status="skipped", updated_at=bindparam("b_at"))
+)
+_RESUME_EXECUTION = (
+    update(execution_t)
+    .where(
+        execution_t.c.id == bindparam("b_execution_id"),
+        execution_t.c.status == AWAITING,
+        ~exists().where(step_t.c.execution_id == execution_t.c.id, step_t.c.status == AWAITING),
+    )
+    .values(status="running", updated_at=bindparam("b_at"))
+)
+
+
 async def _claim(
     session: AsyncSession, execution_id: str, step_id: str, status: str, actor: str, note: str | None, at: datetime
 ) -> _Claimed | None:
     """The decision itself: one conditional update. None when the step is not (or no longer) awaiting."""
-    run_id = select(execution_t.c.run_id).where(execution_t.c.id == step_t.c.execution_id).scalar_subquery()
-    open_execution = exists().where(
-        execution_t.c.id == step_t.c.execution_id, execution_t.c.status.not_in(TERMINAL_EXECUTION_STATUSES)
-    )
-    row = (
-        await session.execute(
-            update(step_t)
-            .where(
-                step_t.c.id == step_id,
-                step_t.c.execution_id == execution_id,
-                step_t.c.status == AWAITING,
-                open_execution,
-            )
-            .values(status=status, decided_by=actor, decided_at=at, decision_note=note, updated_at=at)
-            .returning(step_t.c.position, run_id)
-        )
-    ).one_or_none()
+    params = {
+        "b_step_id": step_id,
+        "b_execution_id": execution_id,
+        "b_status": status,
+        "b_actor": actor,
+        "b_note": note,
+        "b_at": at,
+    }
+    row = (await session.execute(_CLAIM, params)).one_or_none()
     return None if row is None else _Claimed(position=row[0], run_id=row[1])
 
 
 async def _current(session: AsyncSession, execution_id: str, step_id: str) -> _Decided:
     """Why a claim failed: the step as it is now, or NOT_FOUND (one round trip tells which)."""
-    row = (
-        await session.execute(
-            select(
-                step_t.c.id,
-                step_t.c.status,
-                step_t.c.decided_by,
-                step_t.c.decided_at,
-                step_t.c.decision_note,
-                execution_t.c.status.label("execution_status"),
-            )
-            .select_from(execution_t)
-            .outerjoin(step_t, and_(step_t.c.id == step_id, step_t.c.execution_id == execution_t.c.id))
-            .where(execution_t.c.id == execution_id)
-        )
-    ).one_or_none()
+    params = {"b_step_id": step_id, "b_execution_id": execution_id}
+    row = (await session.execute(_CURRENT, params)).one_or_none()
     if row is None:
         raise NotFound(f"Execution {execution_id!r} does not exist.")
     if row.id is None:
@@ -101,17 +145,16 @@ async def _current(session: AsyncSession, execution_id: str, step_id: str) -> _D
 async def _record_decision(
     session: AsyncSession, execution_id: str, step_id: str, decision: str, actor: str, note: str | None, at: datetime
 ) -> None:
-    await session.execute(
-        insert(decision_t).values(
-            id=new_id("dec"),
-            step_id=step_id,
-            execution_id=execution_id,
-            decision=decision,
-            actor=actor,
-            note=note,
-            decided_at=at,
-        )
-    )
+    row = {
+        "id": new_id("dec"),
+        "step_id": step_id,
+        "execution_id": execution_id,
+        "decision": decision,
+        "actor": actor,
+        "note": note,
+        "decided_at": at,
+    }
+    await session.execute(_RECORD_DECISION, row)
 
 
 async def reject_step(
@@ -134,23 +177,8 @@ async def reject_step(
             execution_id=data.execution_id, step_id=data.step_id, status="rejected", rejected_at=current.decided_at
         )
     await _record_decision(session, data.execution_id, data.step_id, "rejected", data.rejected_by, data.reason, now)
-    await session.execute(
-        update(execution_t)
-        .where(execution_t.c.id == data.execution_id, execution_t.c.status.not_in(TERMINAL_EXECUTION_STATUSES))
-        .values(status="rejected", updated_at=now)
-    )
-    # The execution is over: later steps will never run, and no other step still awaits a decision.
-    await session.execute(
-        update(step_t)
-        .where(
-            step_t.c.execution_id == data.execution_id,
-            or_(
-                and_(step_t.c.position > target.position, step_t.c.status == "pending"),
-                step_t.c.status == AWAITING,
-            ),
-        )
-        .values(status="skipped", updated_at=now)
-    )
+    await session.execute(_END_EXECUTION, {"b_execution_id": data.execution_id, "b_at": now})
+    await session.execute(_SKIP_REST, {"b_execution_id": data.execution_id, "b_position": target.position, "b_at": now})
     await append_events(
         session,
         [
@@ -209,12 +237,7 @@ async def approve_step(
             execution_id=data.execution_id, step_id=data.step_id, status="approved", approved_at=current.decided_at
         )
     await _record_decision(session, data.execution_id, data.step_id, "approved", data.approved_by, data.note, now)
-    still_waiting = exists().where(step_t.c.execution_id == data.execution_id, step_t.c.status == AWAITING)
-    await session.execute(
-        update(execution_t)
-        .where(execution_t.c.id == data.execution_id, execution_t.c.status == AWAITING, ~still_waiting)
-        .values(status="running", updated_at=now)
-    )
+    await session.execute(_RESUME_EXECUTION, {"b_execution_id": data.execution_id, "b_at": now})
     await append_events(
         session,
         [

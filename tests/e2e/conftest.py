@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-STARTUP_TIMEOUT = 30.0  # seconds until /healthz must answer
+STARTUP_TIMEOUT = 60.0  # seconds until /healthz must answer (startup measured up to ~20 s under load)
 STOP_TIMEOUT = 15.0  # seconds between SIGTERM and SIGKILL
 CLI_TIMEOUT = 120.0  # a CLI command on a busy 2-core machine
 
@@ -80,7 +80,7 @@ def app_env(var_dir: Path, **extra: str) -> dict[str, str]:
 
 def run_cli(*args: str, env: dict[str, str], timeout: float = CLI_TIMEOUT) -> subprocess.CompletedProcess[str]:
     """`python -m app <args>` from the repository root; stdout and stderr captured separately."""
-    return subprocess.run(  # noqa: PLW1510 - callers check returncode themselves, with the output
+    return subprocess.run(
         [sys.executable, "-m", "app", *args],
         cwd=REPO_ROOT,
         env=env,

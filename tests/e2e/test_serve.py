@@ -1,0 +1,317 @@
+"""`python -m app serve` and the other CLI commands, end to end: a real process on a real port,
+a fresh var/ directory, the development default for the token key, and clients over HTTP."""
+
+from __future__ import annotations
+
+import stat
+import time
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+from gql import Client, gql
+from gql.transport.httpx import HTTPXAsyncTransport
+
+from tests.e2e.conftest import (
+    REPO_ROOT,
+    ServerProcess,
+    app_env,
+    describe,
+    free_port,
+    port_is_listening,
+    query_db,
+    run_cli,
+)
+
+pytestmark = pytest.mark.e2e
+
+SEEDED_AWAITING = {
+    ("exec-acme-deploy-42", "step-acme-deploy-42-3"),
+    ("exec-acme-refund-7", "step-acme-refund-7-2"),
+    ("exec-globex-cleanup-3", "step-globex-cleanup-3-2"),
+    ("exec-globex-migrate-9", "step-globex-migrate-9-2"),
+    ("exec-globex-migrate-9", "step-globex-migrate-9-3"),
+    ("exec-initech-email-5", "step-initech-email-5-2"),
+}
+
+PENDING_APPROVALS = """
+query Pending {
+  pendingApprovals(input: {}) {
+    total
+    items { executionId executionStatus workspaceId stepId position key riskTier awaitingSince }
+  }
+}
+"""
+
+REJECT = """
+mutation Reject($input: ControlPlaneExecutionRejectInput!) {
+  rejectExecutionStep(input: $input) { executionId stepId status rejectedAt }
+}
+"""
+
+EXECUTION = """
+query Execution($input: ControlPlaneExecutionGetInput!) {
+  execution(input: $input) {
+    execution {
+      executionId status updatedAt
+      steps { stepId position key status decidedBy decidedAt decisionNote }
+    }
+  }
+}
+"""
+
+COUNTED_TABLES = ("execution", "execution_step", "approval_decision", "execution_event", "event_counter")
+
+
+def unverified_claims(token: str) -> dict[str, Any]:
+    claims: dict[str, Any] = jwt.decode(token, options={"verify_signature": False})
+    return claims
+
+
+def gql_client(server: ServerProcess, bearer: str) -> Client:
+    transport = HTTPXAsyncTransport(url=server.graphql_url, headers={"Authorization": f"Bearer {bearer}"}, timeout=60.0)
+    return Client(transport=transport, fetch_schema_from_transport=False, execute_timeout=60)
+
+
+def operation(document: str, variables: dict[str, Any] | None = None) -> Any:
+    graphql_request = gql(document)
+    if variables is not None:
+        graphql_request.variable_values = variables
+    return graphql_request
+
+
+def expected_seed_executions() -> int:
+    total = 0
+    for path in sorted((REPO_ROOT / "seeds").glob("*.toml")):
+        with path.open("rb") as handle:
+            total += len(tomllib.load(handle).get("executions", []))
+    return total
+
+
+# --- serve on a fresh var/ ---------------------------------------------------------------------------------------
+
+
+def test_serve_on_fresh_var_dir_prints_address_and_token(server: ServerProcess, var_dir: Path) -> None:
+    output = server.output()
+    assert f"http://127.0.0.1:{server.port}/graphql" in output, output
+    assert "Admin token" in output, output
+    assert server.admin_token.count(".") == 2, f"no JWT after 'Admin token' in:\n{output}"
+    claims = unverified_claims(server.admin_token)
+    assert claims["sub"] == "admin"
+    assert claims["roles"] == ["admin"]
+
+    assert (var_dir / "control-plane.db").is_file()
+    assert (var_dir / "jwt-secret").is_file()
+    secret = (var_dir / "jwt-secret").read_text().strip()
+    assert len(secret) >= 32
+    assert stat.S_IMODE((var_dir / "jwt-secret").stat().st_mode) == 0o600, "the secret must be private to its owner"
+    # The printed token is signed with the secret the server created under var/.
+    assert jwt.decode(server.admin_token, secret, algorithms=["HS256"])["sub"] == "admin"
+
+    with httpx.Client(base_url=server.base_url, timeout=30.0) as client:
+        ready = client.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["status"] == "ready"
+
+        page = client.get("/graphql", headers={"Accept": "text/html"})
+        assert page.status_code == 200, page.text[:500]
+        assert page.headers["content-type"].startswith("text/html")
+        assert "graphiql" in page.text.lower()
+
+
+def test_sigterm_shuts_the_server_down_gracefully(server: ServerProcess) -> None:
+    server.stop()
+    assert server.process.returncode is not None
+    output = server.output()
+    # uvicorn re-raises SIGTERM after its graceful shutdown, so the exit status is not asserted.
+    assert "Application shutdown complete" in output, output
+    assert "Traceback" not in output, output
+    assert not port_is_listening(server.port)
+
+
+def test_serve_seeds_the_fresh_database(server: ServerProcess) -> None:
+    output = server.output()
+    assert f"seeded {expected_seed_executions()} executions" in output, output
+    executions = query_db(server.db_path, "SELECT count(*) FROM execution")[0][0]
+    assert executions == expected_seed_executions()
+
+
+def test_admin_token_is_accepted_and_anonymous_is_not(server: ServerProcess) -> None:
+    body = {"query": "{ pendingApprovals(input: {}) { total } }"}
+    with httpx.Client(base_url=server.base_url, timeout=30.0) as client:
+        anonymous = client.post("/graphql", json=body).json()
+        assert anonymous["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED", anonymous
+        authorized = client.post(
+            "/graphql", json=body, headers={"Authorization": f"Bearer {server.admin_token}"}
+        ).json()
+        assert "errors" not in authorized, authorized
+        assert authorized["data"]["pendingApprovals"]["total"] == len(SEEDED_AWAITING)
+
+
+# --- token minting with the CLI ----------------------------------------------------------------------------------
+
+
+def test_token_command_prints_the_token_alone(server: ServerProcess) -> None:
+    result = run_cli("token", "--sub", "alice", "--role", "admin", env=server.env)
+    assert result.returncode == 0, describe(result)
+    token = result.stdout.strip()
+    assert result.stdout == token + "\n", f"stdout is not one line holding the token: {result.stdout!r}"
+    assert token.count(".") == 2
+    assert " " not in token
+    claims = unverified_claims(token)
+    assert claims["sub"] == "alice"
+    assert claims["roles"] == ["admin"]
+
+    # Same VAR_DIR, same development secret: the running server accepts the minted token.
+    with httpx.Client(base_url=server.base_url, timeout=30.0) as client:
+        answer = client.post(
+            "/graphql",
+            json={"query": "{ pendingApprovals(input: {}) { total } }"},
+            headers={"Authorization": f"Bearer {token}"},
+        ).json()
+    assert "errors" not in answer, answer
+
+
+def test_token_command_repeats_role(tmp_path: Path) -> None:
+    env = app_env(tmp_path / "var")
+    result = run_cli("token", "--sub", "bob", "--role", "admin", "--role", "user", env=env)
+    assert result.returncode == 0, describe(result)
+    assert len(result.stdout.splitlines()) == 1, describe(result)
+    claims = unverified_claims(result.stdout.strip())
+    assert claims["sub"] == "bob"
+    assert claims["roles"] == ["admin", "user"]
+    # Without a server the CLI creates the development secret itself.
+    assert (tmp_path / "var" / "jwt-secret").is_file()
+
+
+def test_token_command_ttl_sets_expiry(tmp_path: Path) -> None:
+    env = app_env(tmp_path / "var")
+    before = int(time.time())
+    result = run_cli("token", "--sub", "carol", "--role", "admin", "--ttl", "60", env=env)
+    after = int(time.time()) + 1
+    assert result.returncode == 0, describe(result)
+    claims = unverified_claims(result.stdout.strip())
+    assert claims["exp"] - claims["iat"] == 60
+    assert before + 60 <= claims["exp"] <= after + 60
+
+
+# --- gql over real HTTP ------------------------------------------------------------------------------------------
+
+
+async def test_gql_reject_flow_over_http(server: ServerProcess) -> None:
+    alice = run_cli("token", "--sub", "alice", "--role", "admin", env=server.env)
+    assert alice.returncode == 0, describe(alice)
+    client = gql_client(server, alice.stdout.strip())
+    async with client as session:
+        pending = (await session.execute(operation(PENDING_APPROVALS)))["pendingApprovals"]
+        listed = {(item["executionId"], item["stepId"]) for item in pending["items"]}
+        assert listed == SEEDED_AWAITING
+        assert pending["total"] == len(SEEDED_AWAITING)
+        # The seed's own rejection (exec-initech-payout-2) is not waiting any more.
+        assert all(item["executionId"] != "exec-initech-payout-2" for item in pending["items"])
+
+        reason = "Release freeze until the incident review is done."
+        rejected = await session.execute(
+            operation(
+                REJECT,
+                {
+                    "input": {
+                        "executionId": "exec-acme-deploy-42",
+                        "stepId": "step-acme-deploy-42-3",
+                        "rejectedBy": "alice",
+                        "reason": reason,
+                    }
+                },
+            )
+        )
+        result = rejected["rejectExecutionStep"]
+        assert result["status"] == "rejected"
+        assert result["executionId"] == "exec-acme-deploy-42"
+        assert result["stepId"] == "step-acme-deploy-42-3"
+        assert result["rejectedAt"]
+
+        got = await session.execute(operation(EXECUTION, {"input": {"executionId": "exec-acme-deploy-42"}}))
+        execution = got["execution"]["execution"]
+        assert execution["status"] == "rejected"
+        steps = {step["stepId"]: step for step in execution["steps"]}
+        assert steps["step-acme-deploy-42-1"]["status"] == "completed"
+        assert steps["step-acme-deploy-42-2"]["status"] == "completed"
+        assert steps["step-acme-deploy-42-3"]["status"] == "rejected"
+        assert steps["step-acme-deploy-42-3"]["decidedBy"] == "alice"
+        assert steps["step-acme-deploy-42-3"]["decisionNote"] == reason
+        assert steps["step-acme-deploy-42-4"]["status"] == "skipped"
+
+        after = (await session.execute(operation(PENDING_APPROVALS)))["pendingApprovals"]
+        assert {(item["executionId"], item["stepId"]) for item in after["items"]} == SEEDED_AWAITING - {
+            ("exec-acme-deploy-42", "step-acme-deploy-42-3")
+        }
+
+    events = query_db(
+        server.db_path,
+        "SELECT event_key, actor FROM execution_event WHERE step_id = ? ORDER BY sequence",
+        ("step-acme-deploy-42-3",),
+    )
+    assert events == [
+        ("controlPlane.execution.step.blocked", "alice"),
+        ("controlPlane.execution.failed", "alice"),
+    ]
+
+
+# --- seed ----------------------------------------------------------------------------------------------------------
+
+
+def _table_counts(db_path: Path) -> dict[str, int]:
+    return {table: int(query_db(db_path, f"SELECT count(*) FROM {table}")[0][0]) for table in COUNTED_TABLES}
+
+
+def _table_rows(db_path: Path) -> dict[str, list[tuple[object, ...]]]:
+    return {table: sorted(query_db(db_path, f"SELECT * FROM {table}"), key=repr) for table in COUNTED_TABLES}
+
+
+def test_seed_twice_is_idempotent(tmp_path: Path) -> None:
+    var = tmp_path / "var"
+    env = app_env(var)
+    db_path = var / "control-plane.db"
+
+    first = run_cli("seed", env=env)
+    assert first.returncode == 0, describe(first)
+    assert f"seeded {expected_seed_executions()} executions" in first.stdout, describe(first)
+    counts, rows = _table_counts(db_path), _table_rows(db_path)
+    assert counts["execution"] == expected_seed_executions()
+    assert counts["approval_decision"] >= 1
+    assert counts["execution_event"] >= 2
+
+    second = run_cli("seed", env=env)
+    assert second.returncode == 0, describe(second)
+    assert "seeded 0 executions" in second.stdout, describe(second)
+    assert _table_counts(db_path) == counts
+    assert _table_rows(db_path) == rows
+
+
+# --- production mode -----------------------------------------------------------------------------------------------
+
+
+def test_production_without_key_refuses_to_start(tmp_path: Path) -> None:
+    var = tmp_path / "var"
+    port = free_port()
+    env = app_env(var, APP_ENV="production", HOST="127.0.0.1", PORT=str(port))
+    # A server that did start would never exit: run_cli's timeout would fail the test.
+    result = run_cli("serve", env=env, timeout=90.0)
+    assert result.returncode != 0, describe(result)
+    output = result.stdout + result.stderr
+    assert "JWT_SECRET" in output, describe(result)
+    assert "Uvicorn running" not in output, describe(result)
+    assert "Admin token" not in result.stdout, describe(result)
+    assert not port_is_listening(port)
+    # No development secret is created in production.
+    assert not (var / "jwt-secret").exists()
+
+
+def test_production_with_an_empty_jwt_secret_refuses_to_start(tmp_path: Path) -> None:
+    env = app_env(tmp_path / "var", APP_ENV="production", HOST="127.0.0.1", PORT=str(free_port()), JWT_SECRET="")
+    result = run_cli("serve", env=env, timeout=90.0)
+    assert result.returncode != 0, describe(result)
+    assert "JWT_SECRET" in result.stderr, describe(result)
