@@ -61,8 +61,27 @@ class Meta:
         return VersionedRef(self.key, self.version)
 
 
+class _Described:
+    """Key, version and reference, read from the contract's meta."""
+
+    __slots__ = ()
+    meta: Meta
+
+    @property
+    def key(self) -> str:
+        return self.meta.key
+
+    @property
+    def version(self) -> str:
+        return self.meta.version
+
+    @property
+    def ref(self) -> VersionedRef:
+        return self.meta.ref
+
+
 @dataclass(frozen=True, slots=True)
-class OperationSpec:
+class OperationSpec(_Described):
     """A command (mutation) or query, bound to a service handler by the service layer."""
 
     meta: Meta
@@ -85,40 +104,16 @@ class OperationSpec:
                 raise ValueError(f"actor field {name!r} is not a field of {self.input.__name__}")
 
     @property
-    def key(self) -> str:
-        return self.meta.key
-
-    @property
-    def version(self) -> str:
-        return self.meta.version
-
-    @property
-    def ref(self) -> VersionedRef:
-        return self.meta.ref
-
-    @property
     def field_name(self) -> str:
         return self.graphql_name or derived_field_name(self.key, self.version)
 
 
 @dataclass(frozen=True, slots=True)
-class EventSpec:
+class EventSpec(_Described):
     meta: Meta
     capability: VersionedRef
     payload: type[BaseModel]
     kind: Kind = Kind.EVENT
-
-    @property
-    def key(self) -> str:
-        return self.meta.key
-
-    @property
-    def version(self) -> str:
-        return self.meta.version
-
-    @property
-    def ref(self) -> VersionedRef:
-        return self.meta.ref
 
 
 @dataclass(frozen=True, slots=True)

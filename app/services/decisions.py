@@ -142,6 +142,17 @@ async def _current(session: AsyncSession, execution_id: str, step_id: str) -> _D
     return _Decided(row.status, row.decided_by, row.decided_at, row.decision_note, row.execution_status)
 
 
+async def _replayed(
+    session: AsyncSession, execution_id: str, step_id: str, status: str, actor: str, note: str | None
+) -> datetime:
+    """After a failed claim: the original decision time when this request repeats the decision already
+    taken (same status, actor and note), so a retried request is safe; otherwise NOT_FOUND or CONFLICT."""
+    current = await _current(session, execution_id, step_id)
+    if current.status == status and current.decided_by == actor and current.note == note and current.decided_at:
+        return current.decided_at
+    raise _conflict(execution_id, step_id, current)
+
+
 async def _record_decision(
     session: AsyncSession, execution_id: str, step_id: str, decision: str, actor: str, note: str | None, at: datetime
 ) -> None:
@@ -163,18 +174,11 @@ async def reject_step(
     now = utcnow()
     target = await _claim(session, data.execution_id, data.step_id, "rejected", data.rejected_by, data.reason, now)
     if target is None:
-        current = await _current(session, data.execution_id, data.step_id)
-        replay = (
-            current.status == "rejected"
-            and current.decided_by == data.rejected_by
-            and current.note == data.reason
-            and current.decided_at is not None
+        decided_at = await _replayed(
+            session, data.execution_id, data.step_id, "rejected", data.rejected_by, data.reason
         )
-        if not replay:
-            raise _conflict(data.execution_id, data.step_id, current)
-        assert current.decided_at is not None
         return ControlPlaneExecutionRejectOutput(
-            execution_id=data.execution_id, step_id=data.step_id, status="rejected", rejected_at=current.decided_at
+            execution_id=data.execution_id, step_id=data.step_id, status="rejected", rejected_at=decided_at
         )
     await _record_decision(session, data.execution_id, data.step_id, "rejected", data.rejected_by, data.reason, now)
     await session.execute(_END_EXECUTION, {"b_execution_id": data.execution_id, "b_at": now})
@@ -223,18 +227,9 @@ async def approve_step(
     now = utcnow()
     target = await _claim(session, data.execution_id, data.step_id, "approved", data.approved_by, data.note, now)
     if target is None:
-        current = await _current(session, data.execution_id, data.step_id)
-        replay = (
-            current.status == "approved"
-            and current.decided_by == data.approved_by
-            and current.note == data.note
-            and current.decided_at is not None
-        )
-        if not replay:
-            raise _conflict(data.execution_id, data.step_id, current)
-        assert current.decided_at is not None
+        decided_at = await _replayed(session, data.execution_id, data.step_id, "approved", data.approved_by, data.note)
         return ControlPlaneExecutionApproveOutput(
-            execution_id=data.execution_id, step_id=data.step_id, status="approved", approved_at=current.decided_at
+            execution_id=data.execution_id, step_id=data.step_id, status="approved", approved_at=decided_at
         )
     await _record_decision(session, data.execution_id, data.step_id, "approved", data.approved_by, data.note, now)
     await session.execute(_RESUME_EXECUTION, {"b_execution_id": data.execution_id, "b_at": now})
