@@ -1,4 +1,4 @@
-"""Command line: serve, migrate, seed, token, export-schema, check-schema."""
+"""Command line: serve, migrate, seed, check, token, export-schema."""
 
 from __future__ import annotations
 
@@ -140,6 +140,31 @@ def seed(
     except (ConfigurationError, AppError) as error:
         raise _fail(str(error)) from None
     typer.echo(outcome)
+
+
+@cli.command()
+def check() -> None:
+    """Check that steps, decisions and events agree (exit 1 and list every problem when not)."""
+
+    async def run() -> list[str]:
+        from app.db.database import Database
+        from app.services.invariants import check as check_invariants
+
+        database = Database(settings)
+        try:
+            async with database.unit_of_work(write=False) as session:
+                return [str(problem) for problem in await check_invariants(session)]
+        finally:
+            await database.dispose()
+
+    settings = _settings()
+    problems = asyncio.run(run())
+    for problem in problems:
+        typer.echo(problem)
+    if problems:
+        typer.echo(f"{len(problems)} problem(s) found", err=True)
+        raise typer.Exit(code=1)
+    typer.echo("ok: steps, decisions and events agree")
 
 
 @cli.command()

@@ -1,0 +1,117 @@
+"""Consistency checks over stored state: steps, decisions, events and the event sequence must agree.
+
+Used by `python -m app check` (operators, after a crash or a restore) and by the tests. Every check is
+one set-based query; a healthy database of any size answers with an empty list.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import and_, func, not_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.selectable import ScalarSelect
+
+from app.contracts.control_plane.events import execution_failed, step_approved, step_blocked
+from app.contracts.control_plane.shared import TERMINAL_EXECUTION_STATUSES
+from app.db.tables import counter_table, decision_table, event_table, execution_table, step_table
+from app.services.common import EVENT_SEQUENCE
+
+AWAITING = "awaiting_approval"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    rule: str
+    subject: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"[{self.rule}] {self.subject}: {self.detail}"
+
+
+def _events_of(key: str) -> ScalarSelect[int]:
+    return (
+        select(func.count())
+        .where(event_table.c.event_key == key, event_table.c.step_id == step_table.c.id)
+        .correlate(step_table)
+        .scalar_subquery()
+    )
+
+
+async def check(session: AsyncSession) -> list[Problem]:
+    problems: list[Problem] = []
+    step, decision, execution = step_table, decision_table, execution_table
+
+    # A decided step has exactly its decision row, with the same actor, note and time.
+    rows = await session.execute(
+        select(step.c.id, step.c.status, decision.c.decision, decision.c.actor, step.c.decided_by)
+        .select_from(step.outerjoin(decision, decision.c.step_id == step.c.id))
+        .where(step.c.status.in_(("approved", "rejected")))
+        .where(
+            (decision.c.id.is_(None))
+            | (decision.c.decision != step.c.status)
+            | (decision.c.actor != step.c.decided_by)
+            | (decision.c.decided_at != step.c.decided_at)
+        )
+    )
+    for row in rows:
+        detail = "has no decision row" if row.decision is None else f"decision row says {row.decision} by {row.actor}"
+        problems.append(Problem("decision-matches-step", row.id, f"step is {row.status} by {row.decided_by}; {detail}"))
+
+    # A rejection stops its execution and is told by exactly one step.blocked and one execution.failed.
+    blocked = _events_of(step_blocked.SPEC.key)
+    failed = _events_of(execution_failed.SPEC.key)
+    rows = await session.execute(
+        select(step.c.id, execution.c.status, blocked.label("blocked"), failed.label("failed"))
+        .select_from(step.join(execution, execution.c.id == step.c.execution_id))
+        .join(decision, and_(decision.c.step_id == step.c.id, decision.c.decision == "rejected"))
+    )
+    for row in rows:
+        if row.status != "rejected":
+            problems.append(Problem("rejection-stops-execution", row.id, f"execution is {row.status}, not rejected"))
+        if (row.blocked, row.failed) != (1, 1):
+            problems.append(
+                Problem(
+                    "rejection-events",
+                    row.id,
+                    f"{row.blocked} step.blocked and {row.failed} execution.failed events (expected 1 and 1)",
+                )
+            )
+
+    # An approval is told by exactly one step.approved event.
+    approved = _events_of(step_approved.SPEC.key)
+    rows = await session.execute(
+        select(step.c.id, approved.label("approved")).select_from(
+            step.join(decision, and_(decision.c.step_id == step.c.id, decision.c.decision == "approved"))
+        )
+    )
+    for row in rows:
+        if row.approved != 1:
+            problems.append(Problem("approval-event", row.id, f"{row.approved} step.approved events (expected 1)"))
+
+    # Nothing awaits a decision in a finished execution, and a waiting execution waits for something.
+    rows = await session.execute(
+        select(step.c.id, execution.c.status)
+        .select_from(step.join(execution, execution.c.id == step.c.execution_id))
+        .where(step.c.status == AWAITING, execution.c.status.in_(TERMINAL_EXECUTION_STATUSES))
+    )
+    for row in rows:
+        problems.append(Problem("no-orphan-approval", row.id, f"awaits approval in a {row.status} execution"))
+    waiting = select(step.c.id).where(step.c.execution_id == execution.c.id, step.c.status == AWAITING).exists()
+    rows = await session.execute(select(execution.c.id).where(execution.c.status == AWAITING, not_(waiting)))
+    for row in rows:
+        problems.append(Problem("awaiting-has-a-step", row.id, "execution awaits approval but no step does"))
+
+    # The event log is gap-free: sequences 1..N and the counter at N.
+    count, low, high = (
+        await session.execute(select(func.count(), func.min(event_table.c.sequence), func.max(event_table.c.sequence)))
+    ).one()
+    counter = (
+        await session.execute(select(counter_table.c.value).where(counter_table.c.name == EVENT_SEQUENCE))
+    ).scalar_one_or_none()
+    if count and (low != 1 or high != count):
+        problems.append(Problem("event-sequence", "execution_event", f"{count} events span {low}..{high}"))
+    if counter != (high or 0):
+        problems.append(Problem("event-sequence", "event_counter", f"counter is {counter}, last event is {high or 0}"))
+    return problems

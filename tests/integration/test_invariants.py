@@ -1,0 +1,70 @@
+"""The invariant checker behind `python -m app check`: silent on a healthy database, precise on a broken one."""
+
+from sqlalchemy import delete, update
+
+from app.db.tables import counter_table, decision_table, event_table, execution_table, step_table
+from app.services.invariants import check
+
+REJECT = """
+mutation($input: ControlPlaneExecutionRejectInput!) { rejectExecutionStep(input: $input) { status } }
+"""
+APPROVE = """
+mutation($input: ControlPlaneExecutionApproveInput!) { approveExecutionStep(input: $input) { status } }
+"""
+
+
+async def problems(database) -> list[str]:
+    async with database.unit_of_work(write=False) as session:
+        return [problem.rule for problem in await check(session)]
+
+
+async def corrupt(database, statement) -> None:
+    async with database.engine.begin() as conn:
+        await conn.execute(statement)
+
+
+async def test_seeded_and_decided_database_is_consistent(execute, database):
+    ids = {"executionId": "exec-globex-migrate-9", "stepId": "step-globex-migrate-9-2"}
+    await execute(APPROVE, {"input": {**ids, "approvedBy": "dana"}})
+    ids = {"executionId": "exec-acme-deploy-42", "stepId": "step-acme-deploy-42-3"}
+    await execute(REJECT, {"input": {**ids, "rejectedBy": "dana", "reason": "No."}})
+    assert await problems(database) == []
+
+
+async def test_a_missing_decision_row_is_found(database):
+    await corrupt(database, delete(decision_table).where(decision_table.c.step_id == "step-initech-payout-2-2"))
+    assert "decision-matches-step" in await problems(database)
+
+
+async def test_a_rejection_without_its_events_is_found(database):
+    await corrupt(database, delete(event_table).where(event_table.c.event_key == "controlPlane.execution.failed"))
+    found = await problems(database)
+    assert "rejection-events" in found
+    assert "event-sequence" in found
+
+
+async def test_a_rejected_step_in_a_running_execution_is_found(database):
+    await corrupt(
+        database,
+        update(execution_table).where(execution_table.c.id == "exec-initech-payout-2").values(status="running"),
+    )
+    assert await problems(database) == ["rejection-stops-execution"]
+
+
+async def test_an_approval_waiting_in_a_finished_execution_is_found(database):
+    await corrupt(
+        database, update(execution_table).where(execution_table.c.id == "exec-acme-refund-7").values(status="cancelled")
+    )
+    assert await problems(database) == ["no-orphan-approval"]
+
+
+async def test_an_execution_waiting_for_nothing_is_found(database):
+    await corrupt(
+        database, update(step_table).where(step_table.c.id == "step-initech-email-5-2").values(status="pending")
+    )
+    assert await problems(database) == ["awaiting-has-a-step"]
+
+
+async def test_a_counter_out_of_step_with_the_log_is_found(database):
+    await corrupt(database, update(counter_table).values(value=counter_table.c.value + 1))
+    assert await problems(database) == ["event-sequence"]
