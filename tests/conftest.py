@@ -1,11 +1,12 @@
-"""Shared fixtures: a migrated and seeded SQLite template copied per test, and gql clients
-that talk to the ASGI app in process the way Studio does."""
+"""Shared fixtures: a migrated and seeded template database copied per test (SQLite by default,
+PostgreSQL with `--db postgresql`), and gql clients that talk to the ASGI app in process the way
+Studio does."""
 
 from __future__ import annotations
 
 import asyncio
-import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,15 +23,36 @@ from app.db.database import Database
 from app.seeding import default_dataset, load_seed
 from app.server import Services, build_services, create_app
 from app.settings import Settings
+from tests.databases import (
+    DEFAULT_POSTGRES_URL,
+    Backend,
+    PostgresBackend,
+    SQLiteBackend,
+    postgres_admin_url,
+    postgres_available,
+)
 
 TEST_SECRET = "test-secret-" + "x" * 40
 TABLES = ("execution", "execution_step", "approval_decision", "execution_event", "event_counter")
 
 
-def make_settings(var_dir: Path, **overrides: Any) -> Settings:
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--db",
+        choices=("sqlite", "postgresql"),
+        default=os.environ.get("TEST_DB", "sqlite"),
+        help="database every test runs on (PostgreSQL at TEST_POSTGRES_URL, default " + DEFAULT_POSTGRES_URL + ")",
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"database: {config.getoption('--db')}"
+
+
+def make_settings(var_dir: Path, database_url: str | None = None, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
         "var_dir": var_dir,
-        "database_url": f"sqlite+aiosqlite:///{(var_dir / 'control-plane.db').as_posix()}",
+        "database_url": database_url or f"sqlite+aiosqlite:///{(var_dir / 'control-plane.db').as_posix()}",
         "jwt_secret": TEST_SECRET,
         "app_env": "development",
     }
@@ -39,24 +61,53 @@ def make_settings(var_dir: Path, **overrides: Any) -> Settings:
 
 
 @pytest.fixture(scope="session")
-def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Migrated with Alembic and seeded from seeds/ once per session."""
+def backend(request: pytest.FixtureRequest) -> Backend:
+    if request.config.getoption("--db") == "sqlite":
+        return SQLiteBackend()
+    if not asyncio.run(postgres_available()):
+        pytest.fail(f"--db postgresql: no PostgreSQL server answers at {postgres_admin_url()}")
+    return PostgresBackend(postgres_admin_url())
+
+
+@pytest.fixture(scope="session")
+def seeded_template(backend: Backend, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Migrated with Alembic and seeded from seeds/ once per session; returns its URL."""
     directory = tmp_path_factory.mktemp("template")
 
-    async def build() -> None:
-        services = build_services(make_settings(directory))
+    async def build() -> str:
+        url = await backend.template(directory)
+        services = build_services(make_settings(directory, url))
         await migrate.upgrade(services.database.engine)
         await load_seed(services.database, services.executor, default_dataset())
         await services.database.dispose()
+        return url
 
-    asyncio.run(build())
-    return directory / "control-plane.db"
+    url = asyncio.run(build())
+    yield url
+    asyncio.run(backend.drop(url))
 
 
 @pytest.fixture
-def settings(tmp_path: Path, seeded_template: Path) -> Settings:
-    shutil.copy(seeded_template, tmp_path / "control-plane.db")
-    return make_settings(tmp_path)
+async def database_url(backend: Backend, seeded_template: str, tmp_path: Path) -> AsyncIterator[str]:
+    """A seeded database of this test's own."""
+    url = await backend.copy(seeded_template, tmp_path)
+    yield url
+    await backend.drop(url)
+
+
+@pytest.fixture
+async def empty_database_url(backend: Backend, tmp_path: Path) -> AsyncIterator[str]:
+    """A database with no tables at all (for migration tests and the serve path)."""
+    directory = tmp_path / "empty"
+    directory.mkdir()
+    url = await backend.empty(directory)
+    yield url
+    await backend.drop(url)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    return make_settings(tmp_path, database_url)
 
 
 @pytest.fixture

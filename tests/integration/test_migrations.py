@@ -8,8 +8,8 @@ from app.db.tables import metadata
 from tests.conftest import make_settings
 
 
-async def test_tables_and_migrations_agree(tmp_path: Path):
-    database = Database(make_settings(tmp_path))
+async def test_tables_and_migrations_agree(tmp_path: Path, empty_database_url: str):
+    database = Database(make_settings(tmp_path, empty_database_url))
     try:
         await migrate.upgrade(database.engine)
         assert await migrate.pending_diff(database.engine) == []
@@ -17,8 +17,8 @@ async def test_tables_and_migrations_agree(tmp_path: Path):
         await database.dispose()
 
 
-async def test_upgrade_downgrade_upgrade_on_a_fresh_database(tmp_path: Path):
-    database = Database(make_settings(tmp_path))
+async def test_upgrade_downgrade_upgrade_on_a_fresh_database(tmp_path: Path, empty_database_url: str):
+    database = Database(make_settings(tmp_path, empty_database_url))
 
     async def tables() -> set[str]:
         async with database.engine.connect() as conn:
