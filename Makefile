@@ -3,8 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+PG_ADMIN_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/control_plane
 
-.PHONY: install serve test lint typecheck pytest schema bench clean
+.PHONY: install serve serve-pg test lint typecheck pytest pytest-sqlite pytest-postgresql schema bench bench-pg clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +21,12 @@ install: $(INSTALLED)
 serve: install
 	$(BIN)/python -m app serve
 
+# The same server on the local PostgreSQL (database control_plane, created when missing).
+serve-pg: install
+	@psql "$(PG_ADMIN_URL)" -tAc "SELECT 1 FROM pg_database WHERE datname = 'control_plane'" | grep -q 1 \
+		|| psql "$(PG_ADMIN_URL)" -qc "CREATE DATABASE control_plane"
+	DATABASE_URL=$(PG_URL) $(BIN)/python -m app serve
+
 test: install lint typecheck pytest
 
 lint: install
@@ -28,8 +36,21 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-pytest: install
-	$(BIN)/pytest
+# The whole suite on SQLite, then again on PostgreSQL when a server answers at TEST_POSTGRES_URL.
+# REQUIRE_POSTGRES=1 (set by .ci/run) turns a missing server into a failure instead of a notice.
+pytest: pytest-sqlite pytest-postgresql
+
+pytest-sqlite: install
+	$(BIN)/pytest --db sqlite
+
+pytest-postgresql: install
+	@if $(BIN)/python -m tests.databases ping; then \
+		$(BIN)/pytest --db postgresql; \
+	elif [ "$${REQUIRE_POSTGRES:-0}" = "1" ]; then \
+		echo "error: PostgreSQL is required (REQUIRE_POSTGRES=1) but does not answer" >&2; exit 1; \
+	else \
+		echo "notice: no PostgreSQL server answers, so the suite ran on SQLite only (see README, Tests)"; \
+	fi
 
 schema: install
 	$(BIN)/python -m app export-schema

@@ -20,6 +20,10 @@ class Settings(BaseSettings):
     database_url: str | None = None
     db_pool_size: int = Field(default=5, ge=1, le=100)
     db_pool_timeout: float = Field(default=10.0, gt=0)
+    db_max_overflow: int = Field(default=5, ge=0, le=100)
+    db_connect_timeout: float = Field(default=10.0, gt=0)
+    db_statement_timeout_ms: int = Field(default=15000, ge=0)
+    """PostgreSQL: a statement running longer is cancelled (0 = no limit)."""
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
 
     jwt_secret: SecretStr | None = None

@@ -107,3 +107,22 @@ class PostgresBackend(Backend):
 
     async def drop(self, url: str) -> None:
         await self._admin(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+
+
+def _main(argv: list[str]) -> int:
+    """`python -m tests.databases ping`: exit 0 when PostgreSQL answers at TEST_POSTGRES_URL."""
+    import asyncio
+
+    if argv[:1] == ["ping"]:
+        ok = asyncio.run(postgres_available())
+        if not ok:
+            print(f"PostgreSQL does not answer at {postgres_admin_url()}")
+        return 0 if ok else 1
+    print("usage: python -m tests.databases ping")
+    return 2
+
+
+if __name__ == "__main__":
+    import sys
+
+    raise SystemExit(_main(sys.argv[1:]))

@@ -27,9 +27,16 @@ def create_engine(settings: Settings) -> AsyncEngine:
         return create_async_engine(
             url,
             pool_size=settings.db_pool_size,
-            max_overflow=settings.db_pool_size,
+            max_overflow=settings.db_max_overflow,
             pool_timeout=settings.db_pool_timeout,
             pool_pre_ping=True,
+            connect_args={
+                "timeout": settings.db_connect_timeout,
+                "server_settings": {
+                    "application_name": "control-plane",
+                    "statement_timeout": str(settings.db_statement_timeout_ms),
+                },
+            },
         )
     path = _sqlite_file(url)
     if path is not None:
