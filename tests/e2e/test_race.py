@@ -18,33 +18,31 @@ import jwt
 import pytest
 
 from tests.e2e.conftest import ServerProcess, query_db
+from tests.integration.helpers import APPROVE, REJECT
 
 pytestmark = pytest.mark.e2e
 
 RACERS = 20
 HTTP_TIMEOUT = 120.0
 
-REJECT = """
-mutation Reject($input: ControlPlaneExecutionRejectInput!) {
-  rejectExecutionStep(input: $input) { executionId stepId status rejectedAt }
-}
-"""
-
-APPROVE = """
-mutation Approve($input: ControlPlaneExecutionApproveInput!) {
-  approveExecutionStep(input: $input) { executionId stepId status approvedAt }
-}
-"""
-
 BLOCKED = "controlPlane.execution.step.blocked"
 FAILED = "controlPlane.execution.failed"
 APPROVED = "controlPlane.execution.step.approved"
+DECIDED = {"reject": "rejected", "approve": "approved"}  # the step status each action leads to
 
 
 @dataclass(frozen=True)
 class Decider:
     sub: str
     action: str  # "reject" or "approve"
+
+    @property
+    def decided(self) -> str:
+        return DECIDED[self.action]
+
+    @property
+    def note(self) -> str:
+        return f"{self.decided.capitalize()} by {self.sub} in the race."
 
 
 @dataclass(frozen=True)
@@ -74,10 +72,10 @@ def mint(server: ServerProcess, sub: str) -> str:
 
 def payload(decider: Decider, execution_id: str, step_id: str) -> dict[str, Any]:
     if decider.action == "reject":
-        fields = {"rejectedBy": decider.sub, "reason": f"Rejected by {decider.sub} in the race."}
-        return {"query": REJECT, "variables": {"input": {"executionId": execution_id, "stepId": step_id, **fields}}}
-    fields = {"approvedBy": decider.sub, "note": f"Approved by {decider.sub} in the race."}
-    return {"query": APPROVE, "variables": {"input": {"executionId": execution_id, "stepId": step_id, **fields}}}
+        document, fields = REJECT, {"rejectedBy": decider.sub, "reason": decider.note}
+    else:
+        document, fields = APPROVE, {"approvedBy": decider.sub, "note": decider.note}
+    return {"query": document, "variables": {"input": {"executionId": execution_id, "stepId": step_id, **fields}}}
 
 
 async def race(server: ServerProcess, deciders: list[Decider], execution_id: str, step_id: str) -> list[Outcome]:
@@ -136,38 +134,68 @@ def deciders(action: str, count: int = RACERS) -> list[Decider]:
     return [Decider(sub=f"admin-{action}-{index:02d}", action=action) for index in range(count)]
 
 
-async def check_reject_race(server: ServerProcess, execution_id: str, step_id: str, later_step_id: str) -> None:
-    events_before = query_db(server.db_path, "SELECT count(*) FROM execution_event")[0][0]
+def event_count(server: ServerProcess) -> int:
+    count: int = query_db(server.db_path, "SELECT count(*) FROM execution_event")[0][0]
+    return count
 
-    outcomes = await race(server, deciders("reject"), execution_id, step_id)
 
-    winner = assert_one_winner(outcomes, "rejected")
-    result = winner.body["data"]["rejectExecutionStep"]
-    assert result == {**result, "executionId": execution_id, "stepId": step_id, "status": "rejected"}
+async def check_race(
+    server: ServerProcess,
+    action: str,
+    execution_id: str,
+    step_id: str,
+    *,
+    execution_status: str,
+    event_keys: tuple[str, ...],
+    skipped_step_id: str | None = None,
+) -> None:
+    """RACERS admins send `action` on one step at once: one wins, the rest conflict, and the
+    database holds exactly the winner's decision and events."""
+    events_before = event_count(server)
+
+    outcomes = await race(server, deciders(action), execution_id, step_id)
+
+    decided = DECIDED[action]
+    winner = assert_one_winner(outcomes, decided)
+    result = winner.body["data"][f"{action}ExecutionStep"]
+    assert result == {**result, "executionId": execution_id, "stepId": step_id, "status": decided}
 
     decisions = query_db(
         server.db_path, "SELECT decision, actor, note FROM approval_decision WHERE step_id = ?", (step_id,)
     )
-    assert decisions == [("rejected", winner.decider.sub, f"Rejected by {winner.decider.sub} in the race.")]
+    assert decisions == [(decided, winner.decider.sub, winner.decider.note)]
     step = query_db(server.db_path, "SELECT status, decided_by FROM execution_step WHERE id = ?", (step_id,))
-    assert step == [("rejected", winner.decider.sub)]
+    assert step == [(decided, winner.decider.sub)]
     execution = query_db(server.db_path, "SELECT status FROM execution WHERE id = ?", (execution_id,))
-    assert execution == [("rejected",)]
-    later = query_db(server.db_path, "SELECT status FROM execution_step WHERE id = ?", (later_step_id,))
-    assert later == [("skipped",)]
+    assert execution == [(execution_status,)]
+    if skipped_step_id is not None:
+        later = query_db(server.db_path, "SELECT status FROM execution_step WHERE id = ?", (skipped_step_id,))
+        assert later == [("skipped",)]
 
     events = query_db(
         server.db_path,
         "SELECT event_key, actor FROM execution_event WHERE sequence > ? ORDER BY sequence",
         (events_before,),
     )
-    assert events == [(BLOCKED, winner.decider.sub), (FAILED, winner.decider.sub)]
-    for key in (BLOCKED, FAILED):
+    assert events == [(key, winner.decider.sub) for key in event_keys]
+    for key in event_keys:
         count = query_db(
             server.db_path, "SELECT count(*) FROM execution_event WHERE event_key = ? AND step_id = ?", (key, step_id)
         )
         assert count == [(1,)], (key, count)
     assert_event_sequence_gap_free(server)
+
+
+async def check_reject_race(server: ServerProcess, execution_id: str, step_id: str, later_step_id: str) -> None:
+    await check_race(
+        server,
+        "reject",
+        execution_id,
+        step_id,
+        execution_status="rejected",
+        event_keys=(BLOCKED, FAILED),
+        skipped_step_id=later_step_id,
+    )
 
 
 async def test_twenty_admins_reject_the_same_step(server: ServerProcess) -> None:
@@ -184,7 +212,7 @@ async def test_one_admin_retrying_twenty_times_gets_one_decision(server: ServerP
     """The same actor with the same reason, twenty times at once: a retried request is safe, so
     every request answers the original result and only one decision and one set of events exist."""
     execution_id, step_id = "exec-acme-refund-7", "step-acme-refund-7-2"
-    events_before = query_db(server.db_path, "SELECT count(*) FROM execution_event")[0][0]
+    events_before = event_count(server)
 
     outcomes = await race(server, [Decider(sub="admin-retry", action="reject")] * RACERS, execution_id, step_id)
 
@@ -203,41 +231,20 @@ async def test_one_admin_retrying_twenty_times_gets_one_decision(server: ServerP
 
 async def test_twenty_admins_approve_the_same_step(server: ServerProcess) -> None:
     # The only step of this execution awaiting a decision: approving it resumes the execution.
-    execution_id, step_id = "exec-globex-cleanup-3", "step-globex-cleanup-3-2"
-    events_before = query_db(server.db_path, "SELECT count(*) FROM execution_event")[0][0]
-
-    outcomes = await race(server, deciders("approve"), execution_id, step_id)
-
-    winner = assert_one_winner(outcomes, "approved")
-    result = winner.body["data"]["approveExecutionStep"]
-    assert result == {**result, "executionId": execution_id, "stepId": step_id, "status": "approved"}
-
-    decisions = query_db(
-        server.db_path, "SELECT decision, actor, note FROM approval_decision WHERE step_id = ?", (step_id,)
+    await check_race(
+        server,
+        "approve",
+        "exec-globex-cleanup-3",
+        "step-globex-cleanup-3-2",
+        execution_status="running",
+        event_keys=(APPROVED,),
     )
-    assert decisions == [("approved", winner.decider.sub, f"Approved by {winner.decider.sub} in the race.")]
-    step = query_db(server.db_path, "SELECT status, decided_by FROM execution_step WHERE id = ?", (step_id,))
-    assert step == [("approved", winner.decider.sub)]
-    execution = query_db(server.db_path, "SELECT status FROM execution WHERE id = ?", (execution_id,))
-    assert execution == [("running",)]
-
-    events = query_db(
-        server.db_path,
-        "SELECT event_key, actor FROM execution_event WHERE sequence > ? ORDER BY sequence",
-        (events_before,),
-    )
-    assert events == [(APPROVED, winner.decider.sub)]
-    count = query_db(
-        server.db_path, "SELECT count(*) FROM execution_event WHERE event_key = ? AND step_id = ?", (APPROVED, step_id)
-    )
-    assert count == [(1,)]
-    assert_event_sequence_gap_free(server)
 
 
 async def test_approvers_and_rejecters_race_on_the_same_step(server: ServerProcess) -> None:
     """Ten approve and ten reject at once: still one decision, whichever it is."""
     execution_id, step_id = "exec-initech-email-5", "step-initech-email-5-2"
-    events_before = query_db(server.db_path, "SELECT count(*) FROM execution_event")[0][0]
+    events_before = event_count(server)
     mixed = [d for pair in zip(deciders("approve", 10), deciders("reject", 10), strict=True) for d in pair]
 
     outcomes = await race(server, mixed, execution_id, step_id)
@@ -245,7 +252,7 @@ async def test_approvers_and_rejecters_race_on_the_same_step(server: ServerProce
     winners = [outcome for outcome in outcomes if outcome.succeeded]
     assert len(winners) == 1, [(o.decider.sub, o.body) for o in outcomes]
     winner = winners[0]
-    decided = "approved" if winner.decider.action == "approve" else "rejected"
+    decided = winner.decider.decided
     assert_one_winner(outcomes, decided)
 
     decisions = query_db(server.db_path, "SELECT decision, actor FROM approval_decision WHERE step_id = ?", (step_id,))

@@ -25,6 +25,7 @@ from tests.e2e.conftest import (
     query_db,
     run_cli,
 )
+from tests.integration.helpers import REJECT
 
 pytestmark = pytest.mark.e2e
 
@@ -43,12 +44,6 @@ query Pending {
     total
     items { executionId executionStatus workspaceId stepId position key riskTier awaitingSince }
   }
-}
-"""
-
-REJECT = """
-mutation Reject($input: ControlPlaneExecutionRejectInput!) {
-  rejectExecutionStep(input: $input) { executionId stepId status rejectedAt }
 }
 """
 

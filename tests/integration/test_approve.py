@@ -4,36 +4,36 @@ else of it awaits a decision."""
 from __future__ import annotations
 
 import asyncio
-import json
-import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from gql.transport.exceptions import TransportQueryError
-from sqlalchemy import select
 
-from app.db.tables import ApprovalDecision, EventCounter, Execution, ExecutionEvent, ExecutionStep
-from app.services import decisions
-from tests.conftest import error_of, snapshot
+from tests.conftest import snapshot
+from tests.integration.helpers import (
+    APPROVE,
+    APPROVE_CONTRACT,
+    MIGRATE_SCHEMA,
+    PAYOUT,
+    REJECT,
+    REJECT_CONTRACT,
+    assert_gap_free,
+    assert_masked,
+    changed_keys,
+    decision_rows,
+    events,
+    execution_row,
+    fail_after_append,
+    failing,
+    instant,
+    steps_of,
+)
 
-APPROVE = """
-mutation Approve($input: ControlPlaneExecutionApproveInput!) {
-  approveExecutionStep(input: $input) { executionId stepId status approvedAt }
-}
-"""
-REJECT = """
-mutation Reject($input: ControlPlaneExecutionRejectInput!) {
-  rejectExecutionStep(input: $input) { executionId stepId status rejectedAt }
-}
-"""
-CONTRACT = {"key": "controlPlane.execution.approve", "version": "1.0.0"}
-REJECT_CONTRACT = {"key": "controlPlane.execution.reject", "version": "1.0.0"}
+FIRST = MIGRATE_SCHEMA  # the first of the two steps of exec-globex-migrate-9 awaiting a decision
 NOTE = "Schema change reviewed; backup verified."
-MIGRATE = "exec-globex-migrate-9"
-FIRST = {"executionId": MIGRATE, "stepId": "step-globex-migrate-9-2"}
+MIGRATE = FIRST["executionId"]
 SECOND = {"executionId": MIGRATE, "stepId": "step-globex-migrate-9-3"}
-PAYOUT = {"executionId": "exec-initech-payout-2", "stepId": "step-initech-payout-2-2"}
 
 
 def approve_input(**overrides: Any) -> dict[str, Any]:
@@ -45,65 +45,9 @@ async def approve(execute, bearer: str | None = "default", **overrides: Any) -> 
     return data["approveExecutionStep"]
 
 
-async def failing(execute, database, document: str = APPROVE, variables: Any = None, **kwargs: Any) -> dict[str, Any]:
-    """Runs a request that must fail; the database must be exactly as before. Returns the one error."""
-    before = await snapshot(database)
-    with pytest.raises(TransportQueryError) as excinfo:
-        await execute(document, variables, **kwargs)
-    assert await snapshot(database) == before
-    return error_of(excinfo)
-
-
 async def approve_error(execute, database, bearer: str | None = "default", **overrides: Any) -> dict[str, Any]:
-    error = await failing(execute, database, variables={"input": approve_input(**overrides)}, bearer=bearer)
-    assert error["extensions"]["contract"] == CONTRACT
-    return error
-
-
-async def fetch(database, statement) -> list[Any]:
-    async with database.engine.connect() as conn:
-        return list((await conn.execute(statement)).mappings())
-
-
-async def steps_of(database, execution_id: str) -> dict[str, Any]:
-    step = ExecutionStep.__table__
-    rows = await fetch(database, select(step).where(step.c.execution_id == execution_id).order_by(step.c.position))
-    return {row["id"]: row for row in rows}
-
-
-async def decision_rows(database, step_id: str) -> list[Any]:
-    decision = ApprovalDecision.__table__
-    return await fetch(database, select(decision).where(decision.c.step_id == step_id))
-
-
-async def execution_row(database, execution_id: str) -> Any:
-    execution = Execution.__table__
-    (row,) = await fetch(database, select(execution).where(execution.c.id == execution_id))
-    return row
-
-
-async def events(database) -> list[Any]:
-    event = ExecutionEvent.__table__
-    return await fetch(database, select(event).order_by(event.c.sequence))
-
-
-async def assert_gap_free(database) -> None:
-    sequences = [row["sequence"] for row in await events(database)]
-    assert sequences == list(range(1, len(sequences) + 1))
-    (counter,) = await fetch(database, select(EventCounter.__table__))
-    assert counter["value"] == len(sequences)
-
-
-def changed_keys(before: dict[str, list[Any]], after: dict[str, list[Any]], table: str) -> set[Any]:
-    old = {row[0]: row for row in before[table]}
-    new = {row[0]: row for row in after[table]}
-    return {key for key in old.keys() | new.keys() if old.get(key) != new.get(key)}
-
-
-def instant(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value)
-    assert parsed.utcoffset() == timedelta(0), value
-    return parsed
+    variables = {"input": approve_input(**overrides)}
+    return await failing(execute, database, APPROVE, variables, expect_contract=APPROVE_CONTRACT, bearer=bearer)
 
 
 def assert_approved_event(event: Any, ids: dict[str, str], at: datetime, note: str | None) -> None:
@@ -353,21 +297,11 @@ async def test_concurrent_approvals_have_exactly_one_winner(execute, database, t
 
 async def test_failure_after_the_step_update_rolls_back_whole_and_is_masked(execute, database, monkeypatch, caplog):
     secret = "approval ledger unreachable at 10.0.0.7"
-    real_append = decisions.append_events
-
-    async def explode(session, new_events):
-        await real_append(session, new_events)
-        raise RuntimeError(secret)
-
-    monkeypatch.setattr(decisions, "append_events", explode)
-    caplog.set_level(logging.ERROR)
+    fail_after_append(monkeypatch, caplog, secret)
 
     error = await approve_error(execute, database)
 
-    assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
-    assert error["message"] == "Internal server error."
-    assert secret not in json.dumps(error)
-    assert secret in caplog.text
+    assert_masked(error, secret, caplog)
     monkeypatch.undo()
     assert (await approve(execute))["status"] == "approved"
     await assert_gap_free(database)

@@ -11,42 +11,34 @@ from typing import Any
 
 import jwt
 import pytest
-from gql.transport.exceptions import TransportQueryError
 
-from tests.conftest import TEST_SECRET, error_of, snapshot
+from tests.conftest import TEST_SECRET, snapshot
+from tests.integration.helpers import APPROVE, DEPLOY, MIGRATE_SCHEMA, REJECT, contract, failing
 
 
 @dataclass(frozen=True)
 class Operation:
     name: str
     document: str
-    field: str
     actor_field: str
     base: dict[str, Any]
 
     @property
+    def field(self) -> str:
+        return f"{self.name}ExecutionStep"
+
+    @property
     def contract(self) -> dict[str, str]:
-        return {"key": f"controlPlane.execution.{self.name}", "version": "1.0.0"}
+        return contract(f"controlPlane.execution.{self.name}")
 
     def variables(self, actor: str = "dana") -> dict[str, Any]:
         return {"input": {**self.base, self.actor_field: actor}}
 
 
-REJECT = Operation(
-    "reject",
-    "mutation R($input: ControlPlaneExecutionRejectInput!) { rejectExecutionStep(input: $input) { status } }",
-    "rejectExecutionStep",
-    "rejectedBy",
-    {"executionId": "exec-acme-deploy-42", "stepId": "step-acme-deploy-42-3", "reason": "Freeze."},
-)
-APPROVE = Operation(
-    "approve",
-    "mutation A($input: ControlPlaneExecutionApproveInput!) { approveExecutionStep(input: $input) { status } }",
-    "approveExecutionStep",
-    "approvedBy",
-    {"executionId": "exec-globex-migrate-9", "stepId": "step-globex-migrate-9-2", "note": "Reviewed."},
-)
-OPERATIONS = [pytest.param(REJECT, id="reject"), pytest.param(APPROVE, id="approve")]
+OPERATIONS = [
+    pytest.param(Operation("reject", REJECT, "rejectedBy", {**DEPLOY, "reason": "Freeze."}), id="reject"),
+    pytest.param(Operation("approve", APPROVE, "approvedBy", {**MIGRATE_SCHEMA, "note": "Reviewed."}), id="approve"),
+]
 
 DROP = object()
 OTHER_SECRET = "another-secret-" + "y" * 40
@@ -98,13 +90,10 @@ FORBIDDEN: dict[str, tuple[Bearer, str]] = {
 
 
 async def expect_error(execute, database, operation: Operation, bearer: str | None, actor: str = "dana") -> Any:
-    before = await snapshot(database)
-    with pytest.raises(TransportQueryError) as excinfo:
-        await execute(operation.document, operation.variables(actor), bearer=bearer)
-    assert await snapshot(database) == before
-    error = error_of(excinfo)
-    assert error["extensions"]["contract"] == operation.contract
-    return error
+    variables = operation.variables(actor)
+    return await failing(
+        execute, database, operation.document, variables, expect_contract=operation.contract, bearer=bearer
+    )
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)
@@ -127,13 +116,11 @@ async def test_insufficient_role_or_foreign_actor_is_forbidden(execute, database
 
 @pytest.mark.parametrize("operation", OPERATIONS)
 async def test_authentication_comes_before_input_validation(execute, database, operation):
-    before = await snapshot(database)
     variables = {"input": {**operation.variables()["input"], "executionId": "bad id!"}}
-    with pytest.raises(TransportQueryError) as excinfo:
-        await execute(operation.document, variables, bearer=None)
 
-    assert error_of(excinfo)["extensions"]["code"] == "UNAUTHENTICATED"
-    assert await snapshot(database) == before
+    error = await failing(execute, database, operation.document, variables, bearer=None)
+
+    assert error["extensions"]["code"] == "UNAUTHENTICATED"
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pytest
-from gql.transport.exceptions import TransportQueryError
 
-from tests.conftest import error_of, snapshot
+from tests.integration.helpers import (
+    APPROVE,
+    DEPLOY,
+    MIGRATE_SCHEMA,
+    REJECT,
+    SEEDED_REASON,
+    contract,
+    failing,
+    instant,
+)
 
 GET = """
 query Get($input: ControlPlaneExecutionGetInput!) {
@@ -48,18 +56,6 @@ query Contracts($input: ControlPlaneContractListInput!) {
   }
 }
 """
-REJECT = """
-mutation Reject($input: ControlPlaneExecutionRejectInput!) {
-  rejectExecutionStep(input: $input) { rejectedAt }
-}
-"""
-APPROVE = """
-mutation Approve($input: ControlPlaneExecutionApproveInput!) {
-  approveExecutionStep(input: $input) { approvedAt }
-}
-"""
-
-SEEDED_REASON = "Vendor list includes two accounts flagged by finance; payout must wait for the quarterly review."
 # Every seeded execution except exec-initech-payout-2, most recently updated first. The payout execution was
 # rejected when the seed ran, so its updated_at is the seeding time rather than a fixed date.
 SEEDED_ORDER = [
@@ -109,27 +105,13 @@ OPERATION_FIELDS = {
 }
 
 
-def contract(key: str) -> dict[str, str]:
-    return {"key": key, "version": "1.0.0"}
-
-
-def instant(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value)
-    assert parsed.utcoffset() == timedelta(0), value
-    return parsed
-
-
 async def query(execute, document: str, bearer: str | None = "default", **values: Any) -> Any:
     data = await execute(document, {"input": values}, bearer=bearer)
     return next(iter(data.values()))
 
 
 async def query_error(execute, database, document: str, bearer: str | None = "default", **values: Any) -> Any:
-    before = await snapshot(database)
-    with pytest.raises(TransportQueryError) as excinfo:
-        await execute(document, {"input": values}, bearer=bearer)
-    assert await snapshot(database) == before
-    return error_of(excinfo)
+    return await failing(execute, database, document, {"input": values}, bearer=bearer)
 
 
 async def get_execution(execute, execution_id: str) -> dict[str, Any]:
@@ -192,8 +174,7 @@ async def test_execution_shows_the_seeded_rejection(execute):
 
 
 async def test_execution_reflects_a_decision_made_through_the_api(execute):
-    reject = {"executionId": "exec-acme-deploy-42", "stepId": "step-acme-deploy-42-3", "rejectedBy": "dana"}
-    data = await execute(REJECT, {"input": {**reject, "reason": "Freeze."}})
+    data = await execute(REJECT, {"input": {**DEPLOY, "rejectedBy": "dana", "reason": "Freeze."}})
 
     execution = await get_execution(execute, "exec-acme-deploy-42")
 
@@ -371,7 +352,7 @@ async def test_pending_approvals_filter_and_page(execute, filters, expected):
     ],
 )
 async def test_a_decided_step_leaves_the_pending_list(execute, document, decision, remaining):
-    ids = {"executionId": "exec-globex-migrate-9", "stepId": "step-globex-migrate-9-2"}
+    ids = MIGRATE_SCHEMA
     await execute(document, {"input": {**ids, **decision}})
 
     result = await query(execute, PENDING, workspaceId="ws-globex")
@@ -381,8 +362,7 @@ async def test_a_decided_step_leaves_the_pending_list(execute, document, decisio
 
 
 async def test_a_rejected_step_leaves_the_pending_list(execute):
-    reject = {"executionId": "exec-acme-deploy-42", "stepId": "step-acme-deploy-42-3", "rejectedBy": "dana"}
-    await execute(REJECT, {"input": {**reject, "reason": "Freeze."}})
+    await execute(REJECT, {"input": {**DEPLOY, "rejectedBy": "dana", "reason": "Freeze."}})
 
     result = await query(execute, PENDING)
 

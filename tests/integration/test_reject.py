@@ -4,28 +4,34 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from gql.transport.exceptions import TransportQueryError
-from sqlalchemy import select
 
-from app.db.tables import ApprovalDecision, EventCounter, Execution, ExecutionEvent, ExecutionStep
-from app.services import decisions
-from tests.conftest import error_of, snapshot
+from app.db.tables import Execution
+from tests.conftest import snapshot
+from tests.integration.helpers import (
+    DEPLOY,
+    PAYOUT,
+    REJECT,
+    REJECT_CONTRACT,
+    SEEDED_REASON,
+    assert_gap_free,
+    assert_masked,
+    changed_keys,
+    decision_rows,
+    events,
+    execution_row,
+    fail_after_append,
+    failing,
+    instant,
+    step_rows,
+    steps_of,
+)
 
-REJECT = """
-mutation Reject($input: ControlPlaneExecutionRejectInput!) {
-  rejectExecutionStep(input: $input) { executionId stepId status rejectedAt }
-}
-"""
-CONTRACT = {"key": "controlPlane.execution.reject", "version": "1.0.0"}
 REASON = "Not during the release freeze."
-SEEDED_REASON = "Vendor list includes two accounts flagged by finance; payout must wait for the quarterly review."
-DEPLOY = {"executionId": "exec-acme-deploy-42", "stepId": "step-acme-deploy-42-3"}
-PAYOUT = {"executionId": "exec-initech-payout-2", "stepId": "step-initech-payout-2-2"}
 
 
 def reject_input(**overrides: Any) -> dict[str, Any]:
@@ -37,69 +43,9 @@ async def reject(execute, bearer: str | None = "default", **overrides: Any) -> d
     return data["rejectExecutionStep"]
 
 
-async def failing(execute, database, document: str = REJECT, variables: Any = None, **kwargs: Any) -> dict[str, Any]:
-    """Runs a request that must fail; the database must be exactly as before. Returns the one error."""
-    before = await snapshot(database)
-    with pytest.raises(TransportQueryError) as excinfo:
-        await execute(document, variables, **kwargs)
-    assert await snapshot(database) == before
-    return error_of(excinfo)
-
-
 async def reject_error(execute, database, bearer: str | None = "default", **overrides: Any) -> dict[str, Any]:
-    error = await failing(execute, database, variables={"input": reject_input(**overrides)}, bearer=bearer)
-    assert error["extensions"]["contract"] == CONTRACT
-    return error
-
-
-async def fetch(database, statement) -> list[Any]:
-    async with database.engine.connect() as conn:
-        return list((await conn.execute(statement)).mappings())
-
-
-async def step_rows(database, execution_id: str) -> list[Any]:
-    step = ExecutionStep.__table__
-    return await fetch(database, select(step).where(step.c.execution_id == execution_id).order_by(step.c.position))
-
-
-async def decision_rows(database, step_id: str) -> list[Any]:
-    decision = ApprovalDecision.__table__
-    return await fetch(database, select(decision).where(decision.c.step_id == step_id))
-
-
-async def execution_row(database, execution_id: str) -> Any:
-    execution = Execution.__table__
-    (row,) = await fetch(database, select(execution).where(execution.c.id == execution_id))
-    return row
-
-
-async def events(database) -> list[Any]:
-    event = ExecutionEvent.__table__
-    return await fetch(database, select(event).order_by(event.c.sequence))
-
-
-async def counter(database) -> int:
-    (row,) = await fetch(database, select(EventCounter.__table__))
-    return int(row["value"])
-
-
-async def assert_gap_free(database) -> None:
-    sequences = [row["sequence"] for row in await events(database)]
-    assert sequences == list(range(1, len(sequences) + 1))
-    assert await counter(database) == len(sequences)
-
-
-def changed_keys(before: dict[str, list[Any]], after: dict[str, list[Any]], table: str) -> set[Any]:
-    """Primary keys (first column) of rows added, removed or modified between two snapshots."""
-    old = {row[0]: row for row in before[table]}
-    new = {row[0]: row for row in after[table]}
-    return {key for key in old.keys() | new.keys() if old.get(key) != new.get(key)}
-
-
-def instant(value: str) -> datetime:
-    parsed = datetime.fromisoformat(value)
-    assert parsed.utcoffset() == timedelta(0), value
-    return parsed
+    variables = {"input": reject_input(**overrides)}
+    return await failing(execute, database, REJECT, variables, expect_contract=REJECT_CONTRACT, bearer=bearer)
 
 
 # --- happy path -----------------------------------------------------------------------------------
@@ -117,7 +63,7 @@ async def test_reject_happy_path_writes_step_decision_execution_and_events(execu
     rejected_at = instant(output["rejectedAt"])
     assert started <= rejected_at <= finished
 
-    steps = {row["id"]: row for row in await step_rows(database, "exec-acme-deploy-42")}
+    steps = await steps_of(database, "exec-acme-deploy-42")
     step = steps["step-acme-deploy-42-3"]
     assert (step["status"], step["decided_by"], step["decided_at"], step["decision_note"]) == (
         "rejected",
@@ -379,7 +325,7 @@ async def test_twenty_admins_rejecting_at_once_have_exactly_one_winner(execute, 
         (error,) = loss.errors or []
         assert error["extensions"]["code"] == "CONFLICT"
         assert error["extensions"]["currentStatus"] == "rejected"
-        assert error["extensions"]["contract"] == CONTRACT
+        assert error["extensions"]["contract"] == REJECT_CONTRACT
 
     (decision,) = await decision_rows(database, DEPLOY["stepId"])
     assert decision["actor"].startswith("admin")
@@ -396,22 +342,12 @@ async def test_twenty_admins_rejecting_at_once_have_exactly_one_winner(execute, 
 
 async def test_failure_after_the_step_update_rolls_back_whole_and_is_masked(execute, database, monkeypatch, caplog):
     secret = "disk on fire near /var/lib/secret.db"
-    real_append = decisions.append_events
-
-    async def explode(session, new_events):
-        await real_append(session, new_events)
-        raise RuntimeError(secret)
-
-    monkeypatch.setattr(decisions, "append_events", explode)
-    caplog.set_level(logging.ERROR)
+    fail_after_append(monkeypatch, caplog, secret)
 
     error = await reject_error(execute, database)
 
-    assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
-    assert error["message"] == "Internal server error."
-    assert secret not in json.dumps(error)
+    assert_masked(error, secret, caplog)
     assert "RuntimeError" not in json.dumps(error)
-    assert secret in caplog.text  # the details go to the server log only
 
     # Nothing was left half-done, and the same request succeeds afterwards with gap-free sequences.
     monkeypatch.undo()
