@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +35,12 @@ async def load_seed(database: Database, executor: Executor, dataset: SeedDataset
             spec = approve.SPEC
             raw |= {"approved_by": decision.actor, "note": decision.reason}
         # An identical replay returns the original result: seeding twice changes nothing.
-        await executor.execute(spec, raw, lambda p=principal: p)  # type: ignore[misc]
+        await executor.execute(spec, raw, partial(_as, principal))
     return SeedReport(executions_added=added, decisions=len(dataset.decisions))
+
+
+def _as(principal: Principal) -> Principal:
+    return principal
 
 
 def default_dataset(directory: Path = SEEDS_DIR) -> SeedDataset:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from app.auth import TokenService, token_service_from_settings
+from app.auth import Principal, TokenService, token_service_from_settings
 from app.contracts.control_plane import build_registry
 from app.contracts.control_plane.commands import reject
 from app.contracts.executor import Executor
@@ -90,14 +90,14 @@ def create_app(
     return app
 
 
-def _bench_reject(services: Services):  # type: ignore[no-untyped-def]
+def _bench_reject(services: Services) -> Callable[[Request], Awaitable[Response]]:
     """Benchmark baseline (BENCH_ENDPOINTS=1 only): the reject command through the same executor
     and service, with JSON in and out, but no GraphQL parsing, validation or execution."""
 
     async def endpoint(request: Request) -> Response:
         body = await request.json()
 
-        def authenticate():  # type: ignore[no-untyped-def]
+        def authenticate() -> Principal:
             return services.tokens.authenticate(request.headers.get("authorization"))
 
         try:
