@@ -15,15 +15,23 @@ logger = logging.getLogger("app.graphql")
 MASKED_MESSAGE = "Internal server error."
 
 
+def is_request_error(error: GraphQLError) -> bool:
+    """Parse, validation and variable coercion errors: the request itself is wrong.
+    (graphql-core 3.3 chains a GraphQLError as the original of variable errors.)"""
+    return error.original_error is None or isinstance(error.original_error, GraphQLError)
+
+
+def tag_request_error(error: GraphQLError) -> None:
+    if is_request_error(error) and not (error.extensions or {}).get("code"):
+        error.extensions = {**(error.extensions or {}), "code": "BAD_USER_INPUT"}
+
+
 def _translate(error: GraphQLError) -> GraphQLError:
     original = error.original_error
     if isinstance(original, AppError):
         return error
-    if original is None or isinstance(original, GraphQLError):
-        # Parse, validation and variable coercion errors: the request itself is wrong.
-        # (graphql-core 3.3 chains a GraphQLError as the original of variable errors.)
-        if not (error.extensions or {}).get("code"):
-            error.extensions = {**(error.extensions or {}), "code": "BAD_USER_INPUT"}
+    if is_request_error(error):
+        tag_request_error(error)
         return error
     logger.error("unexpected error at %s", error.path, exc_info=original)
     return GraphQLError(

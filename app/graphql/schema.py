@@ -13,7 +13,7 @@ from strawberry.types import ExecutionContext, Info
 from app.contracts.model import Kind, OperationSpec, Stability
 from app.contracts.registry import Registry
 from app.graphql.context import Context
-from app.graphql.errors import ErrorCodes
+from app.graphql.errors import ErrorCodes, tag_request_error
 from app.graphql.types import TypeBuilder
 
 
@@ -61,7 +61,11 @@ def _field(spec: OperationSpec, builder: TypeBuilder) -> Any:
 
 class Schema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
-        """ErrorCodes logs what is unexpected; expected failures (bad input, conflicts) are not server errors."""
+        """ErrorCodes logs what is unexpected; expected failures (bad input, conflicts) are not server errors.
+
+        Syntax errors end the request before extensions see a result, so they get their code here."""
+        for error in errors:
+            tag_request_error(error)
 
 
 def build_schema(registry: Registry, *, cache_size: int = 512) -> strawberry.Schema:
