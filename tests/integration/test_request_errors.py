@@ -8,7 +8,7 @@ import pytest
     [
         ("{ pendingApprovals(input: {}) { total ", "Syntax Error"),
         ("{ nope }", "Cannot query field 'nope'"),
-        ("{ pendingApprovals { total } }", "argument 'input'"),
+        ("{ pendingApprovals { total } }", "is required, but it was not provided"),
         ('{ executions(input: {limit: "ten"}) { total } }', "Int cannot represent"),
     ],
 )
