@@ -9,11 +9,13 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.tables import metadata
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+MIGRATION_LOCK_KEY = 0x6370_6D69_6772  # "cpmigr": any constant shared by every server process
 
 
 def alembic_config() -> Config:
@@ -30,6 +32,10 @@ async def _run(engine: AsyncEngine, action: Any, *args: Any) -> None:
         action(config, *args)
 
     async with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Several processes may start at once on a fresh database: one migrates, the others wait
+            # and then find the schema at head (the lock ends with the transaction).
+            await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
         await conn.run_sync(run)
 
 

@@ -33,3 +33,20 @@ async def test_upgrade_downgrade_upgrade_on_a_fresh_database(tmp_path: Path, emp
         assert set(metadata.tables) <= await tables()
     finally:
         await database.dispose()
+
+
+async def test_processes_starting_together_migrate_once(tmp_path: Path, empty_database_url: str, backend):
+    """Several servers starting at once on a fresh database all end at head, none fails."""
+    import asyncio
+
+    if backend.name != "postgresql":
+        import pytest
+
+        pytest.skip("SQLite deployments are one machine; `serve` migrates before starting workers")
+    databases = [Database(make_settings(tmp_path, empty_database_url)) for _ in range(4)]
+    try:
+        await asyncio.gather(*(migrate.upgrade(database.engine) for database in databases))
+        assert await migrate.pending_diff(databases[0].engine) == []
+    finally:
+        for database in databases:
+            await database.dispose()
