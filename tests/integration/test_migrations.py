@@ -1,5 +1,7 @@
+import asyncio
 from pathlib import Path
 
+import pytest
 from sqlalchemy import inspect
 
 from app.db import migrate
@@ -37,11 +39,7 @@ async def test_upgrade_downgrade_upgrade_on_a_fresh_database(tmp_path: Path, emp
 
 async def test_processes_starting_together_migrate_once(tmp_path: Path, empty_database_url: str, backend):
     """Several servers starting at once on a fresh database all end at head, none fails."""
-    import asyncio
-
     if backend.name != "postgresql":
-        import pytest
-
         pytest.skip("SQLite deployments are one machine; `serve` migrates before starting workers")
     databases = [Database(make_settings(tmp_path, empty_database_url)) for _ in range(4)]
     try:
