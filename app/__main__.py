@@ -1,12 +1,14 @@
-"""Command line: serve, migrate, seed, check, token, export-schema."""
+"""Command line: serve, migrate, seed, check, token, export-schema, skill keygen/sign/verify."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, Literal, cast
 
 import typer
 
@@ -75,8 +77,11 @@ def serve(
 
     settings = _settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from app.services.skills import load_trust_policy
+
     try:
         tokens = token_service_from_settings(settings)
+        load_trust_policy(settings)
     except ConfigurationError as error:
         raise _fail(str(error)) from None
     outcome = asyncio.run(_prepare(settings, seed, None))
@@ -201,6 +206,130 @@ def export_schema(
         return
     output.write_text(sdl)
     typer.echo(f"wrote {output}")
+
+
+skill_cli = typer.Typer(no_args_is_help=True, help="Skill publishing: key pairs, signed manifests, verification.")
+cli.add_typer(skill_cli, name="skill")
+
+Algorithm = Literal["ed25519", "rsa-pss-sha256"]
+
+
+@skill_cli.command("keygen")
+def skill_keygen(
+    out: Annotated[Path, typer.Option(help="private key file (PKCS#8 PEM, mode 0600)")] = Path("skill-key.pem"),
+    algorithm: Annotated[str, typer.Option(help="ed25519 or rsa-pss-sha256 (RSA 3072)")] = "ed25519",
+    force: Annotated[bool, typer.Option(help="overwrite existing files")] = False,
+) -> None:
+    """Create a signing key pair: KEY.pem (private, keep it secret) and KEY.pub.pem (public, to be trusted)."""
+    from app.services.skill_verification import ALGORITHMS, generate_key
+
+    if algorithm not in ALGORITHMS:
+        raise _fail(f"--algorithm must be one of {', '.join(ALGORITHMS)}")
+    public_path = out.with_name(out.name.removesuffix(".pem") + ".pub.pem")
+    for path in (out, public_path):
+        if path.exists() and not force:
+            raise _fail(f"{path} exists; use --force to overwrite it")
+    private_pem, public_pem = generate_key(cast(Algorithm, algorithm))
+    out.touch(mode=0o600, exist_ok=True)
+    out.chmod(0o600)
+    out.write_text(private_pem)
+    public_path.write_text(public_pem)
+    typer.echo(f"wrote {out} (private, {algorithm}) and {public_path} (public)")
+    typer.echo("Trust it on the server with SKILL_TRUST_POLICY, for example:")
+    policy = {"trustedPublishers": [{"id": "<publisher id>", "publicKeys": [public_pem]}]}
+    typer.echo(json.dumps(policy))
+
+
+@skill_cli.command("sign")
+def skill_sign(
+    manifest: Annotated[Path, typer.Argument(help="manifest JSON (any existing signature is replaced)")],
+    key: Annotated[Path, typer.Option(help="private key PEM (from `skill keygen`)")],
+    key_id: Annotated[str | None, typer.Option(help="signature.keyId")] = None,
+    expires_in_days: Annotated[int | None, typer.Option(min=1, help="set signature.expiresAt")] = None,
+    output: Annotated[Path | None, typer.Option(help="write here instead of standard output")] = None,
+) -> None:
+    """Sign a manifest with the original signature format; prints the signed manifest JSON."""
+    from app.services.skill_canonical import CanonicalizationError
+    from app.services.skill_verification import sign_manifest
+
+    document = _read_json(manifest)
+    now = datetime.now(UTC)
+    expires = now + timedelta(days=expires_in_days) if expires_in_days else None
+    try:
+        signed = sign_manifest(
+            document,
+            key.read_bytes(),
+            key_id=key_id,
+            issued_at=_js_instant(now),
+            expires_at=_js_instant(expires) if expires else None,
+        )
+    except OSError as error:
+        raise _fail(f"cannot read {key}: {error.strerror}") from None
+    except (CanonicalizationError, ValueError) as error:
+        raise _fail(str(error)) from None
+    text = json.dumps(signed, indent=2, ensure_ascii=False) + "\n"
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        output.write_text(text)
+        typer.echo(f"wrote {output} (manifestDigest {_digest(signed)})", err=True)
+
+
+@skill_cli.command("verify")
+def skill_verify(
+    manifest: Annotated[Path, typer.Argument(help="signed manifest JSON")],
+    artifact_digest: Annotated[str | None, typer.Option(help="default: the manifest's artifact.digest")] = None,
+) -> None:
+    """Verify a signed manifest against this server's trust policy (SKILL_TRUST_POLICY[_FILE]); exit 1 on issues."""
+    from app.services.skill_verification import verify_manifest
+    from app.services.skills import load_trust_policy, server_facts
+
+    document = _read_json(manifest)
+    settings = _settings()
+    try:
+        policy = load_trust_policy(settings)
+    except ConfigurationError as error:
+        raise _fail(str(error)) from None
+    skill: dict[str, Any] = document["skill"] if isinstance(document.get("skill"), dict) else {}
+    artifact: dict[str, Any] = document["artifact"] if isinstance(document.get("artifact"), dict) else {}
+    report = verify_manifest(
+        document,
+        skill_key=str(skill.get("key", "")),
+        version=str(skill.get("version", "")),
+        artifact_digest=artifact_digest or str(artifact.get("digest", "")),
+        policy=policy,
+        server=server_facts(),
+        now=datetime.now(UTC),
+    )
+    typer.echo(f"manifestDigest: {report.manifest_digest}")
+    for issue in report.issues:
+        typer.echo(f"{issue.code}: {issue.message}")
+    if report.issues:
+        raise typer.Exit(code=1)
+    typer.echo("verified")
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise _fail(f"cannot read {path}: {error.strerror}") from None
+    except ValueError as error:
+        raise _fail(f"{path} is not JSON: {error}") from None
+    if not isinstance(document, dict):
+        raise _fail(f"{path} must hold a JSON object")
+    return document
+
+
+def _js_instant(value: datetime) -> str:
+    """Like JavaScript's Date.prototype.toISOString: 2026-05-01T12:00:00.000Z."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def _digest(document: dict[str, Any]) -> str:
+    from app.services.skill_verification import manifest_digest
+
+    return manifest_digest(document)
 
 
 if __name__ == "__main__":

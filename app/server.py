@@ -41,7 +41,7 @@ def build_services(settings: Settings, database: Database | None = None) -> Serv
     tokens = token_service_from_settings(settings)
     registry = build_registry()
     database = database or Database(settings)
-    executor = Executor(registry, bind_handlers(registry), database.unit_of_work)
+    executor = Executor(registry, bind_handlers(registry, settings), database.unit_of_work)
     return Services(settings, registry, database, tokens, executor)
 
 

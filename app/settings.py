@@ -39,6 +39,11 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     bench_endpoints: bool = False
 
+    skill_trust_policy: str | None = None
+    """JSON trust policy of the skill registry: {"trustedPublishers": [...], "allowExpiredSignatures": false}."""
+    skill_trust_policy_file: Path | None = None
+    """A file holding that JSON instead (set one of the two; neither = no publisher is trusted)."""
+
     @property
     def is_production(self) -> bool:
         return self.app_env == "production"

@@ -33,7 +33,7 @@ from tests.databases import (
 )
 
 TEST_SECRET = "test-secret-" + "x" * 40
-TABLES = ("execution", "execution_step", "approval_decision", "execution_event", "event_counter")
+TABLES = ("execution", "execution_step", "approval_decision", "execution_event", "event_counter", "skill_installation")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

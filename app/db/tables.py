@@ -91,6 +91,34 @@ class EventCounter(SQLModel, table=True):
     value: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
+class SkillInstallation(SQLModel, table=True):
+    """One installed skill version (unique on key + version); disabled versions keep their row."""
+
+    __tablename__ = "skill_installation"
+    __table_args__ = (
+        UniqueConstraint("skill_key", "version", name="uq_skill_installation_key_version"),
+        Index("ix_skill_installation_status_key", "status", "skill_key"),
+    )
+
+    id: str = Field(primary_key=True, max_length=64)
+    skill_key: str = Field(max_length=200)
+    version: str = Field(max_length=64)
+    status: str = Field(max_length=16)
+    manifest_digest: str = Field(max_length=80)
+    artifact_digest: str = Field(max_length=200)
+    publisher: str = Field(max_length=200)
+    provenance: str = Field(max_length=2000)
+    signature_algorithm: str = Field(max_length=32)
+    key_id: str | None = Field(default=None, max_length=200)
+    manifest: dict[str, Any] = Field(sa_type=JSONType)
+    install_metadata: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    installed_by: str = Field(max_length=128)
+    installed_at: datetime = Field(sa_type=UTCDateTime)
+    disabled_by: str | None = Field(default=None, max_length=128)
+    disabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    disabled_reason: str | None = None
+
+
 def _table(model: type[SQLModel]) -> Table:
     table: Table = model.__table__  # type: ignore[attr-defined]
     return table
@@ -102,3 +130,4 @@ step_table = _table(ExecutionStep)
 decision_table = _table(ApprovalDecision)
 event_table = _table(ExecutionEvent)
 counter_table = _table(EventCounter)
+skill_table = _table(SkillInstallation)

@@ -102,7 +102,12 @@ OPERATION_FIELDS = {
     "controlPlane.execution.list": "executions",
     "controlPlane.approval.list": "pendingApprovals",
     "controlPlane.contract.list": "contracts",
+    "controlPlane.skill.verify": "skillVerification",
+    "controlPlane.skill.install": "installSkill",
+    "controlPlane.skill.disable": "disableSkill",
+    "controlPlane.skill.list": "skills",
 }
+COMMANDS = ("reject", "approve", "install", "disable")
 
 
 async def query(execute, document: str, bearer: str | None = "default", **values: Any) -> Any:
@@ -441,11 +446,11 @@ async def test_contracts_list_every_operation_and_the_eleven_events(execute, tok
     assert events["total"] == len(events["items"]) == 11
     assert {item["key"] for item in events["items"]} == EVENT_KEYS
     assert {(item["kind"], item["auth"], item["graphqlField"]) for item in events["items"]} == {("event", None, None)}
-    assert everything["total"] == len(everything["items"]) == 17
+    assert everything["total"] == len(everything["items"]) == 21
     operations = {item["key"]: item["graphqlField"] for item in everything["items"] if item["kind"] != "event"}
     assert operations == OPERATION_FIELDS
     assert {item["key"]: item["kind"] for item in everything["items"] if item["kind"] != "event"} == {
-        key: "command" if key.endswith(("reject", "approve")) else "query" for key in OPERATION_FIELDS
+        key: "command" if key.endswith(COMMANDS) else "query" for key in OPERATION_FIELDS
     }
 
 

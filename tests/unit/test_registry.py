@@ -19,6 +19,10 @@ def test_registry_holds_the_whole_declared_surface():
         "executions",
         "pendingApprovals",
         "contracts",
+        "skillVerification",
+        "installSkill",
+        "disableSkill",
+        "skills",
     }
     assert len(registry.events) == 11
     assert {c.key for c in registry.capabilities} == {

@@ -51,7 +51,14 @@ CAPABILITIES = (
         title="Skill registry",
         description="Install only signed, trusted and compatible skills.",
         requires=(CORE,),
-        provides=("controlPlane.skill.installed", "controlPlane.skill.rejected"),
+        provides=(
+            "controlPlane.skill.install",
+            "controlPlane.skill.disable",
+            "controlPlane.skill.list",
+            "controlPlane.skill.verify",
+            "controlPlane.skill.installed",
+            "controlPlane.skill.rejected",
+        ),
     ),
     CapabilitySpec(
         key=CHANNEL_RUNTIME.key,
@@ -61,6 +68,9 @@ CAPABILITIES = (
         requires=(CORE,),
     ),
 )
+
+CONTRACTS_SPEC_VERSION = "1.0.0"
+"""Version of the ContractSpec contract format these contracts follow (a skill's `compatibility.contractsSpec`)."""
 
 FEATURE = FeatureSpec(
     key="platform.control-plane",
