@@ -1,14 +1,18 @@
 """End-to-end fixtures: a real `python -m app serve` process on a free port, the way `make serve`
-starts it, plus helpers that run the CLI and read the SQLite file the server writes.
+starts it, plus helpers that run the CLI and read the rows the server writes.
 
 Everything here talks to the application from the outside only: environment variables, the
-command line, HTTP, and the database file.
+command line, HTTP, and the database itself. On `--db sqlite` (the default) the server uses its
+embedded default, `var/control-plane.db`; on `--db postgresql` it gets `DATABASE_URL` pointing at an
+empty database of the test's own, which `serve` migrates and seeds on first start.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -16,12 +20,18 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
+from sqlalchemy.engine import make_url
+
+from app.settings import Settings
+from tests.databases import Backend
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 STARTUP_TIMEOUT = 60.0  # seconds until /healthz must answer (startup measured up to ~20 s under load)
@@ -30,28 +40,7 @@ CLI_TIMEOUT = 120.0  # a CLI command on a busy 2-core machine
 
 # Variables of app/settings.py (and of the serve command) that must not leak from the developer's
 # shell into the tests: every e2e server starts from the embedded development default.
-_SETTINGS_VARIABLES = (
-    "APP_ENV",
-    "HOST",
-    "PORT",
-    "VAR_DIR",
-    "DATABASE_URL",
-    "DB_POOL_SIZE",
-    "DB_POOL_TIMEOUT",
-    "SQLITE_BUSY_TIMEOUT_MS",
-    "JWT_SECRET",
-    "JWT_PUBLIC_KEY",
-    "JWT_PRIVATE_KEY",
-    "JWT_ALGORITHM",
-    "JWT_ISSUER",
-    "JWT_AUDIENCE",
-    "JWT_LEEWAY_SECONDS",
-    "GRAPHIQL",
-    "GRAPHQL_CACHE_SIZE",
-    "LOG_LEVEL",
-    "BENCH_ENDPOINTS",
-    "WORKERS",
-)
+_SETTINGS_VARIABLES = (*(name.upper() for name in Settings.model_fields), "WORKERS")
 
 
 def free_port() -> int:
@@ -95,6 +84,86 @@ def describe(result: subprocess.CompletedProcess[str]) -> str:
     return f"exit {result.returncode}\n--- stdout ---\n{result.stdout}\n--- stderr ---\n{result.stderr}"
 
 
+Row = tuple[object, ...]
+_PLACEHOLDER = re.compile(r"\?")
+
+
+def _numbered(sql: str) -> str:
+    """`?` placeholders (sqlite3 style) as `$1, $2, ...` (asyncpg style). The tests' SQL holds no
+    literal question marks."""
+    counter = iter(range(1, 1_000_000))
+    return _PLACEHOLDER.sub(lambda _: f"${next(counter)}", sql)
+
+
+@dataclass(frozen=True)
+class E2EDatabase:
+    """The database e2e servers and CLI commands use, and direct reads of its rows.
+
+    `url` is the SQLAlchemy URL given to the app as DATABASE_URL, or None for the embedded default
+    (`<var_dir>/control-plane.db`, no DATABASE_URL at all: the `make serve` path). `query` takes SQL
+    with `?` placeholders and returns plain tuples on both databases: sqlite3 for SQLite (WAL, so
+    reading beside a running server is fine), asyncpg on a thread of its own for PostgreSQL (so it
+    also works from inside a running event loop)."""
+
+    backend: str  # "sqlite" or "postgresql"
+    var_dir: Path
+    url: str | None = None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.backend == "sqlite"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """Extra environment for `python -m app ...`."""
+        return {"DATABASE_URL": self.url} if self.url else {}
+
+    @property
+    def sqlite_path(self) -> Path:
+        assert self.is_sqlite, "only SQLite has a database file"
+        if self.url is None:
+            return self.var_dir / "control-plane.db"
+        database = make_url(self.url).database
+        assert database is not None
+        return Path(database)
+
+    @property
+    def _asyncpg_dsn(self) -> str:
+        assert self.url is not None
+        return make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+    def query(self, sql: str, parameters: Sequence[object] = ()) -> list[Row]:
+        if self.is_sqlite:
+            connection = sqlite3.connect(self.sqlite_path, timeout=30.0)
+            try:
+                return connection.execute(sql, tuple(parameters)).fetchall()
+            finally:
+                connection.close()
+
+        async def fetch() -> list[Row]:
+            connection = await asyncpg.connect(self._asyncpg_dsn, timeout=30.0)
+            try:
+                records = await connection.fetch(_numbered(sql), *parameters, timeout=60.0)
+            finally:
+                await connection.close()
+            return [tuple(record.values()) for record in records]
+
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="e2e-query") as pool:
+            return pool.submit(asyncio.run, fetch()).result(timeout=120.0)
+
+    def scalar(self, sql: str, parameters: Sequence[object] = ()) -> object:
+        rows = self.query(sql, parameters)
+        assert len(rows) == 1, rows
+        assert len(rows[0]) == 1, rows
+        return rows[0][0]
+
+    def count(self, sql: str, parameters: Sequence[object] = ()) -> int:
+        """The one integer a `SELECT count(*) ...` returns."""
+        value = self.scalar(sql, parameters)
+        assert isinstance(value, int), value
+        return value
+
+
 @dataclass
 class ServerProcess:
     """A running `python -m app serve`; `output()` is everything it printed so far (stdout and
@@ -104,6 +173,7 @@ class ServerProcess:
     port: int
     var_dir: Path
     env: dict[str, str]
+    database: E2EDatabase
     _lines: list[str] = field(default_factory=list)
     _reader: threading.Thread | None = None
     admin_token: str = ""
@@ -116,9 +186,14 @@ class ServerProcess:
     def graphql_url(self) -> str:
         return f"{self.base_url}/graphql"
 
-    @property
-    def db_path(self) -> Path:
-        return self.var_dir / "control-plane.db"
+    def query(self, sql: str, parameters: Sequence[object] = ()) -> list[Row]:
+        return self.database.query(sql, parameters)
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown at all, as when the machine or the OOM killer stops the process."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=STOP_TIMEOUT)
 
     def output(self) -> str:
         return "".join(list(self._lines))
@@ -171,14 +246,15 @@ def _wait_until_healthy(server: ServerProcess, timeout: float) -> str | None:
 
 
 def start_server(
-    var_dir: Path, *, timeout: float = STARTUP_TIMEOUT, attempts: int = 3, **extra_env: str
+    database: E2EDatabase, *, timeout: float = STARTUP_TIMEOUT, attempts: int = 3, **extra_env: str
 ) -> ServerProcess:
-    """Start `python -m app serve` and wait for /healthz. The free port is picked before the
-    server binds it, so another process may grab it in between: then retry on a new port."""
+    """Start `python -m app serve` on `database` and wait for /healthz. The free port is picked
+    before the server binds it, so another process may grab it in between: then retry on a new port."""
     failure = ""
+    var_dir = database.var_dir
     for _ in range(attempts):
         port = free_port()
-        env = app_env(var_dir, HOST="127.0.0.1", PORT=str(port), **extra_env)
+        env = app_env(var_dir, HOST="127.0.0.1", PORT=str(port), **{**database.env, **extra_env})
         process = subprocess.Popen(
             [sys.executable, "-m", "app", "serve"],
             cwd=REPO_ROOT,
@@ -188,7 +264,7 @@ def start_server(
             text=True,
             bufsize=1,
         )
-        server = ServerProcess(process=process, port=port, var_dir=var_dir, env=env)
+        server = ServerProcess(process=process, port=port, var_dir=var_dir, env=env, database=database)
         server.start_reader()
         problem = _wait_until_healthy(server, timeout)
         if problem is None:
@@ -210,12 +286,41 @@ def var_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def serve(var_dir: Path) -> Iterator[Callable[..., ServerProcess]]:
-    """Start servers on `var_dir` (extra env as keyword arguments); all are stopped at teardown."""
+def e2e_database(backend: Backend, var_dir: Path, empty_database_url: str) -> E2EDatabase:
+    """The database of this test's servers, empty (no tables) until the first `serve` or CLI
+    command migrates it. SQLite: the embedded default under `var_dir` (no DATABASE_URL, the
+    `make serve` path). PostgreSQL: a fresh database, dropped at teardown."""
+    if backend.name == "sqlite":
+        return E2EDatabase(backend="sqlite", var_dir=var_dir)
+    return E2EDatabase(backend=backend.name, var_dir=var_dir, url=empty_database_url)
+
+
+@pytest.fixture
+def cli_env(e2e_database: E2EDatabase) -> dict[str, str]:
+    """The environment of a CLI command on this test's database and var/ (as servers get it)."""
+    return app_env(e2e_database.var_dir, **e2e_database.env)
+
+
+@pytest.fixture
+def sqlite_only(backend: Backend) -> None:
+    if backend.name != "sqlite":
+        pytest.skip("SQLite only: checks the embedded database file under var/")
+
+
+@pytest.fixture
+def postgresql_only(backend: Backend) -> None:
+    if backend.name != "postgresql":
+        pytest.skip("PostgreSQL only: checks that DATABASE_URL keeps the embedded database unused")
+
+
+@pytest.fixture
+def serve(e2e_database: E2EDatabase) -> Iterator[Callable[..., ServerProcess]]:
+    """Start servers on this test's database and var/ (extra env as keyword arguments); all are
+    stopped at teardown, before the database is dropped."""
     started: list[ServerProcess] = []
 
     def start(**extra_env: str) -> ServerProcess:
-        server = start_server(var_dir, **extra_env)
+        server = start_server(e2e_database, **extra_env)
         started.append(server)
         return server
 
@@ -228,12 +333,3 @@ def serve(var_dir: Path) -> Iterator[Callable[..., ServerProcess]]:
 def server(serve: Callable[..., ServerProcess]) -> ServerProcess:
     """One server on a fresh var/, seeded from seeds/ on first start."""
     return serve()
-
-
-def query_db(db_path: Path, sql: str, parameters: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
-    """Read the server's SQLite file directly (WAL: reading beside a running server is fine)."""
-    connection = sqlite3.connect(db_path, timeout=30.0)
-    try:
-        return connection.execute(sql, parameters).fetchall()
-    finally:
-        connection.close()

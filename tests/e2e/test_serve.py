@@ -1,5 +1,7 @@
 """`python -m app serve` and the other CLI commands, end to end: a real process on a real port,
-a fresh var/ directory, the development default for the token key, and clients over HTTP."""
+a fresh var/ directory, the development default for the token key, and clients over HTTP. Every
+test runs on the database of `--db` (see conftest.py); the ones about the embedded SQLite file skip
+on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -17,12 +19,12 @@ from gql.transport.httpx import HTTPXAsyncTransport
 
 from tests.e2e.conftest import (
     REPO_ROOT,
+    E2EDatabase,
     ServerProcess,
     app_env,
     describe,
     free_port,
     port_is_listening,
-    query_db,
     run_cli,
 )
 from tests.integration.helpers import REJECT
@@ -98,7 +100,10 @@ def test_serve_on_fresh_var_dir_prints_address_and_token(server: ServerProcess, 
     assert claims["sub"] == "admin"
     assert claims["roles"] == ["admin"]
 
-    assert (var_dir / "control-plane.db").is_file()
+    # The banner names the database in use; the development secret lives under var/ either way.
+    assert f"on {server.database.backend}" in output, output
+    if server.database.url is not None:
+        assert server.database.url.rsplit("/", 1)[1] in output, output
     assert (var_dir / "jwt-secret").is_file()
     secret = (var_dir / "jwt-secret").read_text().strip()
     assert len(secret) >= 32
@@ -117,6 +122,19 @@ def test_serve_on_fresh_var_dir_prints_address_and_token(server: ServerProcess, 
         assert "graphiql" in page.text.lower()
 
 
+@pytest.mark.usefixtures("sqlite_only")
+def test_serve_creates_the_embedded_database_under_var(server: ServerProcess, var_dir: Path) -> None:
+    assert server.database.url is None, "the SQLite tests use the embedded default, no DATABASE_URL"
+    assert (var_dir / "control-plane.db").is_file()
+    assert f"on sqlite {(var_dir / 'control-plane.db').as_posix()}" in server.output(), server.output()
+
+
+@pytest.mark.usefixtures("postgresql_only")
+def test_postgresql_server_writes_no_sqlite_file(server: ServerProcess, var_dir: Path) -> None:
+    assert not (var_dir / "control-plane.db").exists()
+    assert sorted(path.name for path in var_dir.iterdir()) == ["jwt-secret"]
+
+
 def test_sigterm_shuts_the_server_down_gracefully(server: ServerProcess) -> None:
     server.stop()
     assert server.process.returncode is not None
@@ -130,8 +148,7 @@ def test_sigterm_shuts_the_server_down_gracefully(server: ServerProcess) -> None
 def test_serve_seeds_the_fresh_database(server: ServerProcess) -> None:
     output = server.output()
     assert f"seeded {expected_seed_executions()} executions" in output, output
-    executions = query_db(server.db_path, "SELECT count(*) FROM execution")[0][0]
-    assert executions == expected_seed_executions()
+    assert server.database.count("SELECT count(*) FROM execution") == expected_seed_executions()
 
 
 def test_admin_token_is_accepted_and_anonymous_is_not(server: ServerProcess) -> None:
@@ -244,8 +261,7 @@ async def test_gql_reject_flow_over_http(server: ServerProcess) -> None:
             ("exec-acme-deploy-42", "step-acme-deploy-42-3")
         }
 
-    events = query_db(
-        server.db_path,
+    events = server.query(
         "SELECT event_key, actor FROM execution_event WHERE step_id = ? ORDER BY sequence",
         ("step-acme-deploy-42-3",),
     )
@@ -258,41 +274,45 @@ async def test_gql_reject_flow_over_http(server: ServerProcess) -> None:
 # --- seed ----------------------------------------------------------------------------------------------------------
 
 
-def _table_counts(db_path: Path) -> dict[str, int]:
-    return {table: int(query_db(db_path, f"SELECT count(*) FROM {table}")[0][0]) for table in COUNTED_TABLES}
+def _table_counts(database: E2EDatabase) -> dict[str, int]:
+    return {table: database.count(f"SELECT count(*) FROM {table}") for table in COUNTED_TABLES}
 
 
-def _table_rows(db_path: Path) -> dict[str, list[tuple[object, ...]]]:
-    return {table: sorted(query_db(db_path, f"SELECT * FROM {table}"), key=repr) for table in COUNTED_TABLES}
+def _table_rows(database: E2EDatabase) -> dict[str, list[tuple[object, ...]]]:
+    return {table: sorted(database.query(f"SELECT * FROM {table}"), key=repr) for table in COUNTED_TABLES}
 
 
-def test_seed_twice_is_idempotent(tmp_path: Path) -> None:
-    var = tmp_path / "var"
-    env = app_env(var)
-    db_path = var / "control-plane.db"
-
-    first = run_cli("seed", env=env)
+def test_seed_twice_is_idempotent(e2e_database: E2EDatabase, cli_env: dict[str, str]) -> None:
+    first = run_cli("seed", env=cli_env)
     assert first.returncode == 0, describe(first)
     assert f"seeded {expected_seed_executions()} executions" in first.stdout, describe(first)
-    counts, rows = _table_counts(db_path), _table_rows(db_path)
+    counts, rows = _table_counts(e2e_database), _table_rows(e2e_database)
     assert counts["execution"] == expected_seed_executions()
     assert counts["approval_decision"] >= 1
     assert counts["execution_event"] >= 2
 
-    second = run_cli("seed", env=env)
+    second = run_cli("seed", env=cli_env)
     assert second.returncode == 0, describe(second)
     assert "seeded 0 executions" in second.stdout, describe(second)
-    assert _table_counts(db_path) == counts
-    assert _table_rows(db_path) == rows
+    assert _table_counts(e2e_database) == counts
+    assert _table_rows(e2e_database) == rows
+
+
+def test_check_on_the_seeded_database_is_ok(cli_env: dict[str, str]) -> None:
+    seeded = run_cli("seed", env=cli_env)
+    assert seeded.returncode == 0, describe(seeded)
+    result = run_cli("check", env=cli_env)
+    assert result.returncode == 0, describe(result)
+    assert result.stdout.startswith("ok"), describe(result)
 
 
 # --- production mode -----------------------------------------------------------------------------------------------
 
 
-def test_production_without_key_refuses_to_start(tmp_path: Path) -> None:
-    var = tmp_path / "var"
+def test_production_without_key_refuses_to_start(e2e_database: E2EDatabase) -> None:
+    var = e2e_database.var_dir
     port = free_port()
-    env = app_env(var, APP_ENV="production", HOST="127.0.0.1", PORT=str(port))
+    env = app_env(var, APP_ENV="production", HOST="127.0.0.1", PORT=str(port), **e2e_database.env)
     # A server that did start would never exit: run_cli's timeout would fail the test.
     result = run_cli("serve", env=env, timeout=90.0)
     assert result.returncode != 0, describe(result)
@@ -305,8 +325,15 @@ def test_production_without_key_refuses_to_start(tmp_path: Path) -> None:
     assert not (var / "jwt-secret").exists()
 
 
-def test_production_with_an_empty_jwt_secret_refuses_to_start(tmp_path: Path) -> None:
-    env = app_env(tmp_path / "var", APP_ENV="production", HOST="127.0.0.1", PORT=str(free_port()), JWT_SECRET="")
+def test_production_with_an_empty_jwt_secret_refuses_to_start(e2e_database: E2EDatabase) -> None:
+    env = app_env(
+        e2e_database.var_dir,
+        APP_ENV="production",
+        HOST="127.0.0.1",
+        PORT=str(free_port()),
+        JWT_SECRET="",
+        **e2e_database.env,
+    )
     result = run_cli("serve", env=env, timeout=90.0)
     assert result.returncode != 0, describe(result)
     assert "JWT_SECRET" in result.stderr, describe(result)
