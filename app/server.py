@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -21,7 +22,9 @@ from app.db import migrate
 from app.db.database import Database
 from app.errors import AppError
 from app.graphql.http import GraphQLApp
+from app.graphql.limits import QueryLimits
 from app.graphql.schema import build_schema
+from app.http_limits import BodySizeLimit
 from app.services.bindings import bind_handlers
 from app.settings import Settings
 
@@ -50,7 +53,13 @@ def create_app(
 ) -> Starlette:
     settings = settings or Settings()
     services = build_services(settings, database)
-    schema = build_schema(services.registry, cache_size=settings.graphql_cache_size)
+    limits = QueryLimits(
+        max_depth=settings.graphql_max_depth,
+        max_aliases=settings.graphql_max_aliases,
+        max_tokens=settings.graphql_max_tokens,
+        max_directives=settings.graphql_max_directives,
+    )
+    schema = build_schema(services.registry, cache_size=settings.graphql_cache_size, limits=limits)
     graphql = GraphQLApp(
         schema,
         executor=services.executor,
@@ -85,7 +94,9 @@ def create_app(
         yield
         await services.database.dispose()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    # Inside Starlette's error middleware, so a body refused while streaming answers 413, not 500.
+    middleware = [Middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)]
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.services = services
     return app
 

@@ -36,6 +36,12 @@ class Settings(BaseSettings):
 
     graphiql: bool | None = None
     graphql_cache_size: int = Field(default=512, ge=1)
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1)
+    """A request body over this many bytes is refused with 413 before it is read."""
+    graphql_max_depth: int = Field(default=10, ge=1)
+    graphql_max_aliases: int = Field(default=15, ge=0)
+    graphql_max_tokens: int = Field(default=2000, ge=1)
+    graphql_max_directives: int = Field(default=50, ge=0)
     log_level: str = "INFO"
     bench_endpoints: bool = False
 

@@ -14,6 +14,7 @@ from app.contracts.model import Kind, OperationSpec, Stability
 from app.contracts.registry import Registry
 from app.graphql.context import Context
 from app.graphql.errors import ErrorCodes, tag_request_error
+from app.graphql.limits import QueryLimits, limit_extensions
 from app.graphql.types import TypeBuilder
 
 
@@ -68,7 +69,7 @@ class Schema(strawberry.Schema):
             tag_request_error(error)
 
 
-def build_schema(registry: Registry, *, cache_size: int = 512) -> strawberry.Schema:
+def build_schema(registry: Registry, *, cache_size: int = 512, limits: QueryLimits | None = None) -> strawberry.Schema:
     builder = TypeBuilder()
     fields: dict[Kind, list[Any]] = {Kind.QUERY: [], Kind.COMMAND: []}
     for spec in sorted(registry.operations, key=lambda s: s.field_name):
@@ -82,8 +83,11 @@ def build_schema(registry: Registry, *, cache_size: int = 512) -> strawberry.Sch
     return Schema(
         query=query,
         mutation=mutation,
+        # The limits add their parse option and validation rules when the operation starts, before any
+        # parsing or validation (cached or not); the caches key on those, so a refused document stays refused.
         extensions=[
             ErrorCodes,
+            *limit_extensions(limits or QueryLimits()),
             lambda: ParserCache(maxsize=cache_size),
             lambda: ValidationCache(maxsize=cache_size),
         ],

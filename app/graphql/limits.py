@@ -1,0 +1,61 @@
+"""Abuse limits checked before execution: tokens while parsing; depth, aliases and directives while validating.
+
+The validation rules are built once per schema, so the validation cache (keyed by document and rules)
+keeps hitting, and a refused document is refused again every time: its errors are what is cached."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from graphql import ASTValidationRule, DirectiveNode, DocumentNode, GraphQLError, ValidationContext, ValidationRule
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaExtension
+from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
+from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
+
+
+@dataclass(frozen=True, slots=True)
+class QueryLimits:
+    max_depth: int = 10
+    max_aliases: int = 15
+    max_tokens: int = 2000
+    max_directives: int = 50
+
+
+def max_directives_rule(max_directives: int) -> type[ValidationRule]:
+    """Refuses a document that writes more than `max_directives` directives (`@include`, `@skip`, ...)."""
+
+    class MaxDirectivesRule(ValidationRule):
+        def __init__(self, context: ValidationContext) -> None:
+            super().__init__(context)
+            self.count = 0
+
+        def enter_directive(self, node: DirectiveNode, *_args: Any) -> None:
+            self.count += 1
+
+        def leave_document(self, node: DocumentNode, *_args: Any) -> None:
+            if self.count > max_directives:
+                self.report_error(GraphQLError(f"{self.count} directives found. Allowed: {max_directives}"))
+
+    return MaxDirectivesRule
+
+
+def limit_extensions(limits: QueryLimits) -> list[Callable[[], SchemaExtension]]:
+    """Extension factories for Schema(extensions=...): a fresh instance per request, shared rule classes."""
+    rules: list[type[ASTValidationRule]] = [
+        max_depth_rule(limits.max_depth, None),
+        max_aliases_rule(limits.max_aliases),
+        max_directives_rule(limits.max_directives),
+    ]
+
+    def tokens() -> SchemaExtension:
+        return MaxTokensLimiter(max_token_count=limits.max_tokens)
+
+    def validation() -> SchemaExtension:
+        return AddValidationRules(rules)
+
+    return [tokens, validation]
+
+
+__all__ = ["QueryLimits", "limit_extensions", "max_directives_rule"]
