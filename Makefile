@@ -58,5 +58,9 @@ schema: install
 bench: install
 	$(BIN)/python bench/reject.py
 
+# PostgreSQL scale-out: 1 vs 2 server processes, and SQLite vs PostgreSQL (needs the local server).
+bench-pg: install
+	$(BIN)/python bench/scale.py
+
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

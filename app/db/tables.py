@@ -38,6 +38,7 @@ class ExecutionStep(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("execution_id", "position", name="uq_execution_step_position"),
         Index("ix_execution_step_status_updated", "status", "updated_at"),
+        Index("ix_execution_step_execution_status", "execution_id", "status"),
     )
 
     id: str = Field(primary_key=True, max_length=128)
@@ -70,7 +71,10 @@ class ExecutionEvent(SQLModel, table=True):
     """Append-only audit log and outbox; `sequence` is gap-free (taken from EventCounter)."""
 
     __tablename__ = "execution_event"
-    __table_args__ = (Index("ix_execution_event_execution_sequence", "execution_id", "sequence"),)
+    __table_args__ = (
+        Index("ix_execution_event_execution_sequence", "execution_id", "sequence"),
+        Index("ix_execution_event_step_key", "step_id", "event_key"),
+    )
 
     sequence: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     event_key: str = Field(max_length=200)
