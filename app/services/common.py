@@ -4,19 +4,34 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import Row, Select, bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.contracts.control_plane.constants import DEFAULT_PAGE_SIZE
 from app.contracts.model import EventSpec
 from app.contracts.naming import camel
 from app.db.tables import counter_table, event_table
 
 EVENT_SEQUENCE = "events"
+
+
+async def page(session: AsyncSession, query: Select[Any], limit: int | None, offset: int | None) -> Page:
+    """One page of `query` and the total it would return unpaged (two statements, same filters)."""
+    total = (await session.execute(select(func.count()).select_from(query.order_by(None).subquery()))).scalar_one()
+    rows = (await session.execute(query.limit(limit or DEFAULT_PAGE_SIZE).offset(offset or 0))).all()
+    return Page(total=total, rows=rows)
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    total: int
+    rows: Sequence[Row[Any]]
 
 
 def utcnow() -> datetime:

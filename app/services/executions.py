@@ -22,7 +22,6 @@ from app.contracts.control_plane.queries.execution_list import (
     ControlPlaneExecutionListOutput,
 )
 from app.contracts.control_plane.shared import (
-    DEFAULT_LIMIT,
     ControlPlaneExecutionRecord,
     ControlPlaneExecutionStep,
     ControlPlaneExecutionSummary,
@@ -30,6 +29,7 @@ from app.contracts.control_plane.shared import (
 from app.db.tables import execution_table as execution_t
 from app.db.tables import step_table as step_t
 from app.errors import NotFound
+from app.services.common import page
 from app.services.lanes import lane_state
 
 AWAITING = "awaiting_approval"
@@ -96,16 +96,15 @@ async def list_executions(
         filters.append(execution_t.c.workspace_id == data.workspace_id)
     if data.status is not None:
         filters.append(execution_t.c.status == data.status)
-    total = (await session.execute(select(func.count()).select_from(execution_t).where(*filters))).scalar_one()
-    rows = (
-        await session.execute(
-            select(execution_t.c.id, execution_t.c.status, execution_t.c.risk_tier, execution_t.c.updated_at)
-            .where(*filters)
-            .order_by(execution_t.c.updated_at.desc(), execution_t.c.id)
-            .limit(data.limit or DEFAULT_LIMIT)
-            .offset(data.offset or 0)
-        )
-    ).all()
+    found = await page(
+        session,
+        select(execution_t.c.id, execution_t.c.status, execution_t.c.risk_tier, execution_t.c.updated_at)
+        .where(*filters)
+        .order_by(execution_t.c.updated_at.desc(), execution_t.c.id),
+        data.limit,
+        data.offset,
+    )
+    rows = found.rows
     counts = await _pending_counts(session, [row.id for row in rows])
     items = [
         ControlPlaneExecutionSummary(
@@ -117,7 +116,7 @@ async def list_executions(
         )
         for row in rows
     ]
-    return ControlPlaneExecutionListOutput(items=items, total=total)
+    return ControlPlaneExecutionListOutput(items=items, total=found.total)
 
 
 async def list_pending_approvals(
@@ -129,27 +128,25 @@ async def list_pending_approvals(
     if data.risk_tier is not None:
         filters.append(step_t.c.risk_tier == data.risk_tier)
     joined = step_t.join(execution_t, execution_t.c.id == step_t.c.execution_id)
-    total = (await session.execute(select(func.count()).select_from(joined).where(*filters))).scalar_one()
-    rows = (
-        await session.execute(
-            select(
-                step_t.c.id,
-                step_t.c.position,
-                step_t.c.key,
-                step_t.c.risk_tier,
-                step_t.c.updated_at,
-                execution_t.c.id.label("execution_id"),
-                execution_t.c.status.label("execution_status"),
-                execution_t.c.risk_tier.label("execution_risk_tier"),
-                execution_t.c.workspace_id,
-            )
-            .select_from(joined)
-            .where(*filters)
-            .order_by(step_t.c.updated_at, step_t.c.id)
-            .limit(data.limit or DEFAULT_LIMIT)
-            .offset(data.offset or 0)
+    found = await page(
+        session,
+        select(
+            step_t.c.id,
+            step_t.c.position,
+            step_t.c.key,
+            step_t.c.risk_tier,
+            step_t.c.updated_at,
+            execution_t.c.id.label("execution_id"),
+            execution_t.c.status.label("execution_status"),
+            execution_t.c.risk_tier.label("execution_risk_tier"),
+            execution_t.c.workspace_id,
         )
-    ).all()
+        .select_from(joined)
+        .where(*filters)
+        .order_by(step_t.c.updated_at, step_t.c.id),
+        data.limit,
+        data.offset,
+    )
     items = [
         ControlPlanePendingApproval(
             execution_id=row.execution_id,
@@ -162,6 +159,6 @@ async def list_pending_approvals(
             risk_tier=row.risk_tier,
             awaiting_since=row.updated_at,
         )
-        for row in rows
+        for row in found.rows
     ]
-    return ControlPlaneApprovalListOutput(items=items, total=total)
+    return ControlPlaneApprovalListOutput(items=items, total=found.total)

@@ -38,11 +38,11 @@ from app.contracts.control_plane.queries.skill_verify import (
     ControlPlaneSkillVerifyInput,
     ControlPlaneSkillVerifyOutput,
 )
-from app.contracts.control_plane.shared import DEFAULT_LIMIT, ControlPlaneSkillVerificationIssue
+from app.contracts.control_plane.shared import ControlPlaneSkillVerificationIssue
 from app.contracts.naming import camel
 from app.db.tables import skill_table as skill_t
 from app.errors import ConfigurationError, Conflict, NotFound
-from app.services.common import NewEvent, append_events, new_id, utcnow
+from app.services.common import NewEvent, append_events, new_id, page, utcnow
 from app.services.skill_verification import (
     ServerFacts,
     TrustPolicy,
@@ -331,16 +331,13 @@ async def list_skills(
     session: AsyncSession, _principal: Principal | None, data: ControlPlaneSkillListInput
 ) -> ControlPlaneSkillListOutput:
     filters: list[ColumnElement[bool]] = [] if data.include_disabled else [skill_t.c.status == INSTALLED]
-    total = (await session.execute(select(func.count()).select_from(skill_t).where(*filters))).scalar_one()
-    rows = (
-        await session.execute(
-            select(skill_t)
-            .where(*filters)
-            .order_by(skill_t.c.skill_key, skill_t.c.installed_at.desc(), skill_t.c.id)
-            .limit(data.limit or DEFAULT_LIMIT)
-            .offset(data.offset or 0)
-        )
-    ).all()
+    found = await page(
+        session,
+        select(skill_t).where(*filters).order_by(skill_t.c.skill_key, skill_t.c.installed_at.desc(), skill_t.c.id),
+        data.limit,
+        data.offset,
+    )
+    rows, total = found.rows, found.total
     items = [
         ControlPlaneSkillSummary(
             installation_id=row.id,
