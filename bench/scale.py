@@ -87,15 +87,16 @@ APP_NAME = "control-plane"  # the application_name of the servers' PostgreSQL co
 SAMPLER_NAME = "bench-sampler"
 
 # One row per sample of the servers' PostgreSQL connections. A decision takes the event_counter row lock with
-# `UPDATE event_counter ...` and holds it until COMMIT, so the connections waiting on that statement are the
-# queue for the lock; the holder is the one blocking them that is not itself waiting for a lock.
+# `UPDATE event_counter ...` (on PostgreSQL inside `WITH seq AS (UPDATE event_counter ...) INSERT ...`) and holds
+# it until COMMIT, so the connections waiting on that statement are the queue for the lock; the holder is the
+# one blocking them that is not itself waiting for a lock.
 SAMPLE_SQL = """
 WITH a AS MATERIALIZED (
     SELECT pid, state, wait_event_type, wait_event, query FROM pg_stat_activity
     WHERE datname = current_database() AND application_name = $1
 ),
 counter_waiters AS (
-    SELECT pid FROM a WHERE wait_event_type = 'Lock' AND query ILIKE 'UPDATE event_counter%'
+    SELECT pid FROM a WHERE wait_event_type = 'Lock' AND query ILIKE '%UPDATE event_counter%'
 ),
 holders AS (
     SELECT DISTINCT b.pid FROM counter_waiters w, LATERAL unnest(pg_blocking_pids(w.pid)) AS b(pid)

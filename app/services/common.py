@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import time
 from collections.abc import Sequence
@@ -10,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Row, Select, bindparam, func, insert, select, update
+from sqlalchemy import Row, Select, bindparam, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.contracts.control_plane.constants import DEFAULT_PAGE_SIZE
@@ -51,6 +52,22 @@ _TAKE_SEQUENCE = (
     .returning(counter_table.c.value)
 )
 _INSERT_EVENT = insert(event_table)
+_NUMBER_AND_INSERT_PG = text(
+    """
+    WITH seq AS (
+        UPDATE event_counter SET value = value + :count WHERE name = :sequence RETURNING value
+    )
+    INSERT INTO execution_event
+        (sequence, event_key, event_version, execution_id, step_id, actor, payload, occurred_at)
+    SELECT seq.value - :count + e.ordinal, e.event_key, e.event_version, e.execution_id, e.step_id,
+           e.actor, e.payload, e.occurred_at
+    FROM seq, jsonb_to_recordset(CAST(:events AS jsonb)) AS e(
+        ordinal bigint, event_key text, event_version text, execution_id text, step_id text, actor text,
+        payload jsonb, occurred_at timestamptz)
+    ORDER BY e.ordinal
+    RETURNING sequence
+    """
+)
 
 
 def payload_json(payload: BaseModel) -> dict[str, Any]:
@@ -77,11 +94,9 @@ async def append_events(session: AsyncSession, events: list[NewEvent]) -> list[i
     for item in events:
         if not isinstance(item.payload, item.spec.payload):
             raise TypeError(f"{item.spec.key} needs a {item.spec.payload.__name__} payload")
-    last = (await session.execute(_TAKE_SEQUENCE, {"sequence": EVENT_SEQUENCE, "count": len(events)})).scalar_one()
-    first = last - len(events) + 1
     rows: list[dict[str, Any]] = [
         {
-            "sequence": first + index,
+            "ordinal": index + 1,
             "event_key": item.spec.key,
             "event_version": item.spec.version,
             "execution_id": item.execution_id,
@@ -92,5 +107,16 @@ async def append_events(session: AsyncSession, events: list[NewEvent]) -> list[i
         }
         for index, item in enumerate(events)
     ]
+    if session.get_bind().dialect.name == "postgresql":
+        # Number and insert in one statement: the counter's row lock is then held only from here to
+        # COMMIT, not across another round trip, which is what serializes concurrent deciders.
+        for row in rows:
+            row["occurred_at"] = row["occurred_at"].isoformat()
+        params = {"sequence": EVENT_SEQUENCE, "count": len(rows), "events": json.dumps(rows)}
+        return list((await session.execute(_NUMBER_AND_INSERT_PG, params)).scalars())
+    last = (await session.execute(_TAKE_SEQUENCE, {"sequence": EVENT_SEQUENCE, "count": len(rows)})).scalar_one()
+    first = last - len(rows) + 1
+    for row in rows:
+        row["sequence"] = first + row.pop("ordinal") - 1
     await session.execute(_INSERT_EVENT, rows)
     return [row["sequence"] for row in rows]
