@@ -393,25 +393,27 @@ class _Checks:
     def invalid(self, message: str) -> None:
         self.add(MANIFEST_INVALID, message)
 
-    def obj(self, parent: Mapping[str, Any], name: str, path: str, *, required: bool) -> Mapping[str, Any] | None:
+    def _member(
+        self, parent: Mapping[str, Any], name: str, path: str, kind: type, label: str, *, required: bool
+    ) -> Any:
+        """The member when present and of `kind`; otherwise None, with the issue when it matters."""
         value = parent.get(name)
         if value is None:
             if required:
                 self.invalid(f"{path} is required.")
             return None
-        if not isinstance(value, Mapping):
-            self.invalid(f"{path} must be an object.")
+        if not isinstance(value, kind):
+            self.invalid(f"{path} must be {label}.")
             return None
         return value
 
+    def obj(self, parent: Mapping[str, Any], name: str, path: str, *, required: bool) -> Mapping[str, Any] | None:
+        value: Mapping[str, Any] | None = self._member(parent, name, path, Mapping, "an object", required=required)
+        return value
+
     def text(self, parent: Mapping[str, Any], name: str, path: str, *, required: bool) -> str | None:
-        value = parent.get(name)
+        value: str | None = self._member(parent, name, path, str, "a string", required=required)
         if value is None:
-            if required:
-                self.invalid(f"{path} is required.")
-            return None
-        if not isinstance(value, str):
-            self.invalid(f"{path} must be a string.")
             return None
         if required and not value.strip():
             self.invalid(f"{path} must not be blank.")

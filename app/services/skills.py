@@ -238,20 +238,7 @@ class SkillRegistry:
     def _installed(
         data: ControlPlaneSkillInstallInput, report: VerificationReport, installation_id: str, at: datetime
     ) -> ControlPlaneSkillInstallOutput:
-        return ControlPlaneSkillInstallOutput(
-            installation_id=installation_id,
-            skill_key=data.skill_key,
-            version=data.version,
-            verified=True,
-            signature_verified=report.signature_verified,
-            publisher_trusted=report.publisher_trusted,
-            compatibility_verified=report.compatibility_verified,
-            manifest_digest=report.manifest_digest,
-            provenance=report.provenance,
-            issues=[],
-            status=INSTALLED,
-            installed_at=at,
-        )
+        return _install_output(data, report, installation_id, INSTALLED, [], at)
 
     @staticmethod
     async def _reject(
@@ -282,20 +269,7 @@ class SkillRegistry:
                 )
             ],
         )
-        return ControlPlaneSkillInstallOutput(
-            installation_id=new_id("skr"),
-            skill_key=data.skill_key,
-            version=data.version,
-            verified=False,
-            signature_verified=report.signature_verified,
-            publisher_trusted=report.publisher_trusted,
-            compatibility_verified=report.compatibility_verified,
-            manifest_digest=report.manifest_digest,
-            provenance=report.provenance,
-            issues=issues,
-            status=REJECTED,
-            installed_at=now,
-        )
+        return _install_output(data, report, new_id("skr"), REJECTED, issues, now)
 
     async def disable_skill(
         self, session: AsyncSession, _principal: Principal | None, data: ControlPlaneSkillDisableInput
@@ -362,3 +336,28 @@ async def list_skills(
         for row in rows
     ]
     return ControlPlaneSkillListOutput(items=items, total=total)
+
+
+def _install_output(
+    data: ControlPlaneSkillInstallInput,
+    report: VerificationReport,
+    installation_id: str,
+    status: str,
+    issues: list[ControlPlaneSkillVerificationIssue],
+    at: datetime,
+) -> ControlPlaneSkillInstallOutput:
+    """What installSkill answers, installed or rejected: the report's verdicts and the outcome."""
+    return ControlPlaneSkillInstallOutput(
+        installation_id=installation_id,
+        skill_key=data.skill_key,
+        version=data.version,
+        verified=status == INSTALLED,
+        signature_verified=report.signature_verified,
+        publisher_trusted=report.publisher_trusted,
+        compatibility_verified=report.compatibility_verified,
+        manifest_digest=report.manifest_digest,
+        provenance=report.provenance,
+        issues=issues,
+        status=status,
+        installed_at=at,
+    )
