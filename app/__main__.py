@@ -175,12 +175,15 @@ def check() -> None:
 @cli.command()
 def token(
     sub: Annotated[str, typer.Option(help="the principal id (JWT `sub`)")],
-    role: Annotated[list[str] | None, typer.Option(help="a role; repeat for several (admin, user)")] = None,
+    role: Annotated[list[str] | None, typer.Option(help="a role; repeat for several (admin, runner, user)")] = None,
     ttl: Annotated[int, typer.Option(min=1, help="seconds until the token expires")] = 3600,
 ) -> None:
     """Mint a bearer token; prints the token alone, so TOKEN=$(python -m app token ...) works."""
-    from app.auth import token_service_from_settings
+    from app.auth import ROLE_LEVELS, token_service_from_settings
 
+    unknown = sorted(set(role or []) - ROLE_LEVELS.keys())
+    if unknown:
+        raise _fail(f"unknown role(s) {', '.join(unknown)}; known roles: {', '.join(ROLE_LEVELS)}")
     settings = _settings()
     try:
         tokens = token_service_from_settings(settings)

@@ -23,7 +23,9 @@ class AuthLevel(IntEnum):
 
     ANONYMOUS = 0
     USER = 1
-    ADMIN = 2
+    RUNNER = 2
+    """Workers that execute steps and report on them; an admin may report too."""
+    ADMIN = 3
 
     @property
     def label(self) -> str:
@@ -34,7 +36,7 @@ class AuthLevel(IntEnum):
         return cls[label.upper()]
 
 
-ROLE_LEVELS = {"user": AuthLevel.USER, "admin": AuthLevel.ADMIN}
+ROLE_LEVELS = {"user": AuthLevel.USER, "runner": AuthLevel.RUNNER, "admin": AuthLevel.ADMIN}
 
 
 @dataclass(frozen=True, slots=True)

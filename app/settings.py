@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     bench_endpoints: bool = False
 
+    policy_high_approver_role: str = "admin"
+    """Role that decides high-risk steps; empty = none, and verifyPlan rejects plans with such steps."""
+    policy_critical_approver_role: str = "admin"
+    """Role that decides critical steps; empty = none, and verifyPlan rejects plans with such steps."""
+
     skill_trust_policy: str | None = None
     """JSON trust policy of the skill registry: {"trustedPublishers": [...], "allowExpiredSignatures": false}."""
     skill_trust_policy_file: Path | None = None

@@ -33,7 +33,18 @@ from tests.databases import (
 )
 
 TEST_SECRET = "test-secret-" + "x" * 40
-TABLES = ("execution", "execution_step", "approval_decision", "execution_event", "event_counter", "skill_installation")
+TABLES = (
+    "execution",
+    "execution_step",
+    "approval_decision",
+    "execution_event",
+    "event_counter",
+    "skill_installation",
+    "intent",
+    "plan",
+    "execution_run",
+    "evidence_bundle",
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -19,6 +19,8 @@ class Execution(SQLModel, table=True):
         Index("ix_execution_workspace_updated", "workspace_id", "updated_at"),
         Index("ix_execution_status_updated", "status", "updated_at"),
         Index("ix_execution_updated", "updated_at"),
+        Index("ix_execution_risk_updated", "risk_tier", "updated_at"),
+        Index("ix_execution_created", "created_at"),
     )
 
     id: str = Field(primary_key=True, max_length=128)
@@ -29,8 +31,84 @@ class Execution(SQLModel, table=True):
     status: str = Field(max_length=32)
     risk_tier: str | None = Field(default=None, max_length=16)
     requires_approval: bool = False
+    shutdown_requested_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """Set by shutdownExecution while a step still runs: the run stops when that step ends."""
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Intent(SQLModel, table=True):
+    __tablename__ = "intent"
+
+    id: str = Field(primary_key=True, max_length=128)
+    execution_id: str = Field(sa_column=Column(String(128), ForeignKey("execution.id"), nullable=False, unique=True))
+    workspace_id: str = Field(max_length=128)
+    actor_id: str | None = Field(default=None, max_length=128)
+    submitted_by: str = Field(max_length=128)
+    channel_key: str | None = Field(default=None, max_length=200)
+    text: str
+    intent_metadata: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    trace_id: str | None = Field(default=None, max_length=200)
+    received_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class Plan(SQLModel, table=True):
+    """A compiled plan; `document` is exactly what `deterministic_hash` is the SHA-256 of."""
+
+    __tablename__ = "plan"
+
+    id: str = Field(primary_key=True, max_length=128)
+    execution_id: str = Field(sa_column=Column(String(128), ForeignKey("execution.id"), nullable=False, index=True))
+    intent_id: str = Field(max_length=128)
+    planner_model: str | None = Field(default=None, max_length=200)
+    document: dict[str, Any] = Field(sa_type=JSONType)
+    deterministic_hash: str = Field(max_length=80)
+    step_count: int
+    risk_tier: str = Field(max_length=16)
+    requires_approval: bool
+    compiled_by: str = Field(max_length=128)
+    compiled_at: datetime = Field(sa_type=UTCDateTime)
+    verdict: str | None = Field(default=None, max_length=32)
+    blocked_reasons: list[str] | None = Field(default=None, sa_type=JSONType)
+    policy_version: str | None = Field(default=None, max_length=64)
+    verified_by: str | None = Field(default=None, max_length=128)
+    verified_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ExecutionRun(SQLModel, table=True):
+    """One attempt at running a plan; retry adds a run. The current run's status is its execution's;
+    `ended_status` is written when a run stops being current."""
+
+    __tablename__ = "execution_run"
+    __table_args__ = (UniqueConstraint("execution_id", "attempt", name="uq_execution_run_attempt"),)
+
+    id: str = Field(primary_key=True, max_length=128)
+    execution_id: str = Field(sa_column=Column(String(128), ForeignKey("execution.id"), nullable=False))
+    plan_id: str = Field(max_length=128)
+    attempt: int
+    mode: str = Field(max_length=32)
+    from_position: int
+    retry_of: str | None = Field(default=None, max_length=128)
+    started_by: str = Field(max_length=128)
+    started_at: datetime = Field(sa_type=UTCDateTime)
+    ended_status: str | None = Field(default=None, max_length=32)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class EvidenceBundle(SQLModel, table=True):
+    """An exported evidence bundle; `digest` is the SHA-256 of the canonical JSON of `bundle`."""
+
+    __tablename__ = "evidence_bundle"
+    __table_args__ = (UniqueConstraint("run_id", "ordinal", name="uq_evidence_bundle_run_ordinal"),)
+
+    id: str = Field(primary_key=True, max_length=64)
+    run_id: str = Field(sa_column=Column(String(128), ForeignKey("execution_run.id"), nullable=False))
+    execution_id: str = Field(max_length=128, index=True)
+    ordinal: int
+    digest: str = Field(max_length=80)
+    bundle: dict[str, Any] = Field(sa_type=JSONType)
+    exported_by: str = Field(max_length=128)
+    exported_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class ExecutionStep(SQLModel, table=True):
@@ -51,6 +129,16 @@ class ExecutionStep(SQLModel, table=True):
     decided_by: str | None = Field(default=None, max_length=128)
     decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     decision_note: str | None = Field(default=None)
+    input: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    risk_reason: str | None = None
+    """Why the policy gave this tier, kept for policyExplanation."""
+    run_id: str | None = Field(default=None, max_length=128)
+    """The run that last started this step."""
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    output: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    error_code: str | None = Field(default=None, max_length=100)
+    error_message: str | None = None
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
@@ -74,12 +162,14 @@ class ExecutionEvent(SQLModel, table=True):
     __table_args__ = (
         Index("ix_execution_event_execution_sequence", "execution_id", "sequence"),
         Index("ix_execution_event_step_key", "step_id", "event_key"),
+        Index("ix_execution_event_run", "run_id"),
     )
 
     sequence: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     event_key: str = Field(max_length=200)
     event_version: str = Field(max_length=32)
     execution_id: str | None = Field(default=None, max_length=128)
+    run_id: str | None = Field(default=None, max_length=128)
     step_id: str | None = Field(default=None, max_length=128)
     actor: str | None = Field(default=None, max_length=128)
     payload: dict[str, Any] = Field(sa_type=JSONType)
@@ -135,3 +225,7 @@ decision_table = _table(ApprovalDecision)
 event_table = _table(ExecutionEvent)
 counter_table = _table(EventCounter)
 skill_table = _table(SkillInstallation)
+intent_table = _table(Intent)
+plan_table = _table(Plan)
+run_table = _table(ExecutionRun)
+bundle_table = _table(EvidenceBundle)

@@ -199,6 +199,7 @@ async def reject_step(
                 data.execution_id,
                 data.step_id,
                 data.rejected_by,
+                target.run_id,
             ),
             NewEvent(
                 execution_failed.SPEC,
@@ -213,6 +214,7 @@ async def reject_step(
                 data.execution_id,
                 data.step_id,
                 data.rejected_by,
+                target.run_id,
             ),
         ],
     )
@@ -250,6 +252,7 @@ async def approve_step(
                 data.execution_id,
                 data.step_id,
                 data.approved_by,
+                target.run_id,
             )
         ],
     )

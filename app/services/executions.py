@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,34 +22,57 @@ from app.contracts.control_plane.queries.execution_list import (
     ControlPlaneExecutionListOutput,
 )
 from app.contracts.control_plane.shared import (
+    ControlPlaneExecutionLaneState,
     ControlPlaneExecutionRecord,
     ControlPlaneExecutionStep,
     ControlPlaneExecutionSummary,
 )
+from app.db.tables import bundle_table as bundle_t
 from app.db.tables import execution_table as execution_t
+from app.db.tables import plan_table as plan_t
 from app.db.tables import step_table as step_t
 from app.errors import NotFound
 from app.services.common import page
-from app.services.lanes import lane_state
+from app.services.lanes import execution_lane, plan_phase, run_state_sql_for_execution
 
 AWAITING = "awaiting_approval"
 
 
-async def _pending_counts(session: AsyncSession, execution_ids: Sequence[str]) -> dict[str, int]:
-    if not execution_ids:
-        return {}
-    rows = await session.execute(
-        select(step_t.c.execution_id, func.count())
-        .where(step_t.c.execution_id.in_(execution_ids), step_t.c.status == AWAITING)
-        .group_by(step_t.c.execution_id)
+def _lane_columns() -> list[Any]:
+    """Correlated per-execution facts its lane is derived from: one statement for a whole page."""
+    return [
+        run_state_sql_for_execution().label("state"),
+        select(plan_t.c.verdict).where(plan_t.c.id == execution_t.c.plan_id).scalar_subquery().label("plan_verdict"),
+        select(func.count())
+        .where(step_t.c.execution_id == execution_t.c.id, step_t.c.status == AWAITING)
+        .scalar_subquery()
+        .label("pending_approvals"),
+        select(func.count()).where(bundle_t.c.run_id == execution_t.c.run_id).scalar_subquery().label("bundles"),
+        select(step_t.c.requires_approval & step_t.c.status.in_(("pending", AWAITING)))
+        .where(step_t.c.execution_id == execution_t.c.id, step_t.c.status.not_in(("completed", "skipped")))
+        .order_by(step_t.c.position)
+        .limit(1)
+        .scalar_subquery()
+        .label("next_needs_approval"),
+    ]
+
+
+def _lane(row: Any) -> ControlPlaneExecutionLaneState:
+    return execution_lane(
+        row.state,
+        plan_phase(row.plan_id, row.plan_verdict),
+        row.pending_approvals,
+        row.bundles,
+        bool(row.next_needs_approval),
     )
-    return {row[0]: row[1] for row in rows}
 
 
 async def get_execution(
     session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionGetInput
 ) -> ControlPlaneExecutionGetOutput:
-    execution = (await session.execute(select(execution_t).where(execution_t.c.id == data.execution_id))).one_or_none()
+    execution = (
+        await session.execute(select(execution_t, *_lane_columns()).where(execution_t.c.id == data.execution_id))
+    ).one_or_none()
     if execution is None:
         raise NotFound(f"Execution {data.execution_id!r} does not exist.")
     step_rows = (
@@ -71,7 +94,6 @@ async def get_execution(
         )
         for row in step_rows
     ]
-    pending = sum(1 for step in steps if step.status == AWAITING)
     record = ControlPlaneExecutionRecord(
         execution_id=execution.id,
         intent_id=execution.intent_id,
@@ -80,7 +102,7 @@ async def get_execution(
         status=execution.status,
         risk_tier=execution.risk_tier,
         requires_approval=execution.requires_approval,
-        lane=lane_state(execution.status, pending),
+        lane=_lane(execution),
         created_at=execution.created_at,
         updated_at=execution.updated_at,
         steps=steps,
@@ -96,25 +118,32 @@ async def list_executions(
         filters.append(execution_t.c.workspace_id == data.workspace_id)
     if data.status is not None:
         filters.append(execution_t.c.status == data.status)
+    if data.risk_tier is not None:
+        filters.append(execution_t.c.risk_tier == data.risk_tier)
     found = await page(
         session,
-        select(execution_t.c.id, execution_t.c.status, execution_t.c.risk_tier, execution_t.c.updated_at)
+        select(
+            execution_t.c.id,
+            execution_t.c.status,
+            execution_t.c.risk_tier,
+            execution_t.c.updated_at,
+            execution_t.c.plan_id,
+            *_lane_columns(),
+        )
         .where(*filters)
         .order_by(execution_t.c.updated_at.desc(), execution_t.c.id),
         data.limit,
         data.offset,
     )
-    rows = found.rows
-    counts = await _pending_counts(session, [row.id for row in rows])
     items = [
         ControlPlaneExecutionSummary(
             execution_id=row.id,
             status=row.status,
             risk_tier=row.risk_tier,
-            lane=lane_state(row.status, counts.get(row.id, 0)),
+            lane=_lane(row),
             updated_at=row.updated_at,
         )
-        for row in rows
+        for row in found.rows
     ]
     return ControlPlaneExecutionListOutput(items=items, total=found.total)
 

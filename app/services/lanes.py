@@ -1,30 +1,311 @@
-"""The lane an execution is on, derived from its status and its steps (never typed in)."""
+"""Lanes: the track a run (or an execution) is on, as operators see it. Every field is derived here,
+from stored state only (statuses, steps, decisions, events, evidence exports); nothing is typed in.
+
+| field | derived from |
+| --- | --- |
+| laneKey, laneStatus, ownerRole | the run's state, through `STATE_LANES` (also used in SQL filters) |
+| lanePhase | the run's state; before a run: intake / planned / verified / plan_rejected |
+| objective | the state and the next step (position, key, tier) |
+| pendingApprovalCount | steps awaiting a decision |
+| missingApprovals | steps that require approval and are neither decided nor skipped |
+| missingEvidence | `plan.verified` until the plan is verified; `approval:<key>` per reached step that |
+|  | requires approval and has no decision; `bundle` once the run has ended without a bundle |
+| evidenceCompleteness | 1 - missing evidence / required evidence |
+| terminalReadiness | not_ready while the run is live; needs_evidence when ended without a bundle; ready |
+| blockingRisks | steps awaiting a decision (with tier), a failed step (with its error code), a pause |
+| recommendedNextLane | plan -> execute; execute -> review when the next step requires approval, |
+|  | else complete; review -> execute |
+| teamStatus | waiting_on_<owner> while live, done or stopped after |
+| completionPhase | completed steps / all steps |
+| evidenceBundleCount, snapshotRef | evidence bundles of the run, the latest one's id |
+| approvalCount | decisions on the execution's steps |
+| transitionCount | events recorded for the run |
+| queueSkew | seconds the oldest step awaiting a decision has waited (0 when none) |
+| cleanupStatus | after the end: retryable (failed with steps left), clean otherwise |
+| retryCount | attempt - 1 |
+"""
 
 from __future__ import annotations
 
-from app.contracts.control_plane.shared import TERMINAL_EXECUTION_STATUSES, ControlPlaneExecutionLaneState
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
-# status -> (lane key, lane status, owner role)
-_LANES: dict[str, tuple[str, str, str]] = {
+from sqlalchemy import ColumnElement, and_, case, func
+
+from app.contracts.control_plane.shared import (
+    ControlPlaneExecutionLaneDetail,
+    ControlPlaneExecutionLaneState,
+    ControlPlaneExecutionLaneSummary,
+)
+from app.db.tables import execution_table as execution_t
+from app.db.tables import run_table as run_t
+from app.services.state_machine import AWAITING, STOPPING, is_terminal
+
+STATE_LANES: Mapping[str, tuple[str, str, str]] = {
     "pending": ("plan", "active", "planner"),
     "running": ("execute", "active", "runner"),
+    STOPPING: ("execute", "active", "runner"),
     "paused": ("execute", "blocked", "operator"),
-    "awaiting_approval": ("review", "blocked", "approver"),
+    AWAITING: ("review", "blocked", "approver"),
+    "completed": ("complete", "done", "auditor"),
+    "failed": ("complete", "stopped", "operator"),
+    "rejected": ("complete", "stopped", "auditor"),
+    "cancelled": ("complete", "stopped", "auditor"),
+    "aborted": ("complete", "stopped", "auditor"),
+    "superseded": ("complete", "stopped", "auditor"),
 }
-_NEXT: dict[str, str | None] = {"plan": "execute", "review": "execute", "complete": None}
+"""state -> (lane key, lane status, owner role)."""
 
 
-def lane_state(status: str, pending_approval_count: int) -> ControlPlaneExecutionLaneState:
-    if status in TERMINAL_EXECUTION_STATUSES:
-        key, lane_status, owner = "complete", "done", "auditor"
-    else:
-        key, lane_status, owner = _LANES.get(status, ("plan", "active", "planner"))
-    next_lane = ("review" if pending_approval_count else "complete") if key == "execute" else _NEXT[key]
+def run_state_sql() -> ColumnElement[str]:
+    """`state_machine.run_state` in SQL, for filtering runs by lane."""
+    return case(
+        (run_t.c.id != execution_t.c.run_id, func.coalesce(run_t.c.ended_status, "superseded")),
+        else_=run_state_sql_for_execution(),
+    )
+
+
+def run_state_sql_for_execution() -> ColumnElement[str]:
+    """The state of an execution's current run (its status, or stopping), in SQL."""
+    return case(
+        (
+            and_(execution_t.c.shutdown_requested_at.is_not(None), execution_t.c.status.in_(("running", "paused"))),
+            STOPPING,
+        ),
+        else_=execution_t.c.status,
+    )
+
+
+def lane_key_sql(state: ColumnElement[str]) -> ColumnElement[str]:
+    return case({s: lane[0] for s, lane in STATE_LANES.items()}, value=state, else_="plan")
+
+
+def lane_status_sql(state: ColumnElement[str]) -> ColumnElement[str]:
+    return case({s: lane[1] for s, lane in STATE_LANES.items()}, value=state, else_="active")
+
+
+def plan_phase(plan_id: str | None, verdict: str | None) -> str:
+    if plan_id is None:
+        return "intake"
+    if verdict is None:
+        return "planned"
+    return "plan_rejected" if verdict == "rejected" else "verified"
+
+
+def _next_lane(key: str, next_needs_approval: bool) -> str | None:
+    if key == "plan":
+        return "execute"
+    if key == "execute":
+        return "review" if next_needs_approval else "complete"
+    if key == "review":
+        return "execute"
+    return None
+
+
+def execution_lane(
+    state: str, phase: str | None, pending_approvals: int, bundles: int, next_needs_approval: bool
+) -> ControlPlaneExecutionLaneState:
+    """The lane summary shown with an execution; `phase` is its plan phase while pending."""
+    key, status, owner = STATE_LANES.get(state, STATE_LANES["pending"])
     return ControlPlaneExecutionLaneState(
         lane_key=key,
-        lane_status=lane_status,
-        lane_phase=status,
+        lane_status=status,
+        lane_phase=phase if state == "pending" and phase else state,
         owner_role=owner,
-        pending_approval_count=pending_approval_count,
-        recommended_next_lane=next_lane,
+        evidence_bundle_count=bundles,
+        pending_approval_count=pending_approvals,
+        recommended_next_lane=_next_lane(key, next_needs_approval),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StepFacts:
+    position: int
+    key: str
+    status: str
+    risk_tier: str | None
+    requires_approval: bool
+    decided: bool
+    error_code: str | None
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RunFacts:
+    run_id: str
+    execution_id: str
+    state: str
+    attempt: int
+    plan_verified: bool
+    steps: Sequence[StepFacts]
+    bundle_count: int
+    latest_bundle_id: str | None
+    approval_count: int
+    transition_count: int
+    updated_at: datetime
+    now: datetime
+
+    @classmethod
+    def from_rows(cls, row: Any, steps: Sequence[Any], now: datetime) -> RunFacts:
+        return cls(
+            run_id=row.run_id,
+            execution_id=row.execution_id,
+            state=row.state,
+            attempt=row.attempt,
+            plan_verified=row.plan_verdict is not None,
+            steps=[
+                StepFacts(
+                    s.position,
+                    s.key,
+                    s.status,
+                    s.risk_tier,
+                    s.requires_approval,
+                    s.decided_by is not None,
+                    s.error_code,
+                    s.updated_at,
+                )
+                for s in steps
+            ],
+            bundle_count=row.bundle_count,
+            latest_bundle_id=row.latest_bundle_id,
+            approval_count=row.approval_count,
+            transition_count=row.transition_count,
+            updated_at=max(row.updated_at, row.latest_bundle_at or row.updated_at),
+            now=now,
+        )
+
+
+def _label(step: StepFacts) -> str:
+    return f"step {step.position} {step.key}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Derived:
+    key: str
+    status: str
+    owner: str
+    objective: str
+    missing_evidence: list[str]
+    required_evidence: int
+    missing_approvals: list[str]
+    blocking_risks: list[str]
+    pending_approvals: int
+    next_lane: str | None
+    readiness: str
+
+
+def _derive(facts: RunFacts) -> _Derived:
+    key, status, owner = STATE_LANES.get(facts.state, STATE_LANES["pending"])
+    steps = facts.steps
+    following = next((s for s in steps if s.status not in ("completed", "skipped")), None)
+    awaiting = [s for s in steps if s.status == AWAITING]
+    ended = is_terminal(facts.state)
+    reached = [s for s in steps if s.status not in ("pending", "skipped")]
+    required = ["plan.verified"] + [f"approval:{s.key}" for s in reached if s.requires_approval]
+    missing = [] if facts.plan_verified else ["plan.verified"]
+    missing += [f"approval:{s.key}" for s in reached if s.requires_approval and not s.decided]
+    if ended:
+        required.append("bundle")
+        if facts.bundle_count == 0:
+            missing.append("bundle")
+    missing_approvals = [
+        _label(s) for s in steps if s.requires_approval and not s.decided and s.status not in ("skipped",)
+    ]
+    risks = [f"{_label(s)} is {s.risk_tier} risk and awaits a decision" for s in awaiting]
+    risks += [f"{_label(s)} failed: {s.error_code}" for s in steps if s.status == "failed"]
+    if facts.state == "paused":
+        risks.append("the run is paused")
+    readiness = ("ready" if facts.bundle_count else "needs_evidence") if ended else "not_ready"
+    return _Derived(
+        key=key,
+        status=status,
+        owner=owner,
+        objective=_objective(facts, following, len(steps)),
+        missing_evidence=missing,
+        required_evidence=len(required),
+        missing_approvals=missing_approvals,
+        blocking_risks=risks,
+        pending_approvals=len(awaiting),
+        next_lane=_next_lane(
+            key, following is not None and following.requires_approval and following.status in ("pending", AWAITING)
+        ),
+        readiness=readiness,
+    )
+
+
+def _objective(facts: RunFacts, following: StepFacts | None, total: int) -> str:
+    state = facts.state
+    where = f"step {following.position} of {total} ({following.key})" if following else "the last step"
+    if state == "running":
+        return f"Run {where}"
+    if state == STOPPING:
+        return f"Finish {where}, then stop"
+    if state == AWAITING:
+        tier = following.risk_tier if following else None
+        return f"Decide {where}{f', {tier} risk' if tier else ''}"
+    if state == "paused":
+        return f"Resume or stop the paused run at {where}"
+    if state == "failed":
+        return f"Retry from {where} or cancel"
+    if state == "superseded":
+        return "Superseded by a retry"
+    return "Done: evidence exported" if facts.bundle_count else f"Export evidence of the {state} run"
+
+
+def run_summary(facts: RunFacts) -> ControlPlaneExecutionLaneSummary:
+    d = _derive(facts)
+    return ControlPlaneExecutionLaneSummary(
+        run_id=facts.run_id,
+        execution_id=facts.execution_id,
+        lane_key=d.key,
+        lane_status=d.status,
+        lane_phase=facts.state,
+        owner_role=d.owner,
+        objective=d.objective,
+        evidence_completeness=round(1 - len(d.missing_evidence) / d.required_evidence, 4),
+        terminal_readiness=d.readiness,
+        pending_approval_count=d.pending_approvals,
+        missing_evidence_count=len(d.missing_evidence),
+        missing_approval_count=len(d.missing_approvals),
+        recommended_next_lane=d.next_lane,
+        updated_at=facts.updated_at,
+    )
+
+
+def run_detail(facts: RunFacts) -> ControlPlaneExecutionLaneDetail:
+    d = _derive(facts)
+    ended = is_terminal(facts.state)
+    waiting = [s.updated_at for s in facts.steps if s.status == AWAITING]
+    completed = sum(1 for s in facts.steps if s.status == "completed")
+    if not ended:
+        team, cleanup = f"waiting_on_{d.owner}", None
+    else:
+        team = "done" if facts.state == "completed" else "stopped"
+        left = any(s.status in ("pending", "approved", "failed") for s in facts.steps)
+        cleanup = "retryable" if facts.state == "failed" and left else "clean"
+    return ControlPlaneExecutionLaneDetail(
+        run_id=facts.run_id,
+        execution_id=facts.execution_id,
+        lane_key=d.key,
+        lane_status=d.status,
+        lane_phase=facts.state,
+        owner_role=d.owner,
+        objective=d.objective,
+        team_status=team,
+        completion_phase=f"{completed}/{len(facts.steps)}",
+        terminal_readiness=d.readiness,
+        missing_evidence=d.missing_evidence,
+        missing_approvals=d.missing_approvals,
+        blocking_risks=d.blocking_risks,
+        recommended_next_lane=d.next_lane,
+        evidence_bundle_count=facts.bundle_count,
+        approval_count=facts.approval_count,
+        transition_count=facts.transition_count,
+        queue_skew=int((facts.now - min(waiting)).total_seconds()) if waiting else 0,
+        cleanup_status=cleanup,
+        retry_count=facts.attempt - 1,
+        snapshot_ref=facts.latest_bundle_id,
+        updated_at=facts.updated_at,
     )

@@ -17,6 +17,7 @@ from tests.integration.helpers import (
     failing,
     instant,
 )
+from tests.surface import COMMAND_FIELDS, EVENT_KEYS, OPERATION_FIELDS
 
 GET = """
 query Get($input: ControlPlaneExecutionGetInput!) {
@@ -82,32 +83,6 @@ AWAITING = [
     "step-globex-migrate-9-3",
     "step-initech-email-5-2",
 ]
-EVENT_KEYS = {
-    "controlPlane.intent.received",
-    "controlPlane.plan.compiled",
-    "controlPlane.plan.rejected",
-    "controlPlane.execution.step.started",
-    "controlPlane.execution.step.blocked",
-    "controlPlane.execution.step.approved",
-    "controlPlane.execution.step.completed",
-    "controlPlane.execution.completed",
-    "controlPlane.execution.failed",
-    "controlPlane.skill.installed",
-    "controlPlane.skill.rejected",
-}
-OPERATION_FIELDS = {
-    "controlPlane.execution.reject": "rejectExecutionStep",
-    "controlPlane.execution.approve": "approveExecutionStep",
-    "controlPlane.execution.get": "execution",
-    "controlPlane.execution.list": "executions",
-    "controlPlane.approval.list": "pendingApprovals",
-    "controlPlane.contract.list": "contracts",
-    "controlPlane.skill.verify": "skillVerification",
-    "controlPlane.skill.install": "installSkill",
-    "controlPlane.skill.disable": "disableSkill",
-    "controlPlane.skill.list": "skills",
-}
-COMMANDS = ("reject", "approve", "install", "disable")
 
 
 async def query(execute, document: str, bearer: str | None = "default", **values: Any) -> Any:
@@ -439,18 +414,18 @@ async def test_contracts_describe_the_reject_command_for_a_user(execute, token):
     }
 
 
-async def test_contracts_list_every_operation_and_the_eleven_events(execute, token):
+async def test_contracts_list_every_operation_and_event(execute, token):
     everything = await query(execute, CONTRACTS, bearer=token("bob", "user"))
     events = await query(execute, CONTRACTS, bearer=token("bob", "user"), kind="event")
 
-    assert events["total"] == len(events["items"]) == 11
+    assert events["total"] == len(events["items"]) == len(EVENT_KEYS) == 22
     assert {item["key"] for item in events["items"]} == EVENT_KEYS
     assert {(item["kind"], item["auth"], item["graphqlField"]) for item in events["items"]} == {("event", None, None)}
-    assert everything["total"] == len(everything["items"]) == 21
+    assert everything["total"] == len(everything["items"]) == len(EVENT_KEYS) + len(OPERATION_FIELDS) == 51
     operations = {item["key"]: item["graphqlField"] for item in everything["items"] if item["kind"] != "event"}
     assert operations == OPERATION_FIELDS
     assert {item["key"]: item["kind"] for item in everything["items"] if item["kind"] != "event"} == {
-        key: "command" if key.endswith(COMMANDS) else "query" for key in OPERATION_FIELDS
+        key: "command" if key in COMMAND_FIELDS else "query" for key in OPERATION_FIELDS
     }
 
 

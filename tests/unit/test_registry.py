@@ -7,24 +7,15 @@ from app.contracts.control_plane.commands import reject
 from app.contracts.model import OperationSpec, Stability
 from app.contracts.naming import derived_field_name, is_graphql_name
 from app.contracts.registry import DuplicateContractError, Registry, UnknownContractError
+from tests.surface import EVENT_KEYS, OPERATION_FIELDS
 
 
 def test_registry_holds_the_whole_declared_surface():
     registry = build_registry()
     fields = {op.field_name for op in registry.operations}
-    assert fields == {
-        "rejectExecutionStep",
-        "approveExecutionStep",
-        "execution",
-        "executions",
-        "pendingApprovals",
-        "contracts",
-        "skillVerification",
-        "installSkill",
-        "disableSkill",
-        "skills",
-    }
-    assert len(registry.events) == 11
+    assert fields == set(OPERATION_FIELDS.values())
+    assert {op.key: op.field_name for op in registry.operations} == OPERATION_FIELDS
+    assert {event.key for event in registry.events} == EVENT_KEYS
     assert {c.key for c in registry.capabilities} == {
         "control-plane.core",
         "control-plane.approval",

@@ -52,7 +52,9 @@ def test_none_algorithm_is_refused():
 
 def test_levels_follow_roles_and_unknown_roles_grant_nothing():
     assert Principal("a", frozenset()).level is AuthLevel.ANONYMOUS
-    assert Principal("a", frozenset({"runner"})).level is AuthLevel.ANONYMOUS
+    assert Principal("a", frozenset({"robot"})).level is AuthLevel.ANONYMOUS
+    assert Principal("a", frozenset({"runner"})).level is AuthLevel.RUNNER
+    assert Principal("a", frozenset({"runner", "admin"})).level is AuthLevel.ADMIN
     assert Principal("a", frozenset({"user"})).level is AuthLevel.USER
 
 

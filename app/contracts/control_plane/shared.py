@@ -33,11 +33,15 @@ STEP_STATUSES = (
     "expired",
 )
 RISK_TIERS = ("low", "medium", "high", "critical")
+LANE_KEYS = ("plan", "execute", "review", "complete")
+LANE_STATUSES = ("active", "blocked", "done", "stopped")
 
 ExecutionStatus = Literal[
     "pending", "running", "awaiting_approval", "paused", "completed", "failed", "rejected", "cancelled", "aborted"
 ]
 RiskTier = Literal["low", "medium", "high", "critical"]
+LaneKey = Literal["plan", "execute", "review", "complete"]
+LaneStatus = Literal["active", "blocked", "done", "stopped"]
 Limit = Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE, description=f"Page size, 1 to {MAX_PAGE_SIZE}.")]
 Offset = Annotated[int, Field(ge=0, le=1_000_000, description="Items to skip.")]
 
@@ -108,3 +112,49 @@ class ControlPlaneSkillVerificationIssue(ContractModel):
 
 
 DEFAULT_LIMIT = DEFAULT_PAGE_SIZE
+
+
+class ControlPlaneExecutionLaneSummary(ContractModel):
+    """A run's lane in a list; every field is derived from stored state (see app/services/lanes.py)."""
+
+    run_id: ID
+    execution_id: ID
+    lane_key: str
+    lane_status: str
+    lane_phase: str
+    owner_role: str
+    objective: str
+    evidence_completeness: float
+    terminal_readiness: str | None = None
+    pending_approval_count: int
+    missing_evidence_count: int | None = None
+    missing_approval_count: int | None = None
+    recommended_next_lane: str | None = None
+    updated_at: Timestamp
+
+
+class ControlPlaneExecutionLaneDetail(ContractModel):
+    """Everything about a run's lane; every field is derived from stored state (see app/services/lanes.py)."""
+
+    run_id: ID
+    execution_id: ID
+    lane_key: str
+    lane_status: str
+    lane_phase: str
+    owner_role: str
+    objective: str
+    team_status: str | None = None
+    completion_phase: str | None = None
+    terminal_readiness: str | None = None
+    missing_evidence: list[str] | None = None
+    missing_approvals: list[str] | None = None
+    blocking_risks: list[str] | None = None
+    recommended_next_lane: str | None = None
+    evidence_bundle_count: int
+    approval_count: int
+    transition_count: int
+    queue_skew: int | None = None
+    cleanup_status: str | None = None
+    retry_count: int | None = None
+    snapshot_ref: str | None = None
+    updated_at: Timestamp

@@ -1,5 +1,43 @@
 """Control-plane commands (GraphQL mutations)."""
 
-from app.contracts.control_plane.commands import approve, reject, skill_disable, skill_install
+from app.contracts.control_plane.commands import (
+    approve,
+    evidence_export,
+    execution_abort,
+    execution_cancel,
+    execution_pause,
+    execution_resume,
+    execution_retry,
+    execution_shutdown,
+    execution_start,
+    intent_submit,
+    plan_compile,
+    plan_verify,
+    reject,
+    skill_disable,
+    skill_install,
+    step_completed,
+    step_failed,
+    step_started,
+)
 
-ALL = (reject.SPEC, approve.SPEC, skill_install.SPEC, skill_disable.SPEC)
+ALL = (
+    intent_submit.SPEC,
+    plan_compile.SPEC,
+    plan_verify.SPEC,
+    execution_start.SPEC,
+    reject.SPEC,
+    approve.SPEC,
+    execution_pause.SPEC,
+    execution_resume.SPEC,
+    execution_cancel.SPEC,
+    execution_abort.SPEC,
+    execution_shutdown.SPEC,
+    execution_retry.SPEC,
+    step_started.SPEC,
+    step_completed.SPEC,
+    step_failed.SPEC,
+    evidence_export.SPEC,
+    skill_install.SPEC,
+    skill_disable.SPEC,
+)

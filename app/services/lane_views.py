@@ -1,0 +1,102 @@
+"""executionLane and executionLanes: runs with the facts their lanes are derived from, in a fixed
+number of statements (count, page, steps) whatever the page size."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import Principal
+from app.contracts.control_plane.queries.lane_get import (
+    ControlPlaneExecutionLaneGetInput,
+    ControlPlaneExecutionLaneGetOutput,
+)
+from app.contracts.control_plane.queries.lane_list import (
+    ControlPlaneExecutionLaneListInput,
+    ControlPlaneExecutionLaneListOutput,
+)
+from app.db.tables import bundle_table as bundle_t
+from app.db.tables import decision_table as decision_t
+from app.db.tables import event_table as event_t
+from app.db.tables import execution_table as execution_t
+from app.db.tables import plan_table as plan_t
+from app.db.tables import run_table as run_t
+from app.db.tables import step_table as step_t
+from app.errors import NotFound
+from app.services.common import page, utcnow
+from app.services.lanes import RunFacts, lane_key_sql, lane_status_sql, run_detail, run_state_sql, run_summary
+
+
+def _runs_with_facts() -> Select[Any]:
+    state = run_state_sql().label("state")
+    latest_bundle = (
+        select(bundle_t.c.id, bundle_t.c.exported_at)
+        .where(bundle_t.c.run_id == run_t.c.id)
+        .order_by(bundle_t.c.ordinal.desc())
+        .limit(1)
+        .correlate(run_t)
+    )
+    return select(
+        run_t.c.id.label("run_id"),
+        run_t.c.execution_id,
+        run_t.c.attempt,
+        state,
+        execution_t.c.updated_at,
+        select(plan_t.c.verdict).where(plan_t.c.id == run_t.c.plan_id).scalar_subquery().label("plan_verdict"),
+        select(func.count()).where(bundle_t.c.run_id == run_t.c.id).scalar_subquery().label("bundle_count"),
+        latest_bundle.with_only_columns(bundle_t.c.id).scalar_subquery().label("latest_bundle_id"),
+        latest_bundle.with_only_columns(bundle_t.c.exported_at).scalar_subquery().label("latest_bundle_at"),
+        select(func.count())
+        .where(decision_t.c.execution_id == run_t.c.execution_id)
+        .scalar_subquery()
+        .label("approval_count"),
+        select(func.count()).where(event_t.c.run_id == run_t.c.id).scalar_subquery().label("transition_count"),
+    ).select_from(run_t.join(execution_t, execution_t.c.id == run_t.c.execution_id))
+
+
+async def _steps_by_execution(session: AsyncSession, execution_ids: Sequence[str]) -> dict[str, list[Any]]:
+    grouped: dict[str, list[Any]] = defaultdict(list)
+    if execution_ids:
+        rows = await session.execute(
+            select(step_t).where(step_t.c.execution_id.in_(set(execution_ids))).order_by(step_t.c.position)
+        )
+        for row in rows:
+            grouped[row.execution_id].append(row)
+    return grouped
+
+
+async def get_lane(
+    session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionLaneGetInput
+) -> ControlPlaneExecutionLaneGetOutput:
+    row = (await session.execute(_runs_with_facts().where(run_t.c.id == data.run_id))).one_or_none()
+    if row is None:
+        raise NotFound(f"Run {data.run_id!r} does not exist.")
+    steps = await _steps_by_execution(session, [row.execution_id])
+    return ControlPlaneExecutionLaneGetOutput(
+        run=run_detail(RunFacts.from_rows(row, steps[row.execution_id], utcnow()))
+    )
+
+
+async def list_lanes(
+    session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionLaneListInput
+) -> ControlPlaneExecutionLaneListOutput:
+    state = run_state_sql()
+    filters: list[ColumnElement[bool]] = []
+    if data.lane_key is not None:
+        filters.append(lane_key_sql(state) == data.lane_key)
+    if data.lane_status is not None:
+        filters.append(lane_status_sql(state) == data.lane_status)
+    found = await page(
+        session,
+        _runs_with_facts().where(*filters).order_by(execution_t.c.updated_at.desc(), run_t.c.id),
+        data.limit,
+        data.offset,
+    )
+    steps = await _steps_by_execution(session, [row.execution_id for row in found.rows])
+    now = utcnow()
+    items = [run_summary(RunFacts.from_rows(row, steps[row.execution_id], now)) for row in found.rows]
+    return ControlPlaneExecutionLaneListOutput(items=items, total=found.total)

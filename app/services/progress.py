@@ -1,0 +1,139 @@
+"""What every lifecycle write shares: locking an execution, reading its steps, moving to the next step.
+
+Lifecycle commands lock the execution row first (`SELECT ... FOR UPDATE` on PostgreSQL; SQLite
+writers are serialized by `BEGIN IMMEDIATE`), then decide from what they read: two operators or
+runners acting on one execution at the same moment are applied one after the other, and the second
+sees the first's result. Decisions (approve/reject) use their own conditional update and agree with
+this lock: each of their writes is conditional on the state it expects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.contracts.control_plane.events import execution_completed, step_approval_requested
+from app.db.tables import execution_table as execution_t
+from app.db.tables import run_table as run_t
+from app.db.tables import step_table as step_t
+from app.errors import NotFound
+from app.services.common import NewEvent
+from app.services.state_machine import AWAITING, run_state
+
+DONE_STEP_STATUSES = ("completed", "skipped")
+OPEN_STEP_STATUSES = ("pending", AWAITING, "approved")
+"""Steps that have not run yet; skipped when an execution stops."""
+
+
+@dataclass(frozen=True, slots=True)
+class LockedRun:
+    run: Row[Any]
+    execution: Row[Any]
+
+    @property
+    def is_current(self) -> bool:
+        return bool(self.execution.run_id == self.run.id)
+
+    @property
+    def state(self) -> str:
+        return run_state(
+            self.execution.status,
+            self.execution.shutdown_requested_at is not None,
+            self.is_current,
+            self.run.ended_status,
+        )
+
+
+async def lock_execution(session: AsyncSession, execution_id: str) -> Row[Any]:
+    row = (
+        await session.execute(select(execution_t).where(execution_t.c.id == execution_id).with_for_update())
+    ).one_or_none()
+    if row is None:
+        raise NotFound(f"Execution {execution_id!r} does not exist.")
+    return row
+
+
+async def lock_run(session: AsyncSession, run_id: str) -> LockedRun:
+    run = (await session.execute(select(run_t).where(run_t.c.id == run_id))).one_or_none()
+    if run is None:
+        raise NotFound(f"Run {run_id!r} does not exist.")
+    return LockedRun(run=run, execution=await lock_execution(session, run.execution_id))
+
+
+async def load_steps(session: AsyncSession, execution_id: str) -> list[Row[Any]]:
+    return list(
+        (
+            await session.execute(
+                select(step_t).where(step_t.c.execution_id == execution_id).order_by(step_t.c.position)
+            )
+        ).all()
+    )
+
+
+def next_step(steps: Sequence[Row[Any]]) -> Row[Any] | None:
+    """The first step that has not completed (nor been skipped): the only one a runner may start."""
+    return next((step for step in steps if step.status not in DONE_STEP_STATUSES), None)
+
+
+def step_of(steps: Sequence[Row[Any]], step_id: str, execution_id: str) -> Row[Any]:
+    for step in steps:
+        if step.id == step_id:
+            return step
+    raise NotFound(f"Step {step_id!r} is not a step of execution {execution_id!r}.")
+
+
+async def set_execution(session: AsyncSession, execution_id: str, at: datetime, **values: Any) -> None:
+    await session.execute(update(execution_t).where(execution_t.c.id == execution_id).values(updated_at=at, **values))
+
+
+async def set_step(session: AsyncSession, step_id: str, at: datetime, **values: Any) -> None:
+    await session.execute(update(step_t).where(step_t.c.id == step_id).values(updated_at=at, **values))
+
+
+async def skip_open_steps(session: AsyncSession, execution_id: str, at: datetime) -> None:
+    await session.execute(
+        update(step_t)
+        .where(step_t.c.execution_id == execution_id, step_t.c.status.in_(OPEN_STEP_STATUSES))
+        .values(status="skipped", updated_at=at)
+    )
+
+
+async def advance(
+    session: AsyncSession,
+    execution: Row[Any],
+    run_id: str,
+    steps: Sequence[Row[Any]],
+    status: str,
+    at: datetime,
+    actor: str | None,
+) -> tuple[str, str | None, list[NewEvent]]:
+    """After the run started or a step completed: the execution's new status, the step now awaiting
+    approval (if any) and the events to append. `steps` reflect the writes made so far; `status` is
+    the execution's status before advancing (running or paused)."""
+    following = next_step(steps)
+    if following is None:
+        await set_execution(session, execution.id, at, status="completed", shutdown_requested_at=None)
+        payload = execution_completed.ControlPlaneExecutionCompletedPayload(
+            execution_id=execution.id, run_id=run_id, completed_at=at, outcome="completed"
+        )
+        return "completed", None, [NewEvent(execution_completed.SPEC, payload, at, execution.id, None, actor, run_id)]
+    if following.status == "pending" and following.requires_approval:
+        await set_step(session, following.id, at, status=AWAITING)
+        new_status = AWAITING if status == "running" else status
+        await set_execution(session, execution.id, at, status=new_status)
+        requested = step_approval_requested.ControlPlaneExecutionStepApprovalRequestedPayload(
+            execution_id=execution.id,
+            run_id=run_id,
+            step_id=following.id,
+            risk_tier=following.risk_tier,
+            requested_at=at,
+        )
+        event = NewEvent(step_approval_requested.SPEC, requested, at, execution.id, following.id, actor, run_id)
+        return new_status, following.id, [event]
+    await set_execution(session, execution.id, at, status=status)
+    return status, following.id if following.status == AWAITING else None, []

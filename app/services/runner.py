@@ -1,0 +1,191 @@
+"""Runner reports: a step started, completed or failed. They move runs forward; operators never do."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Row, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import Principal
+from app.contracts.control_plane.commands.runner_reports import ControlPlaneRunnerStepReportOutput
+from app.contracts.control_plane.commands.step_completed import ControlPlaneRunnerStepCompletedInput
+from app.contracts.control_plane.commands.step_failed import ControlPlaneRunnerStepFailedInput
+from app.contracts.control_plane.commands.step_started import ControlPlaneRunnerStepStartedInput
+from app.contracts.control_plane.events import (
+    execution_cancelled,
+    execution_failed,
+    execution_shutdown_requested,
+    step_completed,
+    step_failed,
+    step_started,
+)
+from app.db.tables import event_table as event_t
+from app.errors import Conflict
+from app.services.common import NewEvent, append_events, utcnow
+from app.services.progress import (
+    LockedRun,
+    advance,
+    load_steps,
+    lock_run,
+    next_step,
+    set_execution,
+    set_step,
+    skip_open_steps,
+    step_of,
+)
+from app.services.state_machine import AWAITING, STOPPING, Action, allowed
+
+
+def _report(
+    locked: LockedRun, step_id: str, step_status: str, execution_status: str, awaiting: str | None, at: Any
+) -> ControlPlaneRunnerStepReportOutput:
+    return ControlPlaneRunnerStepReportOutput(
+        run_id=locked.run.id,
+        step_id=step_id,
+        step_status=step_status,
+        execution_status=execution_status,
+        awaiting_approval_step_id=awaiting,
+        reported_at=at,
+    )
+
+
+def _awaiting(steps: list[Row[Any]]) -> str | None:
+    return next((step.id for step in steps if step.status == AWAITING), None)
+
+
+def _running_in(locked: LockedRun, step: Row[Any]) -> bool:
+    return bool(step.status == "running" and step.run_id == locked.run.id)
+
+
+def _not_running(step: Row[Any]) -> Conflict:
+    return Conflict(f"Step {step.id!r} is {step.status!r}; only a running step of this run can end.", step.status)
+
+
+async def report_step_started(
+    session: AsyncSession, principal: Principal | None, data: ControlPlaneRunnerStepStartedInput
+) -> ControlPlaneRunnerStepReportOutput:
+    locked = await lock_run(session, data.run_id)
+    steps = await load_steps(session, locked.execution.id)
+    step = step_of(steps, data.step_id, locked.execution.id)
+    if _running_in(locked, step) and locked.is_current:
+        return _report(locked, step.id, "running", locked.execution.status, None, step.started_at)
+    allowed(Action.STEP_STARTED, locked.state)
+    following = next_step(steps)
+    if following is None or following.id != step.id:
+        expected = f"step {following.position} ({following.id})" if following else "none"
+        raise Conflict(f"Step {step.id!r} is not the next step of the run; the next is {expected}.", step.status)
+    if not (step.status == "approved" or (step.status == "pending" and not step.requires_approval)):
+        raise Conflict(f"Step {step.id!r} is {step.status!r} and cannot start yet.", step.status)
+    now = utcnow()
+    await set_step(session, step.id, now, status="running", run_id=locked.run.id, started_at=now)
+    await set_execution(session, locked.execution.id, now)
+    payload = step_started.ControlPlaneExecutionStepStartedPayload(
+        execution_id=locked.execution.id, run_id=locked.run.id, step_id=step.id, started_at=now
+    )
+    actor = principal.id if principal else None
+    await append_events(
+        session, [NewEvent(step_started.SPEC, payload, now, locked.execution.id, step.id, actor, locked.run.id)]
+    )
+    return _report(locked, step.id, "running", locked.execution.status, None, now)
+
+
+async def report_step_completed(
+    session: AsyncSession, principal: Principal | None, data: ControlPlaneRunnerStepCompletedInput
+) -> ControlPlaneRunnerStepReportOutput:
+    locked = await lock_run(session, data.run_id)
+    steps = await load_steps(session, locked.execution.id)
+    step = step_of(steps, data.step_id, locked.execution.id)
+    if step.status == "completed" and step.run_id == locked.run.id and step.output == (data.output or None):
+        return _report(locked, step.id, "completed", locked.execution.status, _awaiting(steps), step.completed_at)
+    state = locked.state
+    allowed(Action.STEP_COMPLETED, state)
+    if not _running_in(locked, step):
+        raise _not_running(step)
+    now = utcnow()
+    actor = principal.id if principal else None
+    execution_id, run_id = locked.execution.id, locked.run.id
+    await set_step(session, step.id, now, status="completed", completed_at=now, output=data.output or None)
+    payload = step_completed.ControlPlaneExecutionStepCompletedPayload(
+        execution_id=execution_id, run_id=run_id, step_id=step.id, completed_at=now
+    )
+    events = [NewEvent(step_completed.SPEC, payload, now, execution_id, step.id, actor, run_id)]
+    steps = await load_steps(session, execution_id)
+    if state == STOPPING and next_step(steps) is not None:
+        # Shutdown requested while this step ran: it finished, so the run stops here.
+        await skip_open_steps(session, execution_id, now)
+        await set_execution(session, execution_id, now, status="cancelled", shutdown_requested_at=None)
+        stopped = execution_cancelled.ControlPlaneExecutionCancelledPayload(
+            execution_id=execution_id,
+            run_id=run_id,
+            cancelled_at=now,
+            cancelled_by=await _shutdown_requester(session, locked),
+            reason="shutdown: the running step finished",
+            mode="shutdown",
+        )
+        events.append(NewEvent(execution_cancelled.SPEC, stopped, now, execution_id, None, actor, run_id))
+        await append_events(session, events)
+        return _report(locked, step.id, "completed", "cancelled", None, now)
+    current = "paused" if state == "paused" else "running"
+    status, awaiting, more = await advance(session, locked.execution, run_id, steps, current, now, actor)
+    await append_events(session, events + more)
+    return _report(locked, step.id, "completed", status, awaiting if status != "completed" else None, now)
+
+
+async def report_step_failed(
+    session: AsyncSession, principal: Principal | None, data: ControlPlaneRunnerStepFailedInput
+) -> ControlPlaneRunnerStepReportOutput:
+    locked = await lock_run(session, data.run_id)
+    steps = await load_steps(session, locked.execution.id)
+    step = step_of(steps, data.step_id, locked.execution.id)
+    if (
+        step.status == "failed"
+        and step.run_id == locked.run.id
+        and (step.error_code, step.error_message) == (data.error_code, data.message)
+    ):
+        return _report(locked, step.id, "failed", locked.execution.status, None, step.updated_at)
+    allowed(Action.STEP_FAILED, locked.state)
+    if not _running_in(locked, step):
+        raise _not_running(step)
+    now = utcnow()
+    actor = principal.id if principal else None
+    execution_id, run_id = locked.execution.id, locked.run.id
+    await set_step(session, step.id, now, status="failed", error_code=data.error_code, error_message=data.message)
+    # Later steps stay pending: retryExecution resumes from this step.
+    await set_execution(session, execution_id, now, status="failed", shutdown_requested_at=None)
+    failed_step = step_failed.ControlPlaneExecutionStepFailedPayload(
+        execution_id=execution_id,
+        run_id=run_id,
+        step_id=step.id,
+        failed_at=now,
+        error_code=data.error_code,
+        error_message=data.message,
+    )
+    failed = execution_failed.ControlPlaneExecutionFailedPayload(
+        execution_id=execution_id,
+        run_id=run_id,
+        failed_at=now,
+        error_code=data.error_code,
+        error_message=data.message,
+        problem={"stepId": step.id, "stepKey": step.key, "position": step.position},
+    )
+    await append_events(
+        session,
+        [
+            NewEvent(step_failed.SPEC, failed_step, now, execution_id, step.id, actor, run_id),
+            NewEvent(execution_failed.SPEC, failed, now, execution_id, step.id, actor, run_id),
+        ],
+    )
+    return _report(locked, step.id, "failed", "failed", None, now)
+
+
+async def _shutdown_requester(session: AsyncSession, locked: LockedRun) -> str:
+    actor = (
+        await session.execute(
+            select(event_t.c.actor)
+            .where(event_t.c.run_id == locked.run.id, event_t.c.event_key == execution_shutdown_requested.SPEC.key)
+            .order_by(event_t.c.sequence.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    return actor or "unknown"

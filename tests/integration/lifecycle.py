@@ -1,0 +1,208 @@
+"""A client of the whole execution lifecycle over GraphQL, as an operator console and a runner use it.
+
+`Lifecycle` wraps the documents below around the `execute` fixture; every call goes over HTTP
+through gql like any client.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+SUBMIT = """
+mutation Submit($input: ControlPlaneIntentSubmitInput!) {
+  submitIntent(input: $input) { executionId intentId status receivedAt }
+}"""
+COMPILE = """
+mutation Compile($input: ControlPlanePlanCompileInput!) {
+  compilePlan(input: $input) { planId compiledAt stepCount deterministicHash }
+}"""
+VERIFY = """
+mutation Verify($input: ControlPlanePlanVerifyInput!) {
+  verifyPlan(input: $input) { verdict requiresApproval blockedReasons verifiedAt }
+}"""
+START = """
+mutation Start($input: ControlPlaneExecutionStartInput!) {
+  startExecution(input: $input) { runId status startedAt }
+}"""
+PAUSE = """
+mutation Pause($input: ControlPlaneExecutionPauseInput!) {
+  pauseExecution(input: $input) { runId status pausedAt }
+}"""
+RESUME = """
+mutation Resume($input: ControlPlaneExecutionResumeInput!) {
+  resumeExecution(input: $input) { runId status resumedAt }
+}"""
+CANCEL = """
+mutation Cancel($input: ControlPlaneExecutionCancelInput!) {
+  cancelExecution(input: $input) { executionId status cancelledAt }
+}"""
+ABORT = """
+mutation Abort($input: ControlPlaneExecutionAbortInput!) {
+  abortExecution(input: $input) { runId status abortedAt }
+}"""
+SHUTDOWN = """
+mutation Shutdown($input: ControlPlaneExecutionShutdownInput!) {
+  shutdownExecution(input: $input) { runId status shutdownAt }
+}"""
+RETRY = """
+mutation Retry($input: ControlPlaneExecutionRetryInput!) {
+  retryExecution(input: $input) { runId status phase retriedAt }
+}"""
+REPORT_FIELDS = "runId stepId stepStatus executionStatus awaitingApprovalStepId reportedAt"
+STEP_STARTED = f"""
+mutation Started($input: ControlPlaneRunnerStepStartedInput!) {{
+  reportStepStarted(input: $input) {{ {REPORT_FIELDS} }}
+}}"""
+STEP_COMPLETED = f"""
+mutation Completed($input: ControlPlaneRunnerStepCompletedInput!) {{
+  reportStepCompleted(input: $input) {{ {REPORT_FIELDS} }}
+}}"""
+STEP_FAILED = f"""
+mutation Failed($input: ControlPlaneRunnerStepFailedInput!) {{
+  reportStepFailed(input: $input) {{ {REPORT_FIELDS} }}
+}}"""
+APPROVE = """
+mutation Approve($input: ControlPlaneExecutionApproveInput!) {
+  approveExecutionStep(input: $input) { executionId stepId status approvedAt }
+}"""
+REJECT = """
+mutation Reject($input: ControlPlaneExecutionRejectInput!) {
+  rejectExecutionStep(input: $input) { executionId stepId status rejectedAt }
+}"""
+EXPORT = """
+mutation Export($input: ControlPlaneExecutionEvidenceExportInput!) {
+  exportExecutionEvidence(input: $input) { runId evidenceBundleCount exportedAt bundleId digest }
+}"""
+BUNDLE = """
+query Bundle($input: ControlPlaneExecutionEvidenceGetInput!) {
+  evidenceBundle(input: $input) { bundleId runId executionId ordinal digest bundle exportedBy exportedAt }
+}"""
+EXECUTION = """
+query Execution($input: ControlPlaneExecutionGetInput!) {
+  execution(input: $input) { execution {
+    executionId intentId planId runId status riskTier requiresApproval createdAt updatedAt
+    lane { laneKey laneStatus lanePhase ownerRole evidenceBundleCount pendingApprovalCount recommendedNextLane }
+    steps { stepId position key status riskTier requiresApproval decidedBy decidedAt decisionNote }
+  } }
+}"""
+TRACE = """
+query Trace($input: ControlPlaneTraceGetInput!) {
+  trace(input: $input) { executionId entries { timestamp stage status actorId metadata } }
+}"""
+EXPLAIN = """
+query Explain($input: ControlPlanePolicyExplainInput!) {
+  policyExplanation(input: $input) { verdict riskTier reasons policyVersion }
+}"""
+LANE = """
+query Lane($input: ControlPlaneExecutionLaneGetInput!) {
+  executionLane(input: $input) { run {
+    runId executionId laneKey laneStatus lanePhase ownerRole objective teamStatus completionPhase
+    terminalReadiness missingEvidence missingApprovals blockingRisks recommendedNextLane evidenceBundleCount
+    approvalCount transitionCount queueSkew cleanupStatus retryCount snapshotRef updatedAt
+  } }
+}"""
+LANES = """
+query Lanes($input: ControlPlaneExecutionLaneListInput!) {
+  executionLanes(input: $input) { total items {
+    runId executionId laneKey laneStatus lanePhase ownerRole objective evidenceCompleteness terminalReadiness
+    pendingApprovalCount missingEvidenceCount missingApprovalCount recommendedNextLane updatedAt
+  } }
+}"""
+
+THREE_STEPS = {
+    "steps": [
+        {"key": "build.artifact", "input": {"ref": "main"}},
+        {"key": "deploy.production", "input": {"region": "eu-west-1"}},
+        {"key": "notify.team", "input": {"channel": "#ops"}},
+    ]
+}
+"""build (medium) -> deploy (high: awaits approval) -> notify (medium)."""
+
+
+@dataclass
+class Lifecycle:
+    """One execution driven through its life; `admin` and `runner` are bearer tokens."""
+
+    execute: Any
+    admin: str
+    runner: str
+    admin_id: str = "dana"
+    execution_id: str = ""
+    intent_id: str = ""
+    plan_id: str = ""
+    run_id: str = ""
+    steps: list[dict[str, Any]] = field(default_factory=list)
+
+    async def call(self, document: str, payload: dict[str, Any], bearer: str | None = None) -> dict[str, Any]:
+        data: dict[str, Any] = await self.execute(document, {"input": payload}, bearer=bearer or self.admin)
+        return next(iter(data.values()))
+
+    async def submit(self, text: str = "Ship release 42", workspace: str = "ws-test", **extra: Any) -> dict[str, Any]:
+        out = await self.call(SUBMIT, {"workspaceId": workspace, "text": text, **extra})
+        self.execution_id, self.intent_id = out["executionId"], out["intentId"]
+        return out
+
+    async def compile(self, draft: dict[str, Any] | None = THREE_STEPS) -> dict[str, Any]:
+        payload: dict[str, Any] = {"executionId": self.execution_id, "intentId": self.intent_id}
+        if draft is not None:
+            payload["draft"] = draft
+        out = await self.call(COMPILE, payload)
+        self.plan_id = out["planId"]
+        return out
+
+    async def verify(self) -> dict[str, Any]:
+        return await self.call(VERIFY, {"executionId": self.execution_id, "planId": self.plan_id})
+
+    async def start(self, **extra: Any) -> dict[str, Any]:
+        out = await self.call(START, {"executionId": self.execution_id, "planId": self.plan_id, **extra})
+        self.run_id = out["runId"]
+        await self.refresh()
+        return out
+
+    async def prepared(self, draft: dict[str, Any] | None = THREE_STEPS) -> Lifecycle:
+        """Submitted, compiled and verified; not started."""
+        await self.submit()
+        await self.compile(draft)
+        await self.verify()
+        return self
+
+    async def started(self, draft: dict[str, Any] | None = THREE_STEPS) -> Lifecycle:
+        await self.prepared(draft)
+        await self.start()
+        return self
+
+    async def refresh(self) -> dict[str, Any]:
+        record = (await self.call(EXECUTION, {"executionId": self.execution_id}))["execution"]
+        self.steps = record["steps"]
+        return dict(record)
+
+    def step(self, position: int) -> str:
+        return str(self.steps[position - 1]["stepId"])
+
+    async def report(self, document: str, position: int, **extra: Any) -> dict[str, Any]:
+        out = await self.call(document, {"runId": self.run_id, "stepId": self.step(position), **extra}, self.runner)
+        return out
+
+    async def run_step(self, position: int, output: dict[str, Any] | None = None) -> dict[str, Any]:
+        await self.report(STEP_STARTED, position)
+        return await self.report(STEP_COMPLETED, position, **({"output": output} if output else {}))
+
+    async def approve(self, position: int, note: str | None = None) -> dict[str, Any]:
+        payload = {"executionId": self.execution_id, "stepId": self.step(position), "approvedBy": self.admin_id}
+        return await self.call(APPROVE, payload | ({"note": note} if note else {}))
+
+    async def reject(self, position: int, reason: str = "Not now.") -> dict[str, Any]:
+        payload = {"executionId": self.execution_id, "stepId": self.step(position), "rejectedBy": self.admin_id}
+        return await self.call(REJECT, payload | {"reason": reason})
+
+    async def control(self, document: str, actor_field: str, **extra: Any) -> dict[str, Any]:
+        """pause / resume / abort / shutdown / retry the current run as the admin."""
+        return await self.call(document, {"runId": self.run_id, actor_field: self.admin_id, **extra})
+
+    async def status(self) -> str:
+        return str((await self.refresh())["status"])
+
+    async def step_statuses(self) -> list[str]:
+        await self.refresh()
+        return [step["status"] for step in self.steps]
