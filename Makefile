@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 PG_ADMIN_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/control_plane
 
-.PHONY: install serve serve-pg test lint typecheck pytest pytest-sqlite pytest-postgresql schema bench bench-pg clean
+.PHONY: install serve serve-pg test lint typecheck pytest pytest-sqlite pytest-postgresql schema bench bench-pg bench-lifecycle clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,10 @@ bench: install
 # PostgreSQL scale-out: 1 vs 2 server processes, and SQLite vs PostgreSQL (needs the local server).
 bench-pg: install
 	$(BIN)/python bench/scale.py
+
+# Whole execution lifecycles, 16 at a time, on SQLite (bench/lifecycle.py --database-url for PostgreSQL).
+bench-lifecycle: install
+	$(BIN)/python bench/lifecycle.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -140,9 +140,11 @@ def seed(
     settings = _settings()
     if directory is not None and not directory.is_dir():
         raise _fail(f"{directory} is not a directory")
+    from app.seeding import SeedError
+
     try:
         outcome = asyncio.run(_prepare(settings, True, directory))
-    except (ConfigurationError, AppError) as error:
+    except (ConfigurationError, AppError, SeedError, ValueError) as error:
         raise _fail(str(error)) from None
     typer.echo(outcome)
 

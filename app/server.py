@@ -96,6 +96,13 @@ def create_app(
 
     # Inside Starlette's error middleware, so a body refused while streaming answers 413, not 500.
     middleware = [Middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)]
+    if settings.bench_endpoints:  # statement and request counters for bench/lifecycle.py; absent otherwise
+        from app.bench_stats import BenchStats
+
+        stats = BenchStats()
+        stats.attach(services.database.engine)
+        routes.append(Route("/bench/stats", stats.endpoint, methods=["GET"]))
+        middleware.append(Middleware(stats.middleware))
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.services = services
     return app

@@ -26,14 +26,15 @@ _WORDS_BY_TIER: Mapping[str, tuple[str, ...]] = {
         "charge", "send", "email", "sms", "publish", "migrate", "terminate", "restart", "kill", "disable",
     ),
     "medium": (
-        "create", "update", "write", "import", "upload", "modify", "build", "test", "run", "execute", "notify",
-        "sync", "reindex", "snapshot", "scale", "tag", "label", "comment", "render", "generate", "reconcile",
+        "create", "update", "write", "import", "upload", "modify", "run", "execute", "notify",
+        "sync", "reindex", "snapshot", "scale", "tag", "label", "comment", "generate", "reconcile",
         "handle", "schedule", "merge", "commit", "install", "configure", "provision", "index", "enable", "post",
     ),
     "low": (
         "read", "get", "list", "fetch", "lookup", "search", "query", "collect", "summarize", "summary", "analyze",
         "analyse", "check", "validate", "verify", "review", "plan", "report", "export", "crawl", "inspect", "diff",
         "draft", "preview", "count", "calculate", "estimate", "classify", "extract", "parse", "segment", "watch",
+        "build", "test", "render",
     ),
 }  # fmt: skip
 ACTION_FLOORS: Mapping[str, str] = {word: tier for tier, words in _WORDS_BY_TIER.items() for word in words}

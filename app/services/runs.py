@@ -126,7 +126,7 @@ async def start_execution(
     assert principal is not None
     execution = await lock_execution(session, data.execution_id)
     plan = await current_plan(session, execution, data.plan_id)
-    allowed(Action.START, execution.status)
+    allowed(Action.START, run_state(execution.status, execution.shutdown_requested_at is not None, True, None))
     if plan.verdict not in RUNNABLE_VERDICTS:
         state = "unverified" if plan.verdict is None else f"plan_{plan.verdict}"
         raise Conflict(

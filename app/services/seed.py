@@ -1,4 +1,5 @@
-"""The demo data set: a readable TOML file of executions and the decisions taken on them."""
+"""Seed data: the demo data set (scenarios played through the real lifecycle, see app/seeding.py), and
+bulk rows that benchmarks insert directly when they need tens of thousands of executions."""
 
 from __future__ import annotations
 
@@ -24,6 +25,59 @@ class _Seed(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# --- the demo data set: scenarios ------------------------------------------------------------------
+
+
+class ScenarioStep(_Seed):
+    key: str = Field(min_length=1, max_length=200)
+    risk_tier: RiskTier | None = None
+    input: dict[str, object] | None = None
+
+
+Action = str | dict[str, str]
+"""`compile`, `verify`, `start`, `begin` (runner starts the next step), `complete` (begin if needed, then
+complete it), `approve`, `pause`, `resume`, `retry`, `export`, or a table with one entry:
+`{fail = "CODE: message"}`, `{reject = "reason"}`, `{approve = "note"}`, `{cancel = "reason"}`,
+`{abort = "reason"}`, `{shutdown = "reason"}`, `{pause = "reason"}`."""
+
+
+class Scenario(_Seed):
+    """One execution, played from submitIntent on. Ids are derived from `name`: exec-<name>,
+    int-<name>, plan-<name>, run-<name>-<attempt>, step-<name>-<position>."""
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=80)
+    workspace: ID
+    text: str = Field(min_length=1, max_length=10_000)
+    channel: str | None = None
+    submitted_by: ID = "sam"
+    operator: ID = "dana"
+    runner: ID = "runner-1"
+    at: Timestamp
+    every_seconds: int = Field(default=30, ge=1)
+    steps: list[ScenarioStep] | None = None
+    actions: list[Action] = []
+
+
+class DemoDataset(_Seed):
+    scenarios: list[Scenario] = []
+
+
+def read_scenarios(directory: Path) -> DemoDataset:
+    """Every `*.toml` file of a directory, in name order, as one data set."""
+    scenarios: list[Scenario] = []
+    for path in sorted(directory.glob("*.toml")):
+        with path.open("rb") as handle:
+            scenarios.extend(DemoDataset.model_validate(tomllib.load(handle)).scenarios)
+    names = [scenario.name for scenario in scenarios]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise ValueError(f"seed scenarios named more than once: {', '.join(duplicates)}")
+    return DemoDataset(scenarios=scenarios)
+
+
+# --- bulk rows for benchmarks -----------------------------------------------------------------------
+
+
 class SeedStep(_Seed):
     id: ID
     key: str = Field(min_length=1, max_length=200)
@@ -46,37 +100,13 @@ class SeedExecution(_Seed):
     steps: list[SeedStep] = []
 
 
-class SeedDecision(_Seed):
-    action: Literal["reject", "approve"]
-    execution: ID
-    step: ID
-    actor: ID
-    reason: str | None = None
-
-
 class SeedDataset(_Seed):
     executions: list[SeedExecution] = []
-    decisions: list[SeedDecision] = []
-
-
-def read_dataset(path: Path) -> SeedDataset:
-    with path.open("rb") as handle:
-        return SeedDataset.model_validate(tomllib.load(handle))
-
-
-def read_directory(directory: Path) -> SeedDataset:
-    """Every `*.toml` file of a directory, in name order, as one data set."""
-    executions: list[SeedExecution] = []
-    decisions: list[SeedDecision] = []
-    for path in sorted(directory.glob("*.toml")):
-        dataset = read_dataset(path)
-        executions.extend(dataset.executions)
-        decisions.extend(dataset.decisions)
-    return SeedDataset(executions=executions, decisions=decisions)
 
 
 async def insert_executions(session: AsyncSession, dataset: SeedDataset) -> int:
-    """Insert the executions (with their steps) that do not exist yet; returns how many were new."""
+    """Insert executions (with their steps) as rows, bypassing the lifecycle: for benchmarks only.
+    Returns how many were new."""
     ids = [execution.id for execution in dataset.executions]
     if not ids:
         return 0

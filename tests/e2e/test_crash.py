@@ -103,22 +103,14 @@ def extra_seed_toml(count: int) -> str:
     """`count` executions awaiting approval: a completed step, the awaiting one, a pending one."""
     blocks = []
     for index in range(count):
-        execution, step = f"{EXTRA_PREFIX}{index:04d}", f"step-crash-{index:04d}"
         blocks.append(
-            f"""[[executions]]
-id = "{execution}"
+            f"""[[scenarios]]
+name = "crash-{index:04d}"
 workspace = "ws-crash"
-run = "run-crash-{index:04d}-1"
-status = "awaiting_approval"
-risk_tier = "high"
-requires_approval = true
-created_at = 2026-12-01T08:00:00Z
-updated_at = 2026-12-01T08:01:00Z
-steps = [
-  {{ id = "{step}-1", key = "prepare", status = "completed", risk_tier = "low" }},
-  {{ id = "{step}-2", key = "act", status = "awaiting_approval", risk_tier = "high", requires_approval = true }},
-  {{ id = "{step}-3", key = "report", status = "pending", risk_tier = "low" }},
-]
+text = "Crash test {index}"
+at = 2026-12-01T08:00:00Z
+steps = [{{ key = "fetch.input" }}, {{ key = "deploy.act" }}, {{ key = "report.result" }}]
+actions = ["compile", "verify", "start", "complete"]
 """
         )
     return "\n".join(blocks)
@@ -199,7 +191,7 @@ async def test_sigkill_mid_stream_leaves_a_consistent_database(
     shutil.copy(REPO_ROOT / "seeds" / "demo.toml", seeds / "demo.toml")
     (seeds / "crash.toml").write_text(extra_seed_toml(EXTRA))
     with (seeds / "demo.toml").open("rb") as handle:
-        demo = len(tomllib.load(handle)["executions"])
+        demo = len(tomllib.load(handle)["scenarios"])
     seeded = run_cli("seed", "--dir", str(seeds), env=cli_env)
     assert seeded.returncode == 0, describe(seeded)
     assert f"seeded {demo + EXTRA} executions" in seeded.stdout, describe(seeded)

@@ -36,7 +36,6 @@ SEEDED_AWAITING = {
     ("exec-acme-refund-7", "step-acme-refund-7-2"),
     ("exec-globex-cleanup-3", "step-globex-cleanup-3-2"),
     ("exec-globex-migrate-9", "step-globex-migrate-9-2"),
-    ("exec-globex-migrate-9", "step-globex-migrate-9-3"),
     ("exec-initech-email-5", "step-initech-email-5-2"),
 }
 
@@ -60,7 +59,17 @@ query Execution($input: ControlPlaneExecutionGetInput!) {
 }
 """
 
-COUNTED_TABLES = ("execution", "execution_step", "approval_decision", "execution_event", "event_counter")
+COUNTED_TABLES = (
+    "execution",
+    "execution_step",
+    "approval_decision",
+    "execution_event",
+    "event_counter",
+    "intent",
+    "plan",
+    "execution_run",
+    "evidence_bundle",
+)
 
 
 def unverified_claims(token: str) -> dict[str, Any]:
@@ -84,7 +93,7 @@ def expected_seed_executions() -> int:
     total = 0
     for path in sorted((REPO_ROOT / "seeds").glob("*.toml")):
         with path.open("rb") as handle:
-            total += len(tomllib.load(handle).get("executions", []))
+            total += len(tomllib.load(handle).get("scenarios", []))
     return total
 
 
@@ -266,6 +275,7 @@ async def test_gql_reject_flow_over_http(server: ServerProcess) -> None:
         ("step-acme-deploy-42-3",),
     )
     assert events == [
+        ("controlPlane.execution.step.approvalRequested", "runner-1"),  # the seed's runner reached the step
         ("controlPlane.execution.step.blocked", "alice"),
         ("controlPlane.execution.failed", "alice"),
     ]

@@ -39,6 +39,8 @@ APPROVE_CONTRACT = contract("controlPlane.execution.approve")
 DEPLOY = {"executionId": "exec-acme-deploy-42", "stepId": "step-acme-deploy-42-3"}
 MIGRATE_SCHEMA = {"executionId": "exec-globex-migrate-9", "stepId": "step-globex-migrate-9-2"}
 PAYOUT = {"executionId": "exec-initech-payout-2", "stepId": "step-initech-payout-2-2"}
+SEEDED_AWAITING = 5  # steps of the demo data set awaiting a decision
+SEEDED_EXECUTIONS = 16
 SEEDED_REASON = "Vendor list includes two accounts flagged by finance; payout must wait for the quarterly review."
 
 

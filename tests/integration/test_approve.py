@@ -30,10 +30,27 @@ from tests.integration.helpers import (
     steps_of,
 )
 
-FIRST = MIGRATE_SCHEMA  # the first of the two steps of exec-globex-migrate-9 awaiting a decision
+FIRST = MIGRATE_SCHEMA  # step 2 of exec-globex-migrate-9 awaits a decision; step 3 requires one later
 NOTE = "Schema change reviewed; backup verified."
 MIGRATE = FIRST["executionId"]
 SECOND = {"executionId": MIGRATE, "stepId": "step-globex-migrate-9-3"}
+RUN = "run-globex-migrate-9-1"
+RUN_STEP = """
+mutation Started($run: ID!, $step: ID!) { reportStepStarted(input: {runId: $run, stepId: $step}) { stepStatus } }
+"""
+COMPLETE_STEP = """
+mutation Done($run: ID!, $step: ID!) {
+  reportStepCompleted(input: {runId: $run, stepId: $step}) { executionStatus awaitingApprovalStepId }
+}
+"""
+
+
+async def run_first_step(execute, token) -> dict[str, Any]:
+    """The runner runs the approved first step; the second step then awaits its own decision."""
+    runner = token("rita", "runner")
+    ids = {"run": RUN, "step": FIRST["stepId"]}
+    await execute(RUN_STEP, ids, bearer=runner)
+    return (await execute(COMPLETE_STEP, ids, bearer=runner))["reportStepCompleted"]
 
 
 def approve_input(**overrides: Any) -> dict[str, Any]:
@@ -72,7 +89,7 @@ def assert_approved_event(event: Any, ids: dict[str, str], at: datetime, note: s
 # --- happy path -----------------------------------------------------------------------------------
 
 
-async def test_approving_one_of_two_awaiting_steps_keeps_the_execution_waiting(execute, database):
+async def test_approving_records_the_decision_and_resumes_the_execution(execute, database):
     before = await snapshot(database)
     events_before = await events(database)
     started = datetime.now(UTC)
@@ -91,7 +108,7 @@ async def test_approving_one_of_two_awaiting_steps_keeps_the_execution_waiting(e
         approved_at,
         NOTE,
     )
-    assert [row["status"] for row in steps.values()] == ["completed", "approved", "awaiting_approval", "pending"]
+    assert [row["status"] for row in steps.values()] == ["completed", "approved", "pending", "pending"]
 
     (decision,) = await decision_rows(database, FIRST["stepId"])
     assert (decision["execution_id"], decision["decision"], decision["actor"], decision["note"]) == (
@@ -102,10 +119,11 @@ async def test_approving_one_of_two_awaiting_steps_keeps_the_execution_waiting(e
     )
     assert decision["decided_at"] == approved_at
 
-    # The other step still awaits a decision: the execution does not resume yet.
-    assert (await execution_row(database, MIGRATE))["status"] == "awaiting_approval"
+    # Nothing else awaits a decision: the execution runs again (the runner may start the step).
+    execution = await execution_row(database, MIGRATE)
+    assert (execution["status"], execution["updated_at"]) == ("running", approved_at)
     after = await snapshot(database)
-    assert changed_keys(before, after, "execution") == set()
+    assert changed_keys(before, after, "execution") == {MIGRATE}
     assert changed_keys(before, after, "execution_step") == {FIRST["stepId"]}
 
     (event,) = (await events(database))[len(events_before) :]
@@ -114,8 +132,11 @@ async def test_approving_one_of_two_awaiting_steps_keeps_the_execution_waiting(e
     await assert_gap_free(database)
 
 
-async def test_approving_the_last_awaiting_step_resumes_the_execution(execute, database):
+async def test_the_next_step_that_requires_approval_waits_for_its_own_decision(execute, database, token):
     await approve(execute)
+    reported = await run_first_step(execute, token)
+    assert reported == {"executionStatus": "awaiting_approval", "awaitingApprovalStepId": SECOND["stepId"]}
+    assert (await execution_row(database, MIGRATE))["status"] == "awaiting_approval"
     events_before = len(await events(database))
 
     output = await approve(execute, **SECOND, note=None)
@@ -124,7 +145,7 @@ async def test_approving_the_last_awaiting_step_resumes_the_execution(execute, d
     execution = await execution_row(database, MIGRATE)
     assert (execution["status"], execution["updated_at"]) == ("running", approved_at)
     steps = await steps_of(database, MIGRATE)
-    assert [row["status"] for row in steps.values()] == ["completed", "approved", "approved", "pending"]
+    assert [row["status"] for row in steps.values()] == ["completed", "completed", "approved", "pending"]
     assert steps[SECOND["stepId"]]["decision_note"] is None
     (decision,) = await decision_rows(database, SECOND["stepId"])
     assert decision["note"] is None
@@ -143,9 +164,10 @@ async def test_approving_the_only_awaiting_step_resumes_at_once_and_skips_nothin
     assert [row["status"] for row in steps.values()] == ["completed", "completed", "approved", "pending"]
 
 
-async def test_note_is_optional_and_2000_characters_are_accepted(execute, database):
+async def test_note_is_optional_and_2000_characters_are_accepted(execute, database, token):
     long_note = "n" * 2000
     await approve(execute, note=long_note)
+    await run_first_step(execute, token)
     without = {k: v for k, v in approve_input(**SECOND).items() if k != "note"}
     data = await execute(APPROVE, {"input": without})
 

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.conftest import snapshot
-from tests.integration.helpers import DEPLOY, REJECT
+from tests.integration.helpers import DEPLOY, REJECT, SEEDED_AWAITING
 
 GQL = "application/graphql-response+json"
 JSON = "application/json"
@@ -37,7 +37,7 @@ async def assert_still_serving(http, token) -> None:
     response = await post(http, token, {"query": PENDING}, headers={"Accept": GQL})
     assert response.status_code == 200, response.text
     assert media_type(response) == GQL
-    assert response.json() == {"data": {"pendingApprovals": {"total": 6}}}
+    assert response.json() == {"data": {"pendingApprovals": {"total": SEEDED_AWAITING}}}
 
 
 def the_error(response: httpx.Response) -> dict[str, Any]:
@@ -68,7 +68,7 @@ async def test_response_media_type_follows_accept(http, token, accept, expected)
 
     assert response.status_code == 200
     assert media_type(response) == expected
-    assert response.json() == {"data": {"pendingApprovals": {"total": 6}}}
+    assert response.json() == {"data": {"pendingApprovals": {"total": SEEDED_AWAITING}}}
 
 
 async def test_no_accept_header_is_a_legacy_client_answered_with_json(http, token):
@@ -144,7 +144,7 @@ async def test_get_runs_queries(http, token):
 
     assert response.status_code == 200
     assert media_type(response) == GQL
-    assert response.json() == {"data": {"pendingApprovals": {"total": 6}}}
+    assert response.json() == {"data": {"pendingApprovals": {"total": SEEDED_AWAITING}}}
 
 
 @pytest.mark.parametrize("accept", [GQL, JSON])
@@ -198,7 +198,7 @@ async def test_json_with_utf8_charset_is_accepted(http, token):
     response = await post(http, token, headers=headers, content=json.dumps({"query": PENDING}).encode())
 
     assert response.status_code == 200
-    assert response.json() == {"data": {"pendingApprovals": {"total": 6}}}
+    assert response.json() == {"data": {"pendingApprovals": {"total": SEEDED_AWAITING}}}
 
 
 @pytest.mark.parametrize(
@@ -285,4 +285,4 @@ async def test_body_just_under_the_limit_is_served(http, token):
     response = await post(http, token, headers={"Content-Type": JSON, "Accept": GQL}, content=content)
 
     assert response.status_code == 200
-    assert response.json() == {"data": {"pendingApprovals": {"total": 6}}}
+    assert response.json() == {"data": {"pendingApprovals": {"total": SEEDED_AWAITING}}}

@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 
 from app.server import create_app
 from tests.conftest import make_settings, snapshot
-from tests.integration.helpers import DEPLOY, REJECT, failing
+from tests.integration.helpers import DEPLOY, REJECT, SEEDED_AWAITING, failing
 
 GQL = "application/graphql-response+json"
 PENDING = "{ pendingApprovals(input: {}) { total } }"
@@ -72,7 +72,7 @@ async def assert_answers_quickly(http, token) -> None:
     # A generous bound on a shared, noisy machine: it catches a server left stuck by the abuse, not slowness.
     assert time.perf_counter() - started < 10.0
     assert response.status_code == 200
-    assert response.json() == {"data": {"pendingApprovals": {"total": 6}}}
+    assert response.json() == {"data": {"pendingApprovals": {"total": SEEDED_AWAITING}}}
 
 
 @pytest.mark.parametrize(("document", "message"), ABUSES)
@@ -112,7 +112,7 @@ async def test_abuses_through_the_gql_client_are_bad_user_input(execute, databas
         errors = excinfo.value.errors or []
         assert any(message in error["message"] for error in errors)
         assert {error["extensions"]["code"] for error in errors} == {"BAD_USER_INPUT"}
-    assert (await execute(PENDING))["pendingApprovals"]["total"] == 6
+    assert (await execute(PENDING))["pendingApprovals"]["total"] == SEEDED_AWAITING
 
 
 async def test_a_refused_mutation_changes_nothing(execute, database):
@@ -187,4 +187,4 @@ async def test_limits_are_configurable(strict_app, token, database, document, st
     assert message in refused.json()["errors"][0]["message"]
     assert refused.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert await snapshot(database) == before
-    assert normal.json() == {"data": {"pendingApprovals": {"total": 6}}}
+    assert normal.json() == {"data": {"pendingApprovals": {"total": SEEDED_AWAITING}}}

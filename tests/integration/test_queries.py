@@ -12,6 +12,8 @@ from tests.integration.helpers import (
     DEPLOY,
     MIGRATE_SCHEMA,
     REJECT,
+    SEEDED_AWAITING,
+    SEEDED_EXECUTIONS,
     SEEDED_REASON,
     contract,
     failing,
@@ -57,12 +59,16 @@ query Contracts($input: ControlPlaneContractListInput!) {
   }
 }
 """
-# Every seeded execution except exec-initech-payout-2, most recently updated first. The payout execution was
-# rejected when the seed ran, so its updated_at is the seeding time rather than a fixed date.
+# Every seeded execution, most recently updated first (seeds play on a clock that starts at each
+# scenario's `at`, see seeds/demo.toml).
 SEEDED_ORDER = [
+    "exec-acme-archive-6",
+    "exec-initech-rotate-8",
+    "exec-globex-backfill-5",
     "exec-globex-scale-4",
     "exec-acme-report-12",
     "exec-acme-intake-11",
+    "exec-initech-payout-2",
     "exec-initech-email-5",
     "exec-globex-migrate-9",
     "exec-globex-cleanup-3",
@@ -73,14 +79,13 @@ SEEDED_ORDER = [
     "exec-initech-cleanup-1",
     "exec-acme-crawl-3",
 ]
-ALL_EXECUTIONS = {*SEEDED_ORDER, "exec-initech-payout-2"}
-# The six seeded steps awaiting a decision, oldest first (the payout step was rejected by the seed).
+ALL_EXECUTIONS = set(SEEDED_ORDER)
+# The seeded steps awaiting a decision, oldest first (the payout step was rejected by the seed).
 AWAITING = [
     "step-acme-deploy-42-3",
     "step-acme-refund-7-2",
     "step-globex-cleanup-3-2",
     "step-globex-migrate-9-2",
-    "step-globex-migrate-9-3",
     "step-initech-email-5-2",
 ]
 
@@ -107,7 +112,7 @@ async def test_execution_returns_its_steps_in_position_order_with_lane(execute):
     steps = execution.pop("steps")
     lane = execution.pop("lane")
     assert instant(execution.pop("createdAt")) == datetime.fromisoformat("2026-11-21T11:00:00+00:00")
-    assert instant(execution.pop("updatedAt")) == datetime.fromisoformat("2026-11-21T11:02:00+00:00")
+    assert instant(execution.pop("updatedAt")) == datetime.fromisoformat("2026-11-21T11:01:40+00:00")
     assert execution == {
         "executionId": "exec-globex-migrate-9",
         "intentId": "int-globex-migrate-9",
@@ -122,8 +127,8 @@ async def test_execution_returns_its_steps_in_position_order_with_lane(execute):
     ] == [
         (1, "step-globex-migrate-9-1", "db.snapshot", "completed", "medium", False),
         (2, "step-globex-migrate-9-2", "db.migrate-schema", "awaiting_approval", "high", True),
-        (3, "step-globex-migrate-9-3", "db.reindex", "awaiting_approval", "medium", True),
-        (4, "step-globex-migrate-9-4", "service.restart", "pending", "medium", False),
+        (3, "step-globex-migrate-9-3", "db.reindex", "pending", "high", True),
+        (4, "step-globex-migrate-9-4", "service.restart", "pending", "high", True),
     ]
     assert all(s["decidedBy"] is None and s["decidedAt"] is None and s["decisionNote"] is None for s in steps)
     assert lane == {
@@ -131,7 +136,7 @@ async def test_execution_returns_its_steps_in_position_order_with_lane(execute):
         "laneStatus": "blocked",
         "lanePhase": "awaiting_approval",
         "ownerRole": "approver",
-        "pendingApprovalCount": 2,
+        "pendingApprovalCount": 1,
         "recommendedNextLane": "execute",
     }
 
@@ -194,22 +199,21 @@ async def test_execution_errors(execute, database, execution_id, code):
 async def test_executions_lists_everything_most_recently_updated_first(execute):
     result = await query(execute, LIST)
 
-    assert result["total"] == 13
+    assert result["total"] == SEEDED_EXECUTIONS
     ids = [item["executionId"] for item in result["items"]]
-    assert set(ids) == ALL_EXECUTIONS
-    assert [i for i in ids if i != "exec-initech-payout-2"] == SEEDED_ORDER
+    assert ids == SEEDED_ORDER
     updated = [instant(item["updatedAt"]) for item in result["items"]]
     assert updated == sorted(updated, reverse=True)
     migrate = next(item for item in result["items"] if item["executionId"] == "exec-globex-migrate-9")
-    assert migrate["lane"] == {"laneKey": "review", "pendingApprovalCount": 2}
+    assert migrate["lane"] == {"laneKey": "review", "pendingApprovalCount": 1}
     assert migrate["riskTier"] == "high"
 
 
 @pytest.mark.parametrize(
     ("filters", "expected"),
     [
-        ({"workspaceId": "ws-globex"}, {"cleanup-3", "migrate-9", "scale-4", "sync-6"}),
-        ({"workspaceId": "ws-initech"}, {"email-5", "payout-2", "initech-cleanup-1"}),
+        ({"workspaceId": "ws-globex"}, {"cleanup-3", "migrate-9", "scale-4", "sync-6", "backfill-5"}),
+        ({"workspaceId": "ws-initech"}, {"email-5", "payout-2", "initech-cleanup-1", "rotate-8"}),
         ({"status": "awaiting_approval"}, {"deploy-42", "refund-7", "cleanup-3", "migrate-9", "email-5"}),
         ({"status": "rejected"}, {"payout-2"}),
         ({"status": "cancelled"}, {"initech-cleanup-1"}),
@@ -233,8 +237,8 @@ async def test_executions_page_with_limit_and_offset(execute):
 
     pages = [await query(execute, LIST, limit=5, offset=offset) for offset in (0, 5, 10, 15)]
 
-    assert [page["total"] for page in pages] == [13] * 4
-    assert [len(page["items"]) for page in pages] == [5, 5, 3, 0]
+    assert [page["total"] for page in pages] == [SEEDED_EXECUTIONS] * 4
+    assert [len(page["items"]) for page in pages] == [5, 5, 5, 1]
     assert [item["executionId"] for page in pages for item in page["items"]] == everything
 
 
@@ -284,7 +288,7 @@ async def test_executions_bad_input(execute, database, values, field):
 async def test_pending_approvals_lists_the_seeded_awaiting_steps_oldest_first(execute):
     result = await query(execute, PENDING)
 
-    assert result["total"] == 6
+    assert result["total"] == SEEDED_AWAITING
     assert [item["stepId"] for item in result["items"]] == AWAITING
     since = [instant(item["awaitingSince"]) for item in result["items"]]
     assert since == sorted(since)
@@ -306,11 +310,11 @@ async def test_pending_approvals_lists_the_seeded_awaiting_steps_oldest_first(ex
 @pytest.mark.parametrize(
     ("filters", "expected"),
     [
-        ({"workspaceId": "ws-globex"}, [2, 3, 4]),
-        ({"workspaceId": "ws-initech"}, [5]),
-        ({"riskTier": "high"}, [0, 2, 3, 5]),
+        ({"workspaceId": "ws-globex"}, [2, 3]),
+        ({"workspaceId": "ws-initech"}, [4]),
+        ({"riskTier": "high"}, [0, 2, 3, 4]),
         ({"riskTier": "critical"}, [1]),
-        ({"riskTier": "medium"}, [4]),
+        ({"riskTier": "medium"}, []),
         ({"riskTier": "low"}, []),
         ({"workspaceId": "ws-acme", "riskTier": "high"}, [0]),
         ({"limit": 2, "offset": 2}, [2, 3]),
@@ -320,15 +324,14 @@ async def test_pending_approvals_filter_and_page(execute, filters, expected):
     result = await query(execute, PENDING, **filters)
 
     assert [item["stepId"] for item in result["items"]] == [AWAITING[index] for index in expected]
-    assert result["total"] == (6 if "limit" in filters else len(expected))
+    assert result["total"] == (SEEDED_AWAITING if "limit" in filters else len(expected))
 
 
 @pytest.mark.parametrize(
     ("document", "decision", "remaining"),
     [
-        # A reject ends the execution, so its other awaiting step (-3) is skipped and leaves the list too.
         (REJECT, {"rejectedBy": "dana", "reason": "Not now."}, 1),
-        (APPROVE, {"approvedBy": "dana"}, 2),
+        (APPROVE, {"approvedBy": "dana"}, 1),
     ],
 )
 async def test_a_decided_step_leaves_the_pending_list(execute, document, decision, remaining):
@@ -347,7 +350,7 @@ async def test_a_rejected_step_leaves_the_pending_list(execute):
     result = await query(execute, PENDING)
 
     assert [item["stepId"] for item in result["items"]] == AWAITING[1:]
-    assert result["total"] == 5
+    assert result["total"] == SEEDED_AWAITING - 1
 
 
 @pytest.mark.parametrize(
