@@ -1,4 +1,5 @@
-"""Consistency checks over stored state: steps, decisions, events and the event sequence must agree.
+"""Consistency checks over stored state: steps, decisions, runs, events, the event sequence, plan hashes
+and evidence digests must agree.
 
 Used by `python -m app check` (operators, after a crash or a restore) and by the tests. Every check is
 one set-based query served by an index (migration 0003): 40,000 executions check in about 0.15 s on
@@ -15,10 +16,21 @@ from sqlalchemy.sql.selectable import ScalarSelect
 
 from app.contracts.control_plane.events import execution_failed, step_approved, step_blocked
 from app.contracts.control_plane.shared import TERMINAL_EXECUTION_STATUSES
-from app.db.tables import counter_table, decision_table, event_table, execution_table, step_table
+from app.db.tables import (
+    bundle_table,
+    counter_table,
+    decision_table,
+    event_table,
+    execution_table,
+    plan_table,
+    run_table,
+    step_table,
+)
+from app.services.canonical import sha256_digest
 from app.services.common import EVENT_SEQUENCE
 
 AWAITING = "awaiting_approval"
+LIVE_STATUSES = ("running", AWAITING, "paused")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +116,9 @@ async def check(session: AsyncSession) -> list[Problem]:
     for row in rows:
         problems.append(Problem("awaiting-has-a-step", row.id, "execution awaits approval but no step does"))
 
+    problems += await _lifecycle(session)
+    problems += await _digests(session)
+
     # The event log is gap-free: sequences 1..N and the counter at N.
     count, low, high = (
         await session.execute(select(func.count(), func.min(event_table.c.sequence), func.max(event_table.c.sequence)))
@@ -115,4 +130,58 @@ async def check(session: AsyncSession) -> list[Problem]:
         problems.append(Problem("event-sequence", "execution_event", f"{count} events span {low}..{high}"))
     if counter != (high or 0):
         problems.append(Problem("event-sequence", "event_counter", f"counter is {counter}, last event is {high or 0}"))
+    return problems
+
+
+async def _lifecycle(session: AsyncSession) -> list[Problem]:
+    """Runs and steps agree with their execution's status."""
+    problems: list[Problem] = []
+    step, execution, run = step_table, execution_table, run_table
+
+    rows = await session.execute(
+        select(execution.c.id, execution.c.status, execution.c.run_id, run.c.execution_id.label("owner"))
+        .select_from(execution.outerjoin(run, run.c.id == execution.c.run_id))
+        .where(
+            (execution.c.status.in_(LIVE_STATUSES) & execution.c.run_id.is_(None))
+            | (execution.c.run_id.is_not(None) & ((run.c.id.is_(None)) | (run.c.execution_id != execution.c.id)))
+        )
+    )
+    for row in rows:
+        detail = f"is {row.status} without a run" if row.run_id is None else f"names run {row.run_id} it does not own"
+        problems.append(Problem("execution-has-its-run", row.id, detail))
+
+    running = (
+        select(step.c.execution_id, func.count().label("running"))
+        .where(step.c.status == "running")
+        .group_by(step.c.execution_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(execution.c.id, execution.c.status, running.c.running)
+        .select_from(execution.join(running, running.c.execution_id == execution.c.id))
+        .where((running.c.running > 1) | execution.c.status.not_in(("running", "paused")))
+    )
+    for row in rows:
+        problems.append(Problem("running-step", row.id, f"{row.running} running step(s) in a {row.status} execution"))
+
+    unfinished = select(step.c.id).where(
+        step.c.execution_id == execution.c.id, step.c.status.not_in(("completed", "skipped"))
+    )
+    rows = await session.execute(select(execution.c.id).where(execution.c.status == "completed", unfinished.exists()))
+    for row in rows:
+        problems.append(
+            Problem("completed-means-done", row.id, "completed, but a step is neither completed nor skipped")
+        )
+    return problems
+
+
+async def _digests(session: AsyncSession) -> list[Problem]:
+    """Stored plans and evidence bundles still hash to the digests recorded with them (tampering shows)."""
+    problems: list[Problem] = []
+    for row in await session.execute(select(plan_table.c.id, plan_table.c.document, plan_table.c.deterministic_hash)):
+        if sha256_digest(row.document) != row.deterministic_hash:
+            problems.append(Problem("plan-hash", row.id, "the plan document no longer matches its deterministicHash"))
+    for row in await session.execute(select(bundle_table.c.id, bundle_table.c.bundle, bundle_table.c.digest)):
+        if sha256_digest(row.bundle) != row.digest:
+            problems.append(Problem("evidence-digest", row.id, "the evidence bundle no longer matches its digest"))
     return problems

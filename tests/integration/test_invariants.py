@@ -1,8 +1,16 @@
 """The invariant checker behind `python -m app check`: silent on a healthy database, precise on a broken one."""
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, select, update
 
-from app.db.tables import counter_table, decision_table, event_table, execution_table, step_table
+from app.db.tables import (
+    bundle_table,
+    counter_table,
+    decision_table,
+    event_table,
+    execution_table,
+    plan_table,
+    step_table,
+)
 from app.services.invariants import check
 
 REJECT = """
@@ -68,3 +76,50 @@ async def test_an_execution_waiting_for_nothing_is_found(database):
 async def test_a_counter_out_of_step_with_the_log_is_found(database):
     await corrupt(database, update(counter_table).values(value=counter_table.c.value + 1))
     assert await problems(database) == ["event-sequence"]
+
+
+# --- lifecycle: runs, steps, digests --------------------------------------------------------------
+
+
+async def test_a_live_execution_without_its_run_is_found(database):
+    await corrupt(
+        database, update(execution_table).where(execution_table.c.id == "exec-acme-report-12").values(run_id=None)
+    )
+    assert await problems(database) == ["execution-has-its-run"]
+
+
+async def test_a_running_step_in_a_stopped_execution_is_found(database):
+    await corrupt(
+        database, update(execution_table).where(execution_table.c.id == "exec-acme-report-12").values(status="aborted")
+    )
+    assert await problems(database) == ["running-step"]
+
+
+async def test_two_running_steps_are_found(database):
+    await corrupt(
+        database, update(step_table).where(step_table.c.id == "step-acme-report-12-3").values(status="running")
+    )
+    assert await problems(database) == ["running-step"]
+
+
+async def test_a_completed_execution_with_work_left_is_found(database):
+    await corrupt(
+        database, update(step_table).where(step_table.c.id == "step-acme-digest-8-2").values(status="pending")
+    )
+    assert await problems(database) == ["completed-means-done"]
+
+
+async def test_a_tampered_plan_is_found(database):
+    tampered = {"format": "control-plane.plan/1", "policyVersion": "x", "steps": []}
+    await corrupt(
+        database, update(plan_table).where(plan_table.c.id == "plan-acme-deploy-42").values(document=tampered)
+    )
+    assert await problems(database) == ["plan-hash"]
+
+
+async def test_a_tampered_evidence_bundle_is_found(database):
+    async with database.unit_of_work(write=False) as session:
+        (bundle_id, bundle) = (await session.execute(select(bundle_table.c.id, bundle_table.c.bundle))).one()
+    bundle["execution"]["status"] = "failed"
+    await corrupt(database, update(bundle_table).where(bundle_table.c.id == bundle_id).values(bundle=bundle))
+    assert await problems(database) == ["evidence-digest"]
