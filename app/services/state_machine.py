@@ -91,15 +91,17 @@ def allowed(action: Action, state: str) -> str:
 
 
 def markdown_table() -> str:
-    """The table above as Markdown, for README."""
+    """The table above as Markdown, for README (a test keeps README in step with it)."""
     lines = ["| command or report | allowed from | leads to |", "| --- | --- | --- |"]
     for action, targets in TRANSITIONS.items():
         groups: dict[str, list[str]] = {}
         for source, target in targets.items():
             groups.setdefault(target, []).append(f"`{source}`")
-        leads = "; ".join(f"`{target}` from {', '.join(sources)}" for target, sources in groups.items())
+        if len(groups) == 1:
+            leads = f"`{next(iter(groups))}`"
+        else:
+            leads = "; ".join(f"`{target}` from {', '.join(sources)}" for target, sources in groups.items())
         note = NOTES.get(action)
-        lines.append(
-            f"| `{action.value}` | {', '.join(f'`{s}`' for s in targets)} | {leads}{f' ({note})' if note else ''} |"
-        )
+        sources = ", ".join(f"`{source}`" for source in targets)
+        lines.append(f"| `{action.value}` | {sources} | {leads}{f' ({note})' if note else ''} |")
     return "\n".join(lines)
