@@ -51,15 +51,21 @@ class _Decided:
 
 
 # Built once with bind parameters: the decision path reuses their compiled form on every request.
+# The execution row is locked first (FOR UPDATE in the CTE; SQLite serializes writers anyway), then
+# the step: the same order as every lifecycle command (app/services/progress.py), so a decision and,
+# say, a cancel of the same execution queue up instead of deadlocking on PostgreSQL.
+_LIVE_EXECUTION = (
+    select(execution_t.c.id)
+    .where(execution_t.c.id == bindparam("b_execution_id"), execution_t.c.status.not_in(TERMINAL_EXECUTION_STATUSES))
+    .with_for_update()
+    .cte("live_execution")
+)
 _CLAIM = (
     update(step_t)
     .where(
         step_t.c.id == bindparam("b_step_id"),
-        step_t.c.execution_id == bindparam("b_execution_id"),
+        step_t.c.execution_id.in_(select(_LIVE_EXECUTION.c.id)),
         step_t.c.status == AWAITING,
-        exists().where(
-            execution_t.c.id == step_t.c.execution_id, execution_t.c.status.not_in(TERMINAL_EXECUTION_STATUSES)
-        ),
     )
     .values(
         status=bindparam("b_status"),

@@ -261,7 +261,9 @@ async def retry_execution(
     now = utcnow()
     execution = locked.execution
     steps = await load_steps(session, execution.id)
-    failed = next(step for step in steps if step.status == "failed")
+    failed = next((step for step in steps if step.status == "failed"), None)
+    if failed is None:  # an execution fails through a failed step; anything else is not retryable
+        raise Conflict(f"Run {data.run_id!r} has no failed step to retry from.", locked.state)
     was_approved = (
         await session.execute(
             select(decision_t.c.decision).where(decision_t.c.step_id == failed.id, decision_t.c.decision == "approved")
