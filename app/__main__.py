@@ -151,7 +151,7 @@ def seed(
 
 @cli.command()
 def check() -> None:
-    """Check that steps, decisions, runs, events, plan hashes and evidence digests agree (exit 1 and list every problem when not)."""
+    """Check that steps, decisions, runs, events, plan hashes and evidence digests agree (exit 1 if not)."""
 
     async def run() -> list[str]:
         from app.db.database import Database

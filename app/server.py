@@ -23,7 +23,7 @@ from app.db.database import Database
 from app.errors import AppError
 from app.graphql.http import GraphQLApp
 from app.graphql.limits import QueryLimits
-from app.graphql.schema import build_schema
+from app.graphql.schema import shared_schema
 from app.http_limits import BodySizeLimit
 from app.services.bindings import bind_handlers
 from app.settings import Settings
@@ -59,7 +59,7 @@ def create_app(
         max_tokens=settings.graphql_max_tokens,
         max_directives=settings.graphql_max_directives,
     )
-    schema = build_schema(services.registry, cache_size=settings.graphql_cache_size, limits=limits)
+    schema = shared_schema(services.registry, cache_size=settings.graphql_cache_size, limits=limits)
     graphql = GraphQLApp(
         schema,
         executor=services.executor,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 import strawberry
@@ -67,6 +68,19 @@ class Schema(strawberry.Schema):
         Syntax errors end the request before extensions see a result, so they get their code here."""
         for error in errors:
             tag_request_error(error)
+
+
+def shared_schema(registry: Registry, *, cache_size: int = 512, limits: QueryLimits | None = None) -> strawberry.Schema:
+    """The schema of these contracts, built once per process: it holds no per-app state (resolvers find
+    the executor in the request context), and building it takes a few hundred milliseconds."""
+    return _cached_schema(tuple(registry.operations), cache_size, limits or QueryLimits())
+
+
+@lru_cache(maxsize=4)
+def _cached_schema(operations: tuple[OperationSpec, ...], cache_size: int, limits: QueryLimits) -> strawberry.Schema:
+    registry = Registry()
+    registry.register_all(operations)
+    return build_schema(registry, cache_size=cache_size, limits=limits)
 
 
 def build_schema(registry: Registry, *, cache_size: int = 512, limits: QueryLimits | None = None) -> strawberry.Schema:
