@@ -75,7 +75,7 @@ async def load_steps(session: AsyncSession, execution_id: str) -> list[Row[Any]]
     )
 
 
-def next_step(steps: Sequence[Row[Any]]) -> Row[Any] | None:
+def next_step(steps: Sequence[Any]) -> Any | None:
     """The first step that has not completed (nor been skipped): the only one a runner may start."""
     return next((step for step in steps if step.status not in DONE_STEP_STATUSES), None)
 
@@ -107,7 +107,7 @@ async def advance(
     session: AsyncSession,
     execution: Row[Any],
     run_id: str,
-    steps: Sequence[Row[Any]],
+    steps: Sequence[Any],
     status: str,
     at: datetime,
     actor: str | None,

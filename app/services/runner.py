@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Row, select
@@ -110,8 +111,11 @@ async def report_step_completed(
         execution_id=execution_id, run_id=run_id, step_id=step.id, completed_at=now
     )
     events = [NewEvent(step_completed.SPEC, payload, now, execution_id, step.id, actor, run_id)]
-    steps = await load_steps(session, execution_id)
-    if state == STOPPING and next_step(steps) is not None:
+    # The steps as they are now, without reading them again: only this one changed.
+    now_steps: list[Any] = [
+        SimpleNamespace(**{**row._mapping, "status": "completed"}) if row.id == step.id else row for row in steps
+    ]
+    if state == STOPPING and next_step(now_steps) is not None:
         # Shutdown requested while this step ran: it finished, so the run stops here.
         await skip_open_steps(session, execution_id, now)
         await set_execution(session, execution_id, now, status="cancelled", shutdown_requested_at=None)
@@ -127,7 +131,7 @@ async def report_step_completed(
         await append_events(session, events)
         return _report(locked, step.id, "completed", "cancelled", None, now)
     current = "paused" if state == "paused" else "running"
-    status, awaiting, more = await advance(session, locked.execution, run_id, steps, current, now, actor)
+    status, awaiting, more = await advance(session, locked.execution, run_id, now_steps, current, now, actor)
     await append_events(session, events + more)
     return _report(locked, step.id, "completed", status, awaiting if status != "completed" else None, now)
 
