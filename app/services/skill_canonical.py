@@ -35,7 +35,7 @@ order; the result is encoded as UTF-8. Four parts of that need care in Python:
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -137,7 +137,12 @@ def js_string(value: str) -> str:
     return "".join(out)
 
 
-def _write(value: Any, out: list[str]) -> None:
+KeyOrder = Callable[[list[str]], list[str]]
+
+
+def write_json(value: Any, out: list[str], order: KeyOrder) -> None:
+    """Append the compact JSON text of `value` to `out`, object members in `order`; strings and numbers
+    as JSON.stringify writes them. Shared by the skill signing form and RFC 8785 (app/services/canonical.py)."""
     if value is None:
         out.append("null")
     elif value is True:
@@ -156,19 +161,19 @@ def _write(value: Any, out: list[str]) -> None:
             if not isinstance(key, str):
                 raise CanonicalizationError(f"object key {key!r} is not a string")
         out.append("{")
-        for index, key in enumerate(ordered_keys(list(value))):
+        for index, key in enumerate(order(list(value))):
             if index:
                 out.append(",")
             out.append(js_string(key))
             out.append(":")
-            _write(value[key], out)
+            write_json(value[key], out, order)
         out.append("}")
     elif isinstance(value, list | tuple):
         out.append("[")
         for index, item in enumerate(value):
             if index:
                 out.append(",")
-            _write(item, out)
+            write_json(item, out, order)
         out.append("]")
     else:
         raise CanonicalizationError(f"{type(value).__name__} is not a JSON value")
@@ -179,7 +184,7 @@ def canonical_json(value: Any) -> str:
 
     Absent members are simply not in the mapping; a `None` value is written as `null`."""
     out: list[str] = []
-    _write(value, out)
+    write_json(value, out, ordered_keys)
     return "".join(out)
 
 
