@@ -79,6 +79,8 @@ async def get_trace(
         status = TRACE_STATUS.get(row.event_key, "recorded")
         if row.event_key == "controlPlane.execution.resumed":
             status = str(row.payload.get("status", "running"))
+        elif row.event_key == "controlPlane.execution.failed" and row.payload.get("errorCode") == "STEP_REJECTED":
+            status = "rejected"  # a rejection ends the execution as rejected (see decisions.py), not failed
         entries.append(
             ControlPlaneTraceEntry(
                 timestamp=row.occurred_at,

@@ -248,7 +248,7 @@ def _objective(facts: RunFacts, following: StepFacts | None, total: int) -> str:
     if state == "paused":
         return f"Resume or stop the paused run at {where}"
     if state == "failed":
-        return f"Retry from {where} or cancel"
+        return f"Retry from {where}"
     if state == "superseded":
         return "Superseded by a retry"
     return "Done: evidence exported" if facts.bundle_count else f"Export evidence of the {state} run"

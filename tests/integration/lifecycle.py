@@ -206,3 +206,121 @@ class Lifecycle:
     async def step_statuses(self) -> list[str]:
         await self.refresh()
         return [step["status"] for step in self.steps]
+
+
+# --- Whole journeys, one per way an execution ends (test_events walks them all) -------------------
+
+
+async def journey_approved(life: Lifecycle) -> Lifecycle:
+    """Every step runs; the high-risk one is approved; evidence exported twice."""
+    await life.started()
+    await life.run_step(1, output={"artifact": "app-42.tar"})
+    await life.approve(2, note="Change window open.")
+    await life.run_step(2, output={"deployed": True})
+    await life.run_step(3)
+    await life.call(EXPORT, {"runId": life.run_id, "exportedBy": life.admin_id})
+    await life.call(EXPORT, {"runId": life.run_id, "exportedBy": life.admin_id})
+    return life
+
+
+async def journey_rejected(life: Lifecycle) -> Lifecycle:
+    await life.started()
+    await life.run_step(1)
+    await life.reject(2, reason="Freeze until Monday.")
+    await life.call(EXPORT, {"runId": life.run_id, "exportedBy": life.admin_id})
+    return life
+
+
+async def journey_cancelled_before_start(life: Lifecycle) -> Lifecycle:
+    await life.prepared()
+    await life.call(CANCEL, {"executionId": life.execution_id, "cancelledBy": life.admin_id, "reason": "Not needed."})
+    return life
+
+
+async def journey_cancelled_mid_run(life: Lifecycle) -> Lifecycle:
+    await life.started()
+    await life.run_step(1)
+    await life.approve(2)
+    await life.report(STEP_STARTED, 2)
+    await life.call(CANCEL, {"executionId": life.execution_id, "cancelledBy": life.admin_id})
+    return life
+
+
+async def journey_paused_resumed(life: Lifecycle) -> Lifecycle:
+    await life.started()
+    await life.report(STEP_STARTED, 1)
+    await life.control(PAUSE, "pausedBy", reason="Checking the artifact.")
+    await life.report(STEP_COMPLETED, 1)
+    await life.control(RESUME, "resumedBy")
+    await life.approve(2)
+    await life.run_step(2)
+    await life.run_step(3)
+    return life
+
+
+async def journey_retried(life: Lifecycle) -> Lifecycle:
+    """Step 2 fails after its approval; the retry runs it again (still approved) to completion."""
+    await life.started()
+    await life.run_step(1)
+    await life.approve(2)
+    await life.report(STEP_STARTED, 2)
+    await life.report(STEP_FAILED, 2, errorCode="TIMEOUT", message="Deploy timed out.")
+    await life.call(EXPORT, {"runId": life.run_id, "exportedBy": life.admin_id})
+    life.run_id = (await life.control(RETRY, "retriedBy"))["runId"]
+    await life.run_step(2)
+    await life.run_step(3)
+    await life.call(EXPORT, {"runId": life.run_id, "exportedBy": life.admin_id})
+    return life
+
+
+async def journey_aborted(life: Lifecycle) -> Lifecycle:
+    await life.started()
+    await life.report(STEP_STARTED, 1)
+    await life.control(ABORT, "abortedBy", reason="Wrong branch.")
+    return life
+
+
+async def journey_shutdown_running(life: Lifecycle) -> Lifecycle:
+    await life.started()
+    await life.report(STEP_STARTED, 1)
+    await life.control(SHUTDOWN, "shutdownBy", reason="End of day.")
+    await life.report(STEP_COMPLETED, 1)
+    return life
+
+
+async def journey_shutdown_idle(life: Lifecycle) -> Lifecycle:
+    await life.started()
+    await life.run_step(1)
+    await life.control(SHUTDOWN, "shutdownBy")
+    return life
+
+
+async def journey_plan_rejected(life: Lifecycle) -> Lifecycle:
+    await life.prepared({"steps": [{"key": "frobnicate.widget"}]})
+    return life
+
+
+async def journey_without_draft(life: Lifecycle) -> Lifecycle:
+    """A single step derived from the intent text (`deploy.intent`, high): approved, then run."""
+    await life.submit(text="Deploy the billing service")
+    await life.compile(None)
+    await life.verify()
+    await life.start()
+    await life.approve(1)
+    await life.run_step(1)
+    return life
+
+
+JOURNEYS = {
+    "approved": journey_approved,
+    "rejected": journey_rejected,
+    "cancelled_before_start": journey_cancelled_before_start,
+    "cancelled_mid_run": journey_cancelled_mid_run,
+    "paused_resumed": journey_paused_resumed,
+    "retried": journey_retried,
+    "aborted": journey_aborted,
+    "shutdown_running": journey_shutdown_running,
+    "shutdown_idle": journey_shutdown_idle,
+    "plan_rejected": journey_plan_rejected,
+    "without_draft": journey_without_draft,
+}
