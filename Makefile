@@ -30,8 +30,8 @@ serve-pg: install
 test: install lint typecheck pytest
 
 lint: install
-	$(BIN)/ruff check app tests bench
-	$(BIN)/ruff format --check app tests bench
+	$(BIN)/ruff check app tests bench scripts
+	$(BIN)/ruff format --check app tests bench scripts
 
 typecheck: install
 	$(BIN)/mypy
@@ -67,4 +67,4 @@ bench-lifecycle: install
 	$(BIN)/python bench/lifecycle.py
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache test-artifacts

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
+import os
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -76,7 +76,9 @@ def serve(
     from app.auth import token_service_from_settings
 
     settings = _settings()
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from app.observability.logs import configure_logging, logging_config
+
+    configure_logging(settings)  # LOG_FORMAT (json in production) on stderr; uvicorn's workers get the same
     from app.services.skills import load_trust_policy
 
     try:
@@ -92,7 +94,11 @@ def serve(
         token = tokens.mint("admin", ["admin"], DEV_TOKEN_TTL)
         typer.echo("  Admin token (sub 'admin', valid 12 h):")
         typer.echo(f"    {token}")
-        typer.echo('  In GraphiQL, add the header {"Authorization": "Bearer <token>"}.')
+        if settings.graphiql_enabled:
+            # The same token for the page of every worker (and reloaded process): they inherit the
+            # environment and read it as Settings.graphiql_token. Never logged.
+            os.environ["GRAPHIQL_TOKEN"] = token
+            typer.echo("  GraphiQL's Authorization header is prefilled with it.")
     sys.stdout.flush()
     uvicorn.run(
         "app.server:create_app",
@@ -102,7 +108,8 @@ def serve(
         workers=workers if not reload else None,
         reload=reload,
         log_level=settings.log_level.lower(),
-        access_log=False,
+        log_config=logging_config(settings),
+        access_log=False,  # app.request writes one line per request instead
     )
 
 

@@ -11,21 +11,27 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from app.auth import Principal, TokenService, token_service_from_settings
 from app.contracts.control_plane import build_registry
-from app.contracts.control_plane.commands import reject
+from app.contracts.control_plane.commands import approve, reject
 from app.contracts.executor import Executor
 from app.contracts.registry import Registry
 from app.db import migrate
 from app.db.database import Database
 from app.errors import AppError
+from app.graphql.graphiql import ASSETS_URL, CONTENT_SECURITY_POLICY, assets_app, render_page
 from app.graphql.http import GraphQLApp
 from app.graphql.limits import QueryLimits
 from app.graphql.schema import shared_schema
 from app.http_limits import BodySizeLimit
+from app.http_security import SECURITY_HEADERS, cors_middleware, html_headers
+from app.observability.metrics import Metrics
+from app.observability.middleware import RequestObserver
+from app.observability.tracing import build_tracing
 from app.services.bindings import bind_handlers
+from app.services.state_machine import Action
 from app.settings import Settings
 
 logger = logging.getLogger("app.server")
@@ -58,13 +64,14 @@ def create_app(
         max_aliases=settings.graphql_max_aliases,
         max_tokens=settings.graphql_max_tokens,
         max_directives=settings.graphql_max_directives,
+        introspection=settings.introspection_enabled,
     )
     schema = shared_schema(services.registry, cache_size=settings.graphql_cache_size, limits=limits)
     graphql = GraphQLApp(
         schema,
         executor=services.executor,
         tokens=services.tokens,
-        graphql_ide="graphiql" if settings.graphiql_enabled else None,
+        graphiql=render_page(token=settings.graphiql_prefilled_token) if settings.graphiql_enabled else None,
         allow_queries_via_get=True,
     )
 
@@ -79,23 +86,47 @@ def create_app(
             return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
         return JSONResponse({"status": "ready", "database": "ok"})
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]
+    if settings.graphiql_enabled:  # GraphiQL's page, scripts and styles: all from this server
+        routes.append(Mount(ASSETS_URL, assets_app(), name="graphiql-assets"))
     if settings.bench_endpoints:
         routes.append(Route("/bench/reject", _bench_reject(services), methods=["POST"]))
+    metrics = _metrics(services) if settings.metrics_enabled else None
+    if metrics is not None:
+        routes.append(Route("/metrics", metrics.endpoint, methods=["GET"]))
+    tracing = build_tracing(settings.otel_exporter_otlp_endpoint)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         if migrate_on_start:
             await migrate.upgrade(services.database.engine)
         yield
+        if tracing is not None:
+            tracing.shutdown()
         await services.database.dispose()
 
-    # Inside Starlette's error middleware, so a body refused while streaming answers 413, not 500.
-    middleware = [Middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)]
+    # Outermost: request id, security headers, log line, metrics and span for every response, 413s and
+    # CORS preflights included. BodySizeLimit stays inside Starlette's error middleware, so a body
+    # refused while streaming answers 413, not 500.
+    middleware = [
+        Middleware(
+            RequestObserver,
+            headers=SECURITY_HEADERS,
+            html_headers=html_headers(settings.content_security_policy or CONTENT_SECURITY_POLICY),
+            replace_html_headers=settings.content_security_policy is not None,
+            metrics=metrics,
+            tracing=tracing,
+            quiet_paths=frozenset({"/healthz", "/readyz", "/metrics"}),
+        )
+    ]
+    cors = cors_middleware(settings.cors_origin_list)
+    if cors is not None:
+        middleware.append(cors)
+    middleware.append(Middleware(BodySizeLimit, max_bytes=settings.max_request_bytes))
     if settings.bench_endpoints:  # statement and request counters for bench/lifecycle.py; absent otherwise
         from app.bench_stats import BenchStats
 
@@ -106,6 +137,17 @@ def create_app(
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.services = services
     return app
+
+
+def _metrics(services: Services) -> Metrics:
+    """Decisions and lifecycle transitions are counted by contract key, from the specs' field names."""
+    lifecycle = {action.value for action in Action} | {approve.SPEC.field_name, reject.SPEC.field_name}
+    operations = services.registry.operations
+    return Metrics(
+        decisions={approve.SPEC.key: "approve", reject.SPEC.key: "reject"},
+        transitions={spec.key: spec.field_name for spec in operations if spec.field_name in lifecycle},
+        pool=lambda: services.database.engine.pool,
+    )
 
 
 def _bench_reject(services: Services) -> Callable[[Request], Awaitable[Response]]:

@@ -6,7 +6,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     jwt_leeway_seconds: int = Field(default=0, ge=0, le=300)
 
     graphiql: bool | None = None
+    graphiql_token: SecretStr | None = None
+    """Development: the token GraphiQL's headers editor is prefilled with (`serve` sets it to the admin
+    token it prints, for every worker). Never used in production."""
     graphql_cache_size: int = Field(default=512, ge=1)
     max_request_bytes: int = Field(default=1024 * 1024, ge=1)
     """A request body over this many bytes is refused with 413 before it is read."""
@@ -42,7 +45,19 @@ class Settings(BaseSettings):
     graphql_max_aliases: int = Field(default=15, ge=0)
     graphql_max_tokens: int = Field(default=2000, ge=1)
     graphql_max_directives: int = Field(default=50, ge=0)
+    graphql_introspection: bool | None = None
+    """Answer `__schema` / `__type` queries; default: on in development, off in production."""
     log_level: str = "INFO"
+    log_format: Literal["json", "text"] | None = None
+    """One JSON object per line, or readable text; default: json in production, text in development."""
+    cors_origins: str = ""
+    """Comma-separated origins allowed to call the API from a browser (with credentials); none by default."""
+    content_security_policy: str | None = None
+    """When set, the Content-Security-Policy of every HTML response (replacing a page's own)."""
+    metrics_enabled: bool = True
+    """Prometheus metrics at GET /metrics."""
+    otel_exporter_otlp_endpoint: str | None = None
+    """OTLP/HTTP collector (e.g. http://127.0.0.1:4318): one span per GraphQL request (needs the `otel` extra)."""
     bench_endpoints: bool = False
 
     policy_high_approver_role: str = "admin"
@@ -72,3 +87,31 @@ class Settings(BaseSettings):
     @property
     def graphiql_enabled(self) -> bool:
         return (not self.is_production) if self.graphiql is None else self.graphiql
+
+    @property
+    def introspection_enabled(self) -> bool:
+        return (not self.is_production) if self.graphql_introspection is None else self.graphql_introspection
+
+    @property
+    def resolved_log_format(self) -> Literal["json", "text"]:
+        if self.log_format is not None:
+            return self.log_format
+        return "json" if self.is_production else "text"
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip().rstrip("/") for origin in self.cors_origins.split(",") if origin.strip()]
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _explicit_origins(cls, value: str) -> str:
+        if any(origin.strip() == "*" for origin in value.split(",")):
+            raise ValueError("CORS_ORIGINS must name the origins (https://studio.example.com), not '*'")
+        return value
+
+    @property
+    def graphiql_prefilled_token(self) -> str | None:
+        """The token to embed in the GraphiQL page: none in production, whatever is configured."""
+        if self.is_production or not self.graphiql_enabled or self.graphiql_token is None:
+            return None
+        return self.graphiql_token.get_secret_value() or None

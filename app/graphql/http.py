@@ -22,6 +22,7 @@ from strawberry.types import ExecutionResult
 from app.auth import TokenService
 from app.contracts.executor import Executor
 from app.graphql.context import Context
+from app.graphql.graphiql import GraphiQLPage
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 JSON = "application/json"
@@ -73,10 +74,24 @@ def error_response(
 
 
 class GraphQLApp(GraphQL[Context, None]):
-    def __init__(self, schema: BaseSchema, *, executor: Executor, tokens: TokenService, **options: Any) -> None:
-        super().__init__(schema, **options)
+    def __init__(
+        self,
+        schema: BaseSchema,
+        *,
+        executor: Executor,
+        tokens: TokenService,
+        graphiql: GraphiQLPage | None = None,
+        **options: Any,
+    ) -> None:
+        """`graphiql`: the page a browser's GET gets (assets served by this server); None = no GraphiQL."""
+        super().__init__(schema, graphql_ide="graphiql" if graphiql else None, **options)
         self.executor = executor
         self.tokens = tokens
+        self.graphiql = graphiql
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        assert self.graphiql is not None  # Strawberry renders the IDE only when graphql_ide is set
+        return self.graphiql.response()
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         return Context(
@@ -139,6 +154,14 @@ class GraphQLApp(GraphQL[Context, None]):
             return await super().parse_http_body(request)
         except AttributeError as error:  # a JSON body that is neither an object nor a list
             raise HTTPException(400, "The request body must be a JSON object with a `query`.") from error
+
+    def decode_json(self, data: str | bytes) -> object:
+        try:
+            return json.loads(data)
+        except json.JSONDecodeError:
+            raise  # answered 400 by strawberry
+        except (ValueError, RecursionError) as error:  # an integer of over 4300 digits; nesting too deep
+            raise HTTPException(400, "Unable to parse request body as JSON: a number too long or too deep.") from error
 
     def _validate_batch_request(self, request_data: list[GraphQLRequestData], protocol: GraphQLRequestProtocol) -> None:
         raise HTTPException(400, "Batched requests are not supported: send one GraphQL operation per request.")

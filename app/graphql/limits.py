@@ -1,4 +1,5 @@
-"""Abuse limits checked before execution: tokens while parsing; depth, aliases and directives while validating.
+"""Abuse limits checked before execution: tokens while parsing; depth, aliases and directives while validating
+(and introspection, when it is turned off).
 
 The validation rules are built once per schema, so the validation cache (keyed by document and rules)
 keeps hitting, and a refused document is refused again every time: its errors are what is cached."""
@@ -9,7 +10,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from graphql import ASTValidationRule, DirectiveNode, DocumentNode, GraphQLError, ValidationContext, ValidationRule
+from graphql import (
+    ASTValidationRule,
+    DirectiveNode,
+    DocumentNode,
+    FieldNode,
+    GraphQLError,
+    ValidationContext,
+    ValidationRule,
+    get_named_type,
+    is_introspection_type,
+)
+from graphql.validation import NoSchemaIntrospectionCustomRule
 from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
@@ -21,6 +33,8 @@ class QueryLimits:
     max_aliases: int = 15
     max_tokens: int = 2000
     max_directives: int = 50
+    introspection: bool = True
+    """False refuses `__schema` and `__type` (GRAPHQL_INTROSPECTION); `__typename` stays allowed."""
 
 
 def max_directives_rule(max_directives: int) -> type[ValidationRule]:
@@ -41,6 +55,21 @@ def max_directives_rule(max_directives: int) -> type[ValidationRule]:
     return MaxDirectivesRule
 
 
+class NoIntrospection(NoSchemaIntrospectionCustomRule):
+    """graphql-core's rule, with a message that tells the caller why and which setting changes it."""
+
+    def enter_field(self, node: FieldNode, *_args: Any) -> None:
+        named = get_named_type(self.context.get_type())
+        if named is not None and is_introspection_type(named):
+            self.report_error(
+                GraphQLError(
+                    f"GraphQL introspection is disabled on this server: '{node.name.value}' cannot be queried "
+                    "(GRAPHQL_INTROSPECTION).",
+                    node,
+                )
+            )
+
+
 def limit_extensions(limits: QueryLimits) -> list[Callable[[], SchemaExtension]]:
     """Extension factories for Schema(extensions=...): a fresh instance per request, shared rule classes."""
     rules: list[type[ASTValidationRule]] = [
@@ -48,6 +77,8 @@ def limit_extensions(limits: QueryLimits) -> list[Callable[[], SchemaExtension]]
         max_aliases_rule(limits.max_aliases),
         max_directives_rule(limits.max_directives),
     ]
+    if not limits.introspection:
+        rules.append(NoIntrospection)
 
     def tokens() -> SchemaExtension:
         return MaxTokensLimiter(max_token_count=limits.max_tokens)
@@ -58,4 +89,4 @@ def limit_extensions(limits: QueryLimits) -> list[Callable[[], SchemaExtension]]
     return [tokens, validation]
 
 
-__all__ = ["QueryLimits", "limit_extensions", "max_directives_rule"]
+__all__ = ["NoIntrospection", "QueryLimits", "limit_extensions", "max_directives_rule"]

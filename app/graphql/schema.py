@@ -14,7 +14,7 @@ from strawberry.types import ExecutionContext, Info
 from app.contracts.model import Kind, OperationSpec, Stability
 from app.contracts.registry import Registry
 from app.graphql.context import Context
-from app.graphql.errors import ErrorCodes, tag_request_error
+from app.graphql.errors import ErrorCodes, tag_request_errors
 from app.graphql.limits import QueryLimits, limit_extensions
 from app.graphql.types import TypeBuilder
 
@@ -39,14 +39,14 @@ def _field(spec: OperationSpec, builder: TypeBuilder) -> Any:
 
         async def resolve(info: Info, input: Any) -> Any:  # noqa: A002 - the GraphQL argument is `input`
             context: Context = info.context
-            return await context.executor.execute(spec, to_plain(input), context.authenticate)
+            return await context.run(spec, to_plain(input))
 
         resolve.__annotations__ = {"info": Info, "input": input_type, "return": output_type}
     else:
 
         async def resolve(info: Info) -> Any:  # type: ignore[misc]
             context: Context = info.context
-            return await context.executor.execute(spec, {}, context.authenticate)
+            return await context.run(spec, {})
 
         resolve.__annotations__ = {"info": Info, "return": output_type}
     resolve.__name__ = spec.field_name
@@ -66,8 +66,7 @@ class Schema(strawberry.Schema):
         """ErrorCodes logs what is unexpected; expected failures (bad input, conflicts) are not server errors.
 
         Syntax errors end the request before extensions see a result, so they get their code here."""
-        for error in errors:
-            tag_request_error(error)
+        tag_request_errors(errors)
 
 
 def shared_schema(registry: Registry, *, cache_size: int = 512, limits: QueryLimits | None = None) -> strawberry.Schema:

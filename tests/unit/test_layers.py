@@ -8,12 +8,50 @@ import pytest
 APP = Path(__file__).resolve().parents[2] / "app"
 
 # package -> packages it must never import
+# app.observability and app.http_security belong to the transport: the request record is opened by
+# middleware (app.server) and filled by app.graphql; the executor, services and store never see it.
+_TRANSPORT_ONLY = ("app.observability", "app.http_security")
 FORBIDDEN = {
-    "app.contracts": ("app.graphql", "app.server", "app.db", "app.services", "app.seeding", "app.__main__"),
-    "app.services": ("app.graphql", "app.server", "app.contracts.executor", "app.seeding", "app.__main__"),
-    "app.db": ("app.graphql", "app.server", "app.contracts", "app.services", "app.seeding", "app.auth"),
-    "app.graphql": ("app.server", "app.db", "app.services", "app.seeding", "app.__main__"),
-    "app.auth": ("app.graphql", "app.server", "app.contracts", "app.services", "app.db"),
+    "app.contracts": (
+        "app.graphql",
+        "app.server",
+        "app.db",
+        "app.services",
+        "app.seeding",
+        "app.__main__",
+        *_TRANSPORT_ONLY,
+    ),
+    "app.services": (
+        "app.graphql",
+        "app.server",
+        "app.contracts.executor",
+        "app.seeding",
+        "app.__main__",
+        *_TRANSPORT_ONLY,
+    ),
+    "app.db": (
+        "app.graphql",
+        "app.server",
+        "app.contracts",
+        "app.services",
+        "app.seeding",
+        "app.auth",
+        *_TRANSPORT_ONLY,
+    ),
+    "app.graphql": ("app.server", "app.db", "app.services", "app.seeding", "app.__main__", "app.http_security"),
+    "app.auth": ("app.graphql", "app.server", "app.contracts", "app.services", "app.db", *_TRANSPORT_ONLY),
+    "app.observability": (
+        "app.graphql",
+        "app.server",
+        "app.contracts",
+        "app.services",
+        "app.db",
+        "app.auth",
+        "app.seeding",
+        "app.__main__",
+        "app.http_security",
+    ),
+    "app.http_security": ("app.graphql", "app.server", "app.contracts", "app.services", "app.db", "app.auth"),
     "app.errors": ("app.",),
     "app.settings": ("app.",),
 }
@@ -63,7 +101,9 @@ def test_the_checker_catches_an_upward_import(tmp_path):
     assert any("imports app.server" in p for p in problems)
 
 
-@pytest.mark.parametrize("module", ["app.contracts.executor", "app.services.decisions", "app.graphql.schema"])
+@pytest.mark.parametrize(
+    "module", ["app.contracts.executor", "app.services.decisions", "app.graphql.schema", "app.observability.middleware"]
+)
 def test_modules_have_no_import_time_side_effects(module):
     import importlib
     import sys

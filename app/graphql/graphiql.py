@@ -1,0 +1,140 @@
+"""GraphiQL served entirely by this server: the page (graphiql.html), our start script and the
+vendored React/GraphiQL builds under app/static/graphiql/ (scripts/vendor_graphiql.py writes
+`vendor/` from pinned npm packages). Nothing the page loads comes from another origin, and its
+Content-Security-Policy would refuse it if something tried."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from base64 import b64encode
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+from string import Template
+from typing import Any
+
+from starlette.responses import HTMLResponse, Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+ASSETS_URL = "/graphiql-assets"
+ASSETS_DIR = Path(__file__).resolve().parents[1] / "static" / "graphiql"
+MANIFEST = ASSETS_DIR / "vendor" / "manifest.json"
+TEMPLATE = Path(__file__).resolve().parent / "graphiql.html"
+START_SCRIPT = "start.js"
+
+DEFAULT_QUERY = """# Steps waiting for a decision: run with ▶ (Ctrl-Enter).
+# Docs (the book, top left): each operation's contract.
+query PendingApprovals {
+  pendingApprovals(input: {}) {
+    total
+    items { executionId stepId key riskTier awaitingSince }
+  }
+}
+"""
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    (
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self' 'unsafe-inline'",  # GraphiQL's components set inline styles
+        "font-src 'self' data:",  # the CSS embeds its fonts
+        "img-src 'self' data:",
+        "connect-src 'self'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    )
+)
+
+_CONTENT_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    "": "text/plain; charset=utf-8",  # LICENSE
+}
+
+
+class AssetFiles(StaticFiles):
+    """The assets, with fixed content types and long cache lifetimes: vendored files live under
+    versioned directories and the start script's URL carries its digest, so a URL never changes meaning."""
+
+    def file_response(
+        self, full_path: str | os.PathLike[str], stat_result: os.stat_result, scope: Scope, status_code: int = 200
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        content_type = _CONTENT_TYPES.get(Path(full_path).suffix)
+        if content_type is not None:
+            response.headers["content-type"] = content_type
+        response.headers["cache-control"] = "public, max-age=31536000, immutable"
+        response.headers["x-content-type-options"] = "nosniff"
+        return response
+
+
+def assets_app() -> AssetFiles:
+    return AssetFiles(directory=ASSETS_DIR)
+
+
+@dataclass(frozen=True, slots=True)
+class GraphiQLPage:
+    """The page, rendered once per process (its token, when any, is the one `serve` printed)."""
+
+    html: str
+
+    def response(self) -> Response:
+        return HTMLResponse(
+            self.html,
+            headers={
+                "Cache-Control": "no-store",  # it may carry a development token
+                "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+                "Referrer-Policy": "no-referrer",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
+
+
+def _sri(data: bytes) -> str:
+    return "sha384-" + b64encode(hashlib.sha384(data).digest()).decode("ascii")
+
+
+def _tags() -> tuple[list[str], list[str]]:
+    """<link> and <script> tags of the vendored files, in the manifest's order, each with its SRI digest."""
+    manifest: dict[str, Any] = json.loads(MANIFEST.read_text())
+    stylesheets, scripts = [], []
+    for package in manifest["packages"]:
+        for file in package["files"]:
+            url = escape(f"{ASSETS_URL}/vendor/{file['path']}")
+            integrity = escape(file["sri"])
+            if file["kind"] == "stylesheet":
+                stylesheets.append(f'<link rel="stylesheet" href="{url}" integrity="{integrity}">')
+            elif file["kind"] == "script":
+                scripts.append(f'<script src="{url}" integrity="{integrity}"></script>')
+    start = (ASSETS_DIR / START_SCRIPT).read_bytes()
+    version = hashlib.sha256(start).hexdigest()[:16]
+    scripts.append(f'<script src="{ASSETS_URL}/{START_SCRIPT}?v={version}" integrity="{_sri(start)}"></script>')
+    return stylesheets, scripts
+
+
+def _json_for_html(value: object) -> str:
+    """JSON that cannot end the <script> element holding it, nor open a comment or CDATA."""
+    text = json.dumps(value, ensure_ascii=True)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def render_page(*, endpoint: str = "/graphql", token: str | None = None) -> GraphiQLPage:
+    """The page; `token` prefills `Authorization: Bearer <token>` in the headers editor (development)."""
+    stylesheets, scripts = _tags()
+    config: dict[str, object] = {"endpoint": endpoint, "defaultQuery": DEFAULT_QUERY}
+    if token:
+        config["headers"] = json.dumps({"Authorization": f"Bearer {token}"}, indent=2)
+    html = Template(TEMPLATE.read_text()).substitute(
+        stylesheets="\n    ".join(stylesheets),
+        scripts="\n    ".join(scripts),
+        config=_json_for_html(config),
+    )
+    return GraphiQLPage(html)
+
+
+__all__ = ["ASSETS_DIR", "ASSETS_URL", "CONTENT_SECURITY_POLICY", "GraphiQLPage", "assets_app", "render_page"]

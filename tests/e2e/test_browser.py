@@ -1,0 +1,218 @@
+"""GraphiQL in a real browser: headless Chromium (Debian's /usr/bin/chromium, driven by Playwright)
+opens the page of a real `python -m app serve`, with every request to another origin blocked and
+recorded, runs `pendingApprovals` and then `rejectExecutionStep` from the editor, and reads the
+results in the result pane. A screenshot is stored under test-artifacts/.
+
+Without Chromium (or Playwright) the test skips, saying why; with REQUIRE_BROWSER=1 (set by .ci/run)
+it fails instead. CHROMIUM=/path/to/chromium picks another binary."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import jwt
+import pytest
+
+from tests.e2e.conftest import REPO_ROOT, ServerProcess
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page, Route
+
+pytestmark = pytest.mark.e2e
+
+REQUIRE_BROWSER = os.environ.get("REQUIRE_BROWSER", "0") == "1"
+ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS_DIR", REPO_ROOT / "test-artifacts"))
+TIMEOUT_MS = 60_000  # a cold start of Chromium and a 3.5 MB bundle on a busy 2-core machine
+
+DEPLOY = {"executionId": "exec-acme-deploy-42", "stepId": "step-acme-deploy-42-3"}
+REASON = "Deploy freeze until Monday (rejected from GraphiQL)."
+QUERY_EDITOR = "document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror"
+RESULT_PANE = "document.querySelector('.graphiql-response .CodeMirror').CodeMirror"
+PENDING = """query Pending {
+  pendingApprovals(input: {}) {
+    total
+    items { executionId stepId key riskTier }
+  }
+}"""
+
+
+def reject_document(actor: str) -> str:
+    return f"""mutation Reject {{
+  rejectExecutionStep(input: {{
+    executionId: "{DEPLOY["executionId"]}", stepId: "{DEPLOY["stepId"]}",
+    rejectedBy: "{actor}", reason: "{REASON}"
+  }}) {{ executionId stepId status rejectedAt }}
+}}"""
+
+
+def _unavailable(reason: str) -> None:
+    if REQUIRE_BROWSER:
+        pytest.fail(f"{reason}; REQUIRE_BROWSER=1, so the browser test must run", pytrace=False)
+    pytest.skip(f"{reason} (apt-get install chromium; see README, Tests)")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """The Chromium binary, or skip (fail under REQUIRE_BROWSER=1) when there is none."""
+    chosen = os.environ.get("CHROMIUM")
+    candidates = [chosen] if chosen else ["/usr/bin/chromium", shutil.which("chromium")]
+    path = next((c for c in candidates if c and Path(c).is_file() and os.access(c, os.X_OK)), None)
+    if path is None:
+        _unavailable(f"no Chromium found (looked at {', '.join(c for c in candidates if c) or 'chromium on PATH'})")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        _unavailable("the Playwright driver is not installed (pip install -e '.[test]')")
+    assert path is not None
+    return path
+
+
+class Browser:
+    """One page on a fresh browser context; requests to any origin but the server's are aborted and recorded."""
+
+    def __init__(self, page: Page, origin: str) -> None:
+        self.page = page
+        self.origin = origin
+        self.blocked: list[str] = []
+        self.requests: list[tuple[str, str, dict[str, str]]] = []  # (method, url, headers)
+        self.errors: list[str] = []
+        page.context.route("**/*", self._route)
+        page.on("request", lambda request: self.requests.append((request.method, request.url, request.headers)))
+        page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
+        page.on("console", lambda message: message.type == "error" and self.errors.append(f"console: {message.text}"))
+        page.on("websocket", lambda socket: self.blocked.append(socket.url))  # GraphiQL here opens none
+
+    def _route(self, route: Route) -> None:
+        url = route.request.url
+        parts = urlsplit(url)
+        if f"{parts.scheme}://{parts.netloc}" == self.origin:
+            route.continue_()
+        else:
+            self.blocked.append(url)
+            route.abort("blockedbyclient")
+
+    def set_query(self, document: str, operation: str) -> None:
+        """Replaces the query editor's text by typing it (CodeMirror's own input handling), then waits
+        until GraphiQL has parsed it: it picks the operation to run 100 ms after the last keystroke."""
+        editor = self.page.locator(".graphiql-query-editor .CodeMirror")
+        editor.click()
+        self.page.keyboard.press("Control+A")
+        self.page.keyboard.press("Delete")
+        self.page.keyboard.insert_text(document)
+        typed = self.page.evaluate(f"() => {QUERY_EDITOR}.getValue()")
+        assert typed == document, typed
+        self.page.wait_for_function(f"name => {QUERY_EDITOR}.operationName === name", arg=operation)
+
+    def run(self, field: str) -> dict[str, Any]:
+        """Clicks ▶ and returns the JSON shown in the result pane once it shows `field`."""
+        self.page.get_by_role("button", name="Execute query (Ctrl-Enter)").click()
+        pane = self.page.locator(".graphiql-response")
+        pane.get_by_text(f'"{field}"').first.wait_for(timeout=TIMEOUT_MS)
+        text = self.page.evaluate(f"() => {RESULT_PANE}.getValue()")
+        result: dict[str, Any] = json.loads(text)
+        return result
+
+    def graphql_posts(self) -> list[dict[str, str]]:
+        return [headers for method, url, headers in self.requests if method == "POST" and url.endswith("/graphql")]
+
+
+@pytest.fixture
+def browser(chromium: str, server: ServerProcess) -> Iterator[Browser]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=chromium, headless=True)
+        try:
+            context = instance.new_context(viewport={"width": 1440, "height": 900})
+            context.set_default_timeout(TIMEOUT_MS)
+            yield Browser(context.new_page(), server.base_url)
+        finally:
+            instance.close()
+
+
+def screenshot(page: Page, name: str, capsys: pytest.CaptureFixture[str]) -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / name
+    page.screenshot(path=str(path), full_page=True)
+    with capsys.disabled():
+        print(f"\n  screenshot: {path}")
+    return path
+
+
+def test_graphiql_runs_pending_approvals_and_a_reject_offline(
+    browser: Browser, server: ServerProcess, capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest
+) -> None:
+    page = browser.page
+    actor = jwt.decode(server.admin_token, options={"verify_signature": False})["sub"]
+    assert actor == "admin", "serve prints an admin token whose sub is 'admin'"
+
+    page.goto(server.graphql_url)
+    page.locator(".graphiql-query-editor .CodeMirror").wait_for()
+    assert page.title() == "Control plane · GraphiQL"
+
+    # The headers editor holds the token `serve` printed.
+    headers = page.evaluate(
+        "() => Array.from(document.querySelectorAll('.graphiql-editor-tool .CodeMirror'))"
+        ".map(element => element.CodeMirror.getValue())"
+    )
+    assert any(f"Bearer {server.admin_token}" in text for text in headers), headers
+
+    # What waits for a decision, run from the editor and rendered in the result pane.
+    browser.set_query(PENDING, "Pending")
+    pending = browser.run("pendingApprovals")
+    assert "errors" not in pending, pending
+    assert pending["data"]["pendingApprovals"]["total"] == 5
+    items = pending["data"]["pendingApprovals"]["items"]
+    assert {"executionId": DEPLOY["executionId"], "stepId": DEPLOY["stepId"]} in [
+        {"executionId": item["executionId"], "stepId": item["stepId"]} for item in items
+    ]
+    assert page.locator(".graphiql-response").get_by_text(DEPLOY["stepId"]).count() >= 1
+
+    # The Docs pane shows the operation's contract words (from the field description).
+    page.get_by_role("button", name="Show Documentation Explorer").click()
+    docs = page.locator(".graphiql-doc-explorer")
+    docs.get_by_role("link", name="Mutation").first.click()
+    docs.get_by_role("link", name="rejectExecutionStep").first.click()
+    docs.get_by_text("Goal: Allow operators to block unsafe or undesired actions.").wait_for()
+    assert "controlPlane.execution.reject" in docs.inner_text()
+
+    # Reject the seeded deploy step as the token's own principal.
+    browser.set_query(reject_document(actor), "Reject")
+    rejected = browser.run("rejectExecutionStep")
+    assert "errors" not in rejected, rejected
+    outcome = rejected["data"]["rejectExecutionStep"]
+    assert {key: outcome[key] for key in ("executionId", "stepId", "status")} == {**DEPLOY, "status": "rejected"}
+    assert outcome["rejectedAt"]
+    assert page.locator(".graphiql-response").get_by_text('"rejected"').count() >= 1
+
+    backend = request.getfixturevalue("backend").name
+    shot = screenshot(page, f"graphiql-{backend}.png", capsys)
+    assert shot.stat().st_size > 10_000
+
+    # The server recorded the decision the browser sent, by the token's principal.
+    assert server.query("SELECT status, decided_by FROM execution_step WHERE id = ?", (DEPLOY["stepId"],)) == [
+        ("rejected", "admin")
+    ]
+    # Every request went to the server itself, with the prefilled token on the GraphQL ones.
+    assert browser.blocked == [], f"requests to other origins were attempted: {browser.blocked}"
+    assert all(urlsplit(url).netloc == urlsplit(server.base_url).netloc for _, url, _ in browser.requests)
+    posts = browser.graphql_posts()
+    assert posts, "GraphiQL sent no request"
+    assert all(headers.get("authorization") == f"Bearer {server.admin_token}" for headers in posts)
+    assert browser.errors == []
+
+
+def test_the_blocking_catches_a_request_to_another_origin(browser: Browser, server: ServerProcess) -> None:
+    """The guard of the test above works: a fetch to another host is aborted and recorded, never sent."""
+    browser.page.goto(f"{server.base_url}/healthz")
+    outcome = browser.page.evaluate(
+        "() => fetch('https://cdn.example.invalid/graphiql.js').then(() => 'sent', () => 'failed')"
+    )
+    assert outcome == "failed"
+    assert browser.blocked == ["https://cdn.example.invalid/graphiql.js"]
