@@ -18,6 +18,7 @@ from app.auth import AuthLevel, Principal
 from app.contracts.model import Handler, Kind, OperationSpec, VersionedRef
 from app.contracts.naming import camel
 from app.contracts.registry import Registry
+from app.contracts.storable import storage_problems
 from app.errors import AppError, BadUserInput, Forbidden, InternalError, Unauthenticated
 
 logger = logging.getLogger("app.executor")
@@ -47,6 +48,11 @@ def _messages(error: ValidationError) -> dict[str, str]:
     return fields
 
 
+def _invalid_input(fields: dict[str, str]) -> BadUserInput:
+    summary = "; ".join(f"{name}: {message}" for name, message in fields.items())
+    return BadUserInput(f"Invalid input: {summary}.", fields)
+
+
 class Executor:
     def __init__(self, registry: Registry, handlers: Mapping[VersionedRef, Handler], uow: UnitOfWorkFactory) -> None:
         missing = [op.ref for op in registry.operations if op.ref not in handlers]
@@ -73,9 +79,10 @@ class Executor:
         try:
             data = spec.input.model_validate(raw)
         except ValidationError as error:
-            fields = _messages(error)
-            summary = "; ".join(f"{name}: {message}" for name, message in fields.items())
-            raise BadUserInput(f"Invalid input: {summary}.", fields) from None
+            raise _invalid_input(_messages(error)) from None
+        unstorable = storage_problems(data)
+        if unstorable:
+            raise _invalid_input(unstorable)
         for name in spec.actor_fields:
             if principal is None or getattr(data, name) != principal.id:
                 raise Forbidden(f"{camel(name)} must be the caller's own id; nobody may act in another person's name.")
