@@ -254,23 +254,30 @@ def _objective(facts: RunFacts, following: StepFacts | None, total: int) -> str:
     return "Done: evidence exported" if facts.bundle_count else f"Export evidence of the {state} run"
 
 
+def _shared(facts: RunFacts, d: _Derived) -> dict[str, Any]:
+    """The fields the lane summary and the lane detail have in common."""
+    return {
+        "run_id": facts.run_id,
+        "execution_id": facts.execution_id,
+        "lane_key": d.key,
+        "lane_status": d.status,
+        "lane_phase": facts.state,
+        "owner_role": d.owner,
+        "objective": d.objective,
+        "terminal_readiness": d.readiness,
+        "recommended_next_lane": d.next_lane,
+        "updated_at": facts.updated_at,
+    }
+
+
 def run_summary(facts: RunFacts) -> ControlPlaneExecutionLaneSummary:
     d = _derive(facts)
     return ControlPlaneExecutionLaneSummary(
-        run_id=facts.run_id,
-        execution_id=facts.execution_id,
-        lane_key=d.key,
-        lane_status=d.status,
-        lane_phase=facts.state,
-        owner_role=d.owner,
-        objective=d.objective,
+        **_shared(facts, d),
         evidence_completeness=round(1 - len(d.missing_evidence) / d.required_evidence, 4),
-        terminal_readiness=d.readiness,
         pending_approval_count=d.pending_approvals,
         missing_evidence_count=len(d.missing_evidence),
         missing_approval_count=len(d.missing_approvals),
-        recommended_next_lane=d.next_lane,
-        updated_at=facts.updated_at,
     )
 
 
@@ -286,20 +293,12 @@ def run_detail(facts: RunFacts) -> ControlPlaneExecutionLaneDetail:
         left = any(s.status in ("pending", "approved", "failed") for s in facts.steps)
         cleanup = "retryable" if facts.state == "failed" and left else "clean"
     return ControlPlaneExecutionLaneDetail(
-        run_id=facts.run_id,
-        execution_id=facts.execution_id,
-        lane_key=d.key,
-        lane_status=d.status,
-        lane_phase=facts.state,
-        owner_role=d.owner,
-        objective=d.objective,
+        **_shared(facts, d),
         team_status=team,
         completion_phase=f"{completed}/{len(facts.steps)}",
-        terminal_readiness=d.readiness,
         missing_evidence=d.missing_evidence,
         missing_approvals=d.missing_approvals,
         blocking_risks=d.blocking_risks,
-        recommended_next_lane=d.next_lane,
         evidence_bundle_count=facts.bundle_count,
         approval_count=facts.approval_count,
         transition_count=facts.transition_count,
@@ -307,5 +306,4 @@ def run_detail(facts: RunFacts) -> ControlPlaneExecutionLaneDetail:
         cleanup_status=cleanup,
         retry_count=facts.attempt - 1,
         snapshot_ref=facts.latest_bundle_id,
-        updated_at=facts.updated_at,
     )

@@ -10,9 +10,19 @@ from typing import Any
 
 import pytest
 from gql.transport.exceptions import TransportQueryError
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 
-from app.db.tables import counter_table, decision_table, event_table, execution_table, step_table
+from app.db.tables import (
+    bundle_table,
+    counter_table,
+    decision_table,
+    event_table,
+    execution_table,
+    intent_table,
+    plan_table,
+    run_table,
+    step_table,
+)
 from app.services import decisions
 from tests.conftest import error_of, snapshot
 
@@ -140,3 +150,20 @@ def instant(value: str) -> datetime:
     parsed = datetime.fromisoformat(value)
     assert parsed.utcoffset() == timedelta(0), value
     return parsed
+
+
+async def remove_seeded_data(database) -> None:
+    """Leave the database with no execution at all: tests that count exactly make their own."""
+    async with database.engine.begin() as conn:
+        for table in (
+            bundle_table,
+            decision_table,
+            event_table,
+            step_table,
+            run_table,
+            plan_table,
+            intent_table,
+            execution_table,
+        ):
+            await conn.execute(delete(table))
+        await conn.execute(update(counter_table).values(value=0))

@@ -9,25 +9,21 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import or_, select
 
 from app.contracts.control_plane.events import ALL
 from app.contracts.control_plane.shared import ControlPlaneExecutionLaneDetail
 from app.contracts.naming import camel
 from app.db.tables import (
-    bundle_table,
-    counter_table,
-    decision_table,
     event_table,
     execution_table,
-    intent_table,
     plan_table,
     run_table,
     step_table,
 )
 from app.services.canonical import sha256_digest
 from app.services.policy import POLICY_VERSION
-from tests.integration.helpers import failing, fetch
+from tests.integration.helpers import failing, fetch, remove_seeded_data
 from tests.integration.lifecycle import (
     BUNDLE,
     EXPLAIN,
@@ -76,19 +72,7 @@ def life(new_life) -> Lifecycle:
 @pytest.fixture
 async def empty(database) -> None:
     """No executions but the test's own (the seeded demo data is removed from this test's database)."""
-    async with database.engine.begin() as conn:
-        for table in (
-            bundle_table,
-            decision_table,
-            event_table,
-            step_table,
-            run_table,
-            plan_table,
-            intent_table,
-            execution_table,
-        ):
-            await conn.execute(delete(table))
-        await conn.execute(update(counter_table).values(value=0))
+    await remove_seeded_data(database)
 
 
 async def not_found(life: Lifecycle, database, document: str, payload: dict[str, Any]) -> str:

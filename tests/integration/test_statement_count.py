@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, event, func, insert, select, update
+from sqlalchemy import event, func, insert, select, update
 
 from app.auth import Principal
 from app.contracts.control_plane.commands import (
@@ -45,7 +45,7 @@ from app.db.tables import (
 )
 from app.server import Services
 from app.services.invariants import check
-from tests.integration.helpers import fetch
+from tests.integration.helpers import fetch, remove_seeded_data
 from tests.integration.lifecycle import EXECUTION, LANE, LANES
 
 MAX_STATEMENTS = 4
@@ -177,19 +177,7 @@ async def clone(database, copies: int) -> None:
 @pytest.fixture
 async def driver(services: Services, database) -> Driver:
     """A database holding only what the test makes (the seeded demo data is removed)."""
-    async with database.engine.begin() as conn:
-        for table in (
-            bundle_table,
-            decision_table,
-            event_table,
-            step_table,
-            run_table,
-            plan_table,
-            intent_table,
-            execution_table,
-        ):
-            await conn.execute(delete(table))
-        await conn.execute(update(counter_table).values(value=0))
+    await remove_seeded_data(database)
     return Driver(services)
 
 
