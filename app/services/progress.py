@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Row, select, update
+from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.contracts.control_plane.events import execution_completed, step_approval_requested
@@ -32,8 +33,10 @@ OPEN_STEP_STATUSES = ("pending", AWAITING, "approved")
 
 @dataclass(frozen=True, slots=True)
 class LockedRun:
-    run: Row[Any]
-    execution: Row[Any]
+    run: Any
+    """The run's columns by name (an `execution_run` row)."""
+    execution: Any
+    """The execution's columns by name, its row locked for this transaction."""
 
     @property
     def is_current(self) -> bool:
@@ -58,11 +61,27 @@ async def lock_execution(session: AsyncSession, execution_id: str) -> Row[Any]:
     return row
 
 
+# One round trip for the run and its execution; only the execution row is locked (FOR UPDATE OF).
+_RUN_AND_EXECUTION = (
+    select(*run_t.c, *execution_t.c)
+    .join_from(run_t, execution_t, execution_t.c.id == run_t.c.execution_id)
+    .where(run_t.c.id == bindparam("run_id"))
+    .with_for_update(of=execution_t)
+)
+_RUN_COLUMNS = tuple(run_t.c.keys())
+_EXECUTION_COLUMNS = tuple(execution_t.c.keys())
+
+
 async def lock_run(session: AsyncSession, run_id: str) -> LockedRun:
-    run = (await session.execute(select(run_t).where(run_t.c.id == run_id))).one_or_none()
-    if run is None:
+    row = (await session.execute(_RUN_AND_EXECUTION, {"run_id": run_id})).one_or_none()
+    if row is None:
         raise NotFound(f"Run {run_id!r} does not exist.")
-    return LockedRun(run=run, execution=await lock_execution(session, run.execution_id))
+    values = tuple(row)
+    split = len(_RUN_COLUMNS)
+    return LockedRun(
+        run=SimpleNamespace(**dict(zip(_RUN_COLUMNS, values[:split], strict=True))),
+        execution=SimpleNamespace(**dict(zip(_EXECUTION_COLUMNS, values[split:], strict=True))),
+    )
 
 
 async def load_steps(session: AsyncSession, execution_id: str) -> list[Row[Any]]:
