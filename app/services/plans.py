@@ -30,8 +30,8 @@ from app.errors import BadUserInput, Conflict, NotFound
 from app.services.canonical import sha256_digest
 from app.services.common import NewEvent, append_events, new_id, utcnow
 from app.services.policy import MAX_PLAN_STEPS, STEP_KEY_PATTERN, PlanStepView, Policy, highest_tier
-from app.services.progress import lock_execution
-from app.services.state_machine import Action, allowed, run_state
+from app.services.progress import execution_state, lock_execution
+from app.services.state_machine import Action, allowed
 
 PLAN_FORMAT = "control-plane.plan/1"
 
@@ -142,7 +142,7 @@ class Plans:
         execution = await lock_execution(session, data.execution_id)
         if execution.intent_id != data.intent_id:
             raise NotFound(f"Intent {data.intent_id!r} is not the intent of execution {data.execution_id!r}.")
-        allowed(Action.COMPILE, run_state(execution.status, execution.shutdown_requested_at is not None, True, None))
+        allowed(Action.COMPILE, execution_state(execution))
         if data.draft is not None:
             draft = read_draft(data.draft)
         else:
@@ -231,7 +231,7 @@ class Plans:
             )
         execution = await lock_execution(session, data.execution_id)
         plan = await current_plan(session, execution, data.plan_id)
-        allowed(Action.VERIFY, run_state(execution.status, execution.shutdown_requested_at is not None, True, None))
+        allowed(Action.VERIFY, execution_state(execution))
         views = [
             PlanStepView(position=step["position"], key=step["key"], tier=step["riskTier"], known=step["known"])
             for step in plan.document["steps"]

@@ -44,12 +44,14 @@ class LockedRun:
 
     @property
     def state(self) -> str:
-        return run_state(
-            self.execution.status,
-            self.execution.shutdown_requested_at is not None,
-            self.is_current,
-            self.run.ended_status,
+        return (
+            execution_state(self.execution) if self.is_current else run_state("", False, False, self.run.ended_status)
         )
+
+
+def execution_state(execution: Any) -> str:
+    """The state of the execution's own (current) run: its status, or `stopping`; before a run, its status."""
+    return run_state(execution.status, execution.shutdown_requested_at is not None, True, None)
 
 
 async def lock_execution(session: AsyncSession, execution_id: str) -> Row[Any]:
@@ -120,6 +122,21 @@ async def skip_open_steps(session: AsyncSession, execution_id: str, at: datetime
         .where(step_t.c.execution_id == execution_id, step_t.c.status.in_(OPEN_STEP_STATUSES))
         .values(status="skipped", updated_at=at)
     )
+
+
+async def stop_execution(
+    session: AsyncSession, execution_id: str, steps: Sequence[Any], status: str, error_code: str, at: datetime
+) -> str | None:
+    """End an execution now: a running step fails with `error_code`, steps not yet run are skipped.
+    Returns the id of the step it interrupted, if any."""
+    running = next((step for step in steps if step.status == "running"), None)
+    if running is not None:
+        await set_step(
+            session, running.id, at, status="failed", error_code=error_code, error_message=f"Execution {status}."
+        )
+    await skip_open_steps(session, execution_id, at)
+    await set_execution(session, execution_id, at, status=status, shutdown_requested_at=None)
+    return running.id if running is not None else None
 
 
 async def advance(

@@ -32,8 +32,8 @@ from app.services.progress import (
     next_step,
     set_execution,
     set_step,
-    skip_open_steps,
     step_of,
+    stop_execution,
 )
 from app.services.state_machine import AWAITING, STOPPING, Action, allowed
 
@@ -117,8 +117,7 @@ async def report_step_completed(
     ]
     if state == STOPPING and next_step(now_steps) is not None:
         # Shutdown requested while this step ran: it finished, so the run stops here.
-        await skip_open_steps(session, execution_id, now)
-        await set_execution(session, execution_id, now, status="cancelled", shutdown_requested_at=None)
+        await stop_execution(session, execution_id, now_steps, "cancelled", "SHUTDOWN", now)
         stopped = execution_cancelled.ControlPlaneExecutionCancelledPayload(
             execution_id=execution_id,
             run_id=run_id,

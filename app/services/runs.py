@@ -54,34 +54,17 @@ from app.services.plans import current_plan
 from app.services.progress import (
     LockedRun,
     advance,
+    execution_state,
     load_steps,
     lock_execution,
     lock_run,
     set_execution,
     set_step,
-    skip_open_steps,
+    stop_execution,
 )
-from app.services.state_machine import AWAITING, STOPPING, Action, allowed, run_state
+from app.services.state_machine import AWAITING, STOPPING, Action, allowed
 
 RUNNABLE_VERDICTS = ("approved", "needs_approval")
-
-
-def _running_step(steps: list[Row[Any]]) -> Row[Any] | None:
-    return next((step for step in steps if step.status == "running"), None)
-
-
-async def _stop(
-    session: AsyncSession, execution_id: str, steps: list[Row[Any]], status: str, error_code: str, at: datetime
-) -> str | None:
-    """End an execution now: a running step fails with `error_code`, steps not yet run are skipped."""
-    running = _running_step(steps)
-    if running is not None:
-        await set_step(
-            session, running.id, at, status="failed", error_code=error_code, error_message=f"Execution {status}."
-        )
-    await skip_open_steps(session, execution_id, at)
-    await set_execution(session, execution_id, at, status=status, shutdown_requested_at=None)
-    return running.id if running is not None else None
 
 
 async def start_run(
@@ -126,7 +109,7 @@ async def start_execution(
     assert principal is not None
     execution = await lock_execution(session, data.execution_id)
     plan = await current_plan(session, execution, data.plan_id)
-    allowed(Action.START, run_state(execution.status, execution.shutdown_requested_at is not None, True, None))
+    allowed(Action.START, execution_state(execution))
     if plan.verdict not in RUNNABLE_VERDICTS:
         state = "unverified" if plan.verdict is None else f"plan_{plan.verdict}"
         raise Conflict(
@@ -183,9 +166,9 @@ async def cancel_execution(
 ) -> ControlPlaneExecutionCancelOutput:
     execution = await lock_execution(session, data.execution_id)
     # The execution's own run is current by definition; before startExecution there is none.
-    allowed(Action.CANCEL, run_state(execution.status, execution.shutdown_requested_at is not None, True, None))
+    allowed(Action.CANCEL, execution_state(execution))
     now = utcnow()
-    await _stop(session, execution.id, await load_steps(session, execution.id), "cancelled", "CANCELLED", now)
+    await stop_execution(session, execution.id, await load_steps(session, execution.id), "cancelled", "CANCELLED", now)
     payload = execution_cancelled.ControlPlaneExecutionCancelledPayload(
         execution_id=execution.id,
         run_id=execution.run_id,
@@ -206,7 +189,7 @@ async def abort_execution(
     allowed(Action.ABORT, locked.state)
     now = utcnow()
     steps = await load_steps(session, locked.execution.id)
-    interrupted = await _stop(session, locked.execution.id, steps, "aborted", "ABORTED", now)
+    interrupted = await stop_execution(session, locked.execution.id, steps, "aborted", "ABORTED", now)
     payload = execution_aborted.ControlPlaneExecutionAbortedPayload(
         execution_id=locked.execution.id,
         run_id=data.run_id,
@@ -226,7 +209,7 @@ async def shutdown_execution(
     target = allowed(Action.SHUTDOWN, locked.state)
     now = utcnow()
     steps = await load_steps(session, locked.execution.id)
-    running = _running_step(steps)
+    running = next((step for step in steps if step.status == "running"), None)
     if target == STOPPING and running is not None:
         # The running step may finish; its report then stops the run (see runner.py).
         await set_execution(session, locked.execution.id, now, status="running", shutdown_requested_at=now)
@@ -240,7 +223,7 @@ async def shutdown_execution(
         )
         await _append(session, locked, execution_shutdown_requested.SPEC, requested, now, data.shutdown_by)
         return ControlPlaneExecutionShutdownOutput(run_id=data.run_id, status=STOPPING, shutdown_at=now)
-    await _stop(session, locked.execution.id, steps, "cancelled", "SHUTDOWN", now)
+    await stop_execution(session, locked.execution.id, steps, "cancelled", "SHUTDOWN", now)
     cancelled = execution_cancelled.ControlPlaneExecutionCancelledPayload(
         execution_id=locked.execution.id,
         run_id=data.run_id,
