@@ -34,7 +34,7 @@ def _settings() -> Settings:
 
 async def _prepare(settings: Settings, seed: bool | None, seeds_dir: Path | None) -> str:
     from app.db import migrate
-    from app.seeding import default_dataset, load_seed
+    from app.seeding.player import default_dataset, load_seed
     from app.server import build_services
 
     services = build_services(settings)
@@ -79,7 +79,7 @@ def serve(
     from app.observability.logs import configure_logging, logging_config
 
     configure_logging(settings)  # LOG_FORMAT (json in production) on stderr; uvicorn's workers get the same
-    from app.services.skills import load_trust_policy
+    from app.services.skills.registry import load_trust_policy
 
     try:
         tokens = token_service_from_settings(settings)
@@ -147,7 +147,7 @@ def seed(
     settings = _settings()
     if directory is not None and not directory.is_dir():
         raise _fail(f"{directory} is not a directory")
-    from app.seeding import SeedError
+    from app.seeding.player import SeedError
 
     try:
         outcome = asyncio.run(_prepare(settings, True, directory))
@@ -162,7 +162,7 @@ def check() -> None:
 
     async def run() -> list[str]:
         from app.db.database import Database
-        from app.services.invariants import check as check_invariants
+        from app.services.audit.invariants import check as check_invariants
 
         database = Database(settings)
         try:
@@ -233,7 +233,7 @@ def skill_keygen(
     force: Annotated[bool, typer.Option(help="overwrite existing files")] = False,
 ) -> None:
     """Create a signing key pair: KEY.pem (private, keep it secret) and KEY.pub.pem (public, to be trusted)."""
-    from app.services.skill_verification import ALGORITHMS, generate_key
+    from app.services.skills.keys import ALGORITHMS, generate_key
 
     if algorithm not in ALGORITHMS:
         raise _fail(f"--algorithm must be one of {', '.join(ALGORITHMS)}")
@@ -261,8 +261,8 @@ def skill_sign(
     output: Annotated[Path | None, typer.Option(help="write here instead of standard output")] = None,
 ) -> None:
     """Sign a manifest with the original signature format; prints the signed manifest JSON."""
-    from app.services.skill_canonical import CanonicalizationError
-    from app.services.skill_verification import sign_manifest
+    from app.services.kernel.json_writer import CanonicalizationError
+    from app.services.skills.signing import sign_manifest
 
     document = _read_json(manifest)
     now = datetime.now(UTC)
@@ -293,8 +293,8 @@ def skill_verify(
     artifact_digest: Annotated[str | None, typer.Option(help="default: the manifest's artifact.digest")] = None,
 ) -> None:
     """Verify a signed manifest against this server's trust policy (SKILL_TRUST_POLICY[_FILE]); exit 1 on issues."""
-    from app.services.skill_verification import verify_manifest
-    from app.services.skills import load_trust_policy, server_facts
+    from app.services.skills.registry import load_trust_policy, server_facts
+    from app.services.skills.verification import verify_manifest
 
     document = _read_json(manifest)
     settings = _settings()
@@ -339,7 +339,7 @@ def _js_instant(value: datetime) -> str:
 
 
 def _digest(document: dict[str, Any]) -> str:
-    from app.services.skill_verification import manifest_digest
+    from app.services.skills.signing import manifest_digest
 
     return manifest_digest(document)
 

@@ -3,24 +3,23 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 
-from app.auth import Principal, TokenService, token_service_from_settings
+from app.auth import TokenService, token_service_from_settings
 from app.contracts.control_plane import build_registry
-from app.contracts.control_plane.commands import approve, reject
 from app.contracts.executor import Executor
 from app.contracts.registry import Registry
 from app.db import migrate
 from app.db.database import Database
-from app.errors import AppError
 from app.graphql.graphiql import ASSETS_URL, CONTENT_SECURITY_POLICY, assets_app, render_page
 from app.graphql.http import GraphQLApp
 from app.graphql.limits import QueryLimits
@@ -31,7 +30,7 @@ from app.observability.metrics import Metrics
 from app.observability.middleware import RequestObserver
 from app.observability.tracing import build_tracing
 from app.services.bindings import bind_handlers
-from app.services.state_machine import Action
+from app.services.lifecycle.state_machine import Action
 from app.settings import Settings
 
 logger = logging.getLogger("app.server")
@@ -43,7 +42,7 @@ class Services:
     registry: Registry
     database: Database
     tokens: TokenService
-    executor: Executor
+    executor: Executor[AsyncSession]
 
 
 def build_services(settings: Settings, database: Database | None = None) -> Services:
@@ -93,8 +92,12 @@ def create_app(
     ]
     if settings.graphiql_enabled:  # GraphiQL's page, scripts and styles: all from this server
         routes.append(Mount(ASSETS_URL, assets_app(), name="graphiql-assets"))
-    if settings.bench_endpoints:
-        routes.append(Route("/bench/reject", _bench_reject(services), methods=["POST"]))
+    bench = None
+    if settings.bench_endpoints:  # benchmark-only routes and counters (app/bench_endpoints.py); absent otherwise
+        from app.bench_endpoints import BenchEndpoints
+
+        bench = BenchEndpoints(services.executor, services.tokens, services.database.engine)
+        routes.extend(bench.routes())
     metrics = _metrics(services) if settings.metrics_enabled else None
     if metrics is not None:
         routes.append(Route("/metrics", metrics.endpoint, methods=["GET"]))
@@ -127,13 +130,8 @@ def create_app(
     if cors is not None:
         middleware.append(cors)
     middleware.append(Middleware(BodySizeLimit, max_bytes=settings.max_request_bytes))
-    if settings.bench_endpoints:  # statement and request counters for bench/lifecycle.py; absent otherwise
-        from app.bench_stats import BenchStats
-
-        stats = BenchStats()
-        stats.attach(services.database.engine)
-        routes.append(Route("/bench/stats", stats.endpoint, methods=["GET"]))
-        middleware.append(Middleware(stats.middleware))
+    if bench is not None:
+        middleware.append(Middleware(bench.stats.middleware))
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.services = services
     return app
@@ -141,29 +139,12 @@ def create_app(
 
 def _metrics(services: Services) -> Metrics:
     """Decisions and lifecycle transitions are counted by contract key, from the specs' field names."""
-    lifecycle = {action.value for action in Action} | {approve.SPEC.field_name, reject.SPEC.field_name}
+    decisions = {"controlPlane.execution.approve": "approve", "controlPlane.execution.reject": "reject"}
     operations = services.registry.operations
+    decided = {spec.field_name for spec in operations if spec.key in decisions}
+    lifecycle = {action.value for action in Action} | decided
     return Metrics(
-        decisions={approve.SPEC.key: "approve", reject.SPEC.key: "reject"},
+        decisions=decisions,
         transitions={spec.key: spec.field_name for spec in operations if spec.field_name in lifecycle},
         pool=lambda: services.database.engine.pool,
     )
-
-
-def _bench_reject(services: Services) -> Callable[[Request], Awaitable[Response]]:
-    """Benchmark baseline (BENCH_ENDPOINTS=1 only): the reject command through the same executor
-    and service, with JSON in and out, but no GraphQL parsing, validation or execution."""
-
-    async def endpoint(request: Request) -> Response:
-        body = await request.json()
-
-        def authenticate() -> Principal:
-            return services.tokens.authenticate(request.headers.get("authorization"))
-
-        try:
-            result = await services.executor.execute(reject.SPEC, body, authenticate)
-        except AppError as error:
-            return JSONResponse({"error": {"message": error.message, **error.extensions}}, status_code=200)
-        return Response(result.model_dump_json(by_alias=True), media_type="application/json")
-
-    return endpoint

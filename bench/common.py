@@ -81,7 +81,7 @@ def migrate(var_dir: Path, env: dict[str, str]) -> None:
 
 async def _seed(var_dir: Path, count: int, database_url: str | None) -> int:
     from app.db.database import Database
-    from app.services.seed import SeedDataset, SeedExecution, SeedStep, insert_executions
+    from app.seeding.bulk import SeedDataset, SeedExecution, SeedStep, insert_executions
     from app.settings import Settings
 
     settings = Settings(var_dir=var_dir, database_url=database_url, _env_file=None)  # type: ignore[call-arg]

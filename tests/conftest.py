@@ -20,7 +20,7 @@ from starlette.applications import Starlette
 
 from app.db import migrate
 from app.db.database import Database
-from app.seeding import default_dataset, load_seed
+from app.seeding.player import default_dataset, load_seed
 from app.server import Services, build_services, create_app
 from app.settings import Settings
 from tests.databases import (

@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from app.services.skill_verification import TrustPolicy, generate_key, sign_manifest
+from app.services.skills.keys import generate_key
+from app.services.skills.signing import sign_manifest
+from app.services.skills.trust import TrustPolicy
 
 VECTORS_FILE = Path(__file__).resolve().parent / "vectors" / "skill_vectors.json"
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)

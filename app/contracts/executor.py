@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Protocol
+from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -24,8 +24,12 @@ from app.errors import AppError, BadUserInput, Forbidden, InternalError, Unauthe
 logger = logging.getLogger("app.executor")
 
 
-class UnitOfWorkFactory(Protocol):
-    def __call__(self, *, write: bool) -> AbstractAsyncContextManager[Any]: ...
+UnitOfWork = TypeVar("UnitOfWork")
+_UnitOfWork_co = TypeVar("_UnitOfWork_co", covariant=True)
+
+
+class UnitOfWorkFactory(Protocol[_UnitOfWork_co]):
+    def __call__(self, *, write: bool) -> AbstractAsyncContextManager[_UnitOfWork_co]: ...
 
 
 Authenticate = Callable[[], Principal]
@@ -53,8 +57,15 @@ def _invalid_input(fields: dict[str, str]) -> BadUserInput:
     return BadUserInput(f"Invalid input: {summary}.", fields)
 
 
-class Executor:
-    def __init__(self, registry: Registry, handlers: Mapping[VersionedRef, Handler], uow: UnitOfWorkFactory) -> None:
+class Executor(Generic[UnitOfWork]):
+    """Runs operations; `UnitOfWork` is what the factory yields and every handler receives."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        handlers: Mapping[VersionedRef, Handler[UnitOfWork]],
+        uow: UnitOfWorkFactory[UnitOfWork],
+    ) -> None:
         missing = [op.ref for op in registry.operations if op.ref not in handlers]
         if missing:
             raise MissingHandlerError(f"no service handler bound for {', '.join(map(str, missing))}")

@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 from app.auth import AuthLevel, Principal
 from app.contracts.naming import derived_field_name, is_graphql_name
 
-Handler = Callable[[Any, Principal | None, Any], Awaitable[BaseModel]]
+UnitOfWork = TypeVar("UnitOfWork")
+"""What a unit of work hands a handler; the service layer binds `Handler[AsyncSession]` (app/services/bindings.py)."""
+
+Handler = Callable[[UnitOfWork, Principal | None, Any], Awaitable[BaseModel]]
 """What the service layer binds to an operation: (unit of work, caller, validated input) -> output."""
 
 

@@ -22,7 +22,7 @@ from app.observability.context import OK, RequestRecord, current_request
 class Context:
     request: Request | WebSocket
     response: Response | None
-    executor: Executor
+    executor: Executor[Any]
     tokens: TokenService
     _principal: Principal | None = field(default=None, repr=False)
     record: RequestRecord | None = field(default_factory=current_request, repr=False)

@@ -78,7 +78,7 @@ class GraphQLApp(GraphQL[Context, None]):
         self,
         schema: BaseSchema,
         *,
-        executor: Executor,
+        executor: Executor[Any],
         tokens: TokenService,
         graphiql: GraphiQLPage | None = None,
         **options: Any,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import types
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 import strawberry
@@ -83,6 +84,8 @@ class TypeBuilder:
         if origin is Literal:
             values = get_args(annotation)
             return _SCALARS[type(values[0])]
+        if isinstance(annotation, type) and issubclass(annotation, StrEnum):
+            return str  # statuses stay `String` in GraphQL (the upstream models say so); the model validates
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             return self._build(annotation, is_input=is_input)
         if annotation in _SCALARS:

@@ -1,94 +1,103 @@
-"""The service layer binds a handler to every operation contract."""
+"""The one table contract -> handler: every operation contract, bound to its service handler.
+
+A contract's capability names the folder of its handler (`CAPABILITY_FOLDERS`); tests/unit/test_layers.py
+checks both that every handler lives there and that nothing else is bound.
+"""
 
 from __future__ import annotations
 
-from app.contracts.control_plane.commands import (
-    approve,
-    evidence_export,
-    execution_abort,
-    execution_cancel,
-    execution_pause,
-    execution_resume,
-    execution_retry,
-    execution_shutdown,
-    execution_start,
-    intent_submit,
-    plan_compile,
-    plan_verify,
-    reject,
-    skill_disable,
-    skill_install,
-    step_completed,
-    step_failed,
-    step_started,
-)
-from app.contracts.control_plane.queries import (
-    approval_list,
-    contract_list,
-    evidence_get,
-    execution_get,
-    execution_list,
-    lane_get,
-    lane_list,
-    policy_explain,
-    skill_list,
-    skill_verify,
-    trace_get,
-)
-from app.contracts.model import Handler, VersionedRef
-from app.contracts.registry import Registry
-from app.services import audit, decisions, evidence, executions, lane_views, runner, runs, skills
-from app.services.catalogue import Catalogue
-from app.services.plans import Plans
-from app.services.policy import Policy
-from app.services.skill_verification import TrustPolicy
+from collections.abc import Mapping
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.contracts.control_plane.constants import APPROVAL, AUDIT, CORE, SKILL_REGISTRY
+from app.contracts.control_plane.statuses import RiskTier
+from app.contracts.model import Handler, OperationSpec, VersionedRef
+from app.contracts.registry import Registry, UnknownContractError
+from app.services.approval import decisions, queue
+from app.services.audit import evidence, lane_queries, trace
+from app.services.audit.explanation import Explainer
+from app.services.audit.plan_verification import PlanVerifier
+from app.services.lifecycle import reads, runner_reports, runs
+from app.services.lifecycle.catalogue import Catalogue
+from app.services.lifecycle.plans import Plans
+from app.services.lifecycle.policy import Policy
+from app.services.skills import registry as skill_registry
+from app.services.skills.trust import TrustPolicy
 from app.settings import Settings
+
+CAPABILITY_FOLDERS: Mapping[str, str] = {
+    CORE.key: "lifecycle",
+    APPROVAL.key: "approval",
+    AUDIT.key: "audit",
+    SKILL_REGISTRY.key: "skills",
+}
+"""Capability key -> the folder of app/services/ that holds its handlers."""
+
+SessionHandler = Handler[AsyncSession]
 
 
 def policy_from_settings(settings: Settings | None) -> Policy:
     if settings is None:
-        return Policy(approver_roles={"high": "admin", "critical": "admin"})
+        return Policy(approver_roles={RiskTier.HIGH: "admin", RiskTier.CRITICAL: "admin"})
     return Policy(
         approver_roles={
-            "high": settings.policy_high_approver_role or None,
-            "critical": settings.policy_critical_approver_role or None,
+            RiskTier.HIGH: settings.policy_high_approver_role or None,
+            RiskTier.CRITICAL: settings.policy_critical_approver_role or None,
         }
     )
 
 
-def bind_handlers(registry: Registry, settings: Settings | None = None) -> dict[VersionedRef, Handler]:
-    """Raises ConfigurationError when the skill trust policy of `settings` cannot be read."""
-    registry_of_skills = skills.SkillRegistry(skills.load_trust_policy(settings) if settings else TrustPolicy())
+def handlers_by_key(registry: Registry, settings: Settings | None = None) -> dict[str, SessionHandler]:
+    """Contract key -> handler. Raises ConfigurationError when the skill trust policy of `settings`
+    cannot be read."""
+    skills = skill_registry.SkillRegistry(skill_registry.load_trust_policy(settings) if settings else TrustPolicy())
     policy = policy_from_settings(settings)
     plans = Plans(policy)
     return {
-        intent_submit.SPEC.ref: plans.submit_intent,
-        plan_compile.SPEC.ref: plans.compile_plan,
-        plan_verify.SPEC.ref: plans.verify_plan,
-        execution_start.SPEC.ref: runs.start_execution,
-        execution_pause.SPEC.ref: runs.pause_execution,
-        execution_resume.SPEC.ref: runs.resume_execution,
-        execution_cancel.SPEC.ref: runs.cancel_execution,
-        execution_abort.SPEC.ref: runs.abort_execution,
-        execution_shutdown.SPEC.ref: runs.shutdown_execution,
-        execution_retry.SPEC.ref: runs.retry_execution,
-        step_started.SPEC.ref: runner.report_step_started,
-        step_completed.SPEC.ref: runner.report_step_completed,
-        step_failed.SPEC.ref: runner.report_step_failed,
-        reject.SPEC.ref: decisions.reject_step,
-        approve.SPEC.ref: decisions.approve_step,
-        evidence_export.SPEC.ref: evidence.export_evidence,
-        evidence_get.SPEC.ref: evidence.get_bundle,
-        execution_get.SPEC.ref: executions.get_execution,
-        execution_list.SPEC.ref: executions.list_executions,
-        approval_list.SPEC.ref: executions.list_pending_approvals,
-        trace_get.SPEC.ref: audit.get_trace,
-        policy_explain.SPEC.ref: audit.Explainer(policy).explain,
-        lane_get.SPEC.ref: lane_views.get_lane,
-        lane_list.SPEC.ref: lane_views.list_lanes,
-        contract_list.SPEC.ref: Catalogue(registry).list_contracts,
-        skill_verify.SPEC.ref: registry_of_skills.verify_skill,
-        skill_install.SPEC.ref: registry_of_skills.install_skill,
-        skill_disable.SPEC.ref: registry_of_skills.disable_skill,
-        skill_list.SPEC.ref: skills.list_skills,
+        # lifecycle (control-plane.core)
+        "controlPlane.intent.submit": plans.submit_intent,
+        "controlPlane.plan.compile": plans.compile_plan,
+        "controlPlane.execution.start": runs.start_execution,
+        "controlPlane.execution.pause": runs.pause_execution,
+        "controlPlane.execution.resume": runs.resume_execution,
+        "controlPlane.execution.cancel": runs.cancel_execution,
+        "controlPlane.execution.abort": runs.abort_execution,
+        "controlPlane.execution.shutdown": runs.shutdown_execution,
+        "controlPlane.execution.retry": runs.retry_execution,
+        "controlPlane.runner.stepStarted": runner_reports.report_step_started,
+        "controlPlane.runner.stepCompleted": runner_reports.report_step_completed,
+        "controlPlane.runner.stepFailed": runner_reports.report_step_failed,
+        "controlPlane.execution.get": reads.get_execution,
+        "controlPlane.execution.list": reads.list_executions,
+        "controlPlane.contract.list": Catalogue(registry).list_contracts,
+        # approval (control-plane.approval)
+        "controlPlane.execution.reject": decisions.reject_step,
+        "controlPlane.execution.approve": decisions.approve_step,
+        "controlPlane.approval.list": queue.list_pending_approvals,
+        # audit (control-plane.audit)
+        "controlPlane.plan.verify": PlanVerifier(policy).verify_plan,
+        "controlPlane.execution.evidence.export": evidence.export_evidence,
+        "controlPlane.execution.evidence.get": evidence.get_bundle,
+        "controlPlane.trace.get": trace.get_trace,
+        "controlPlane.policy.explain": Explainer(policy).explain,
+        "controlPlane.execution.lane.get": lane_queries.get_lane,
+        "controlPlane.execution.lane.list": lane_queries.list_lanes,
+        # skills (control-plane.skill-registry)
+        "controlPlane.skill.verify": skills.verify_skill,
+        "controlPlane.skill.install": skills.install_skill,
+        "controlPlane.skill.disable": skills.disable_skill,
+        "controlPlane.skill.list": skill_registry.list_skills,
     }
+
+
+def bind_handlers(registry: Registry, settings: Settings | None = None) -> dict[VersionedRef, SessionHandler]:
+    """Handlers by contract reference, for the executor. Raises UnknownContractError when a key names no
+    operation of `registry` (the executor refuses an operation without a handler)."""
+    bound: dict[VersionedRef, SessionHandler] = {}
+    for key, handler in handlers_by_key(registry, settings).items():
+        spec = registry.get(key)
+        if not isinstance(spec, OperationSpec):
+            raise UnknownContractError(f"{key} is an event; only operations have handlers")
+        bound[spec.ref] = handler
+    return bound

@@ -23,7 +23,7 @@ from app.db.tables import (
     run_table,
     step_table,
 )
-from app.services import decisions
+from app.services.approval import decisions
 from tests.conftest import error_of, snapshot
 
 REJECT = """

@@ -21,8 +21,8 @@ from app.db.tables import (
     run_table,
     step_table,
 )
-from app.services.canonical import sha256_digest
-from app.services.policy import POLICY_VERSION
+from app.services.kernel.canonical import sha256_digest
+from app.services.lifecycle.policy import POLICY_VERSION
 from tests.integration.helpers import failing, fetch, remove_seeded_data
 from tests.integration.lifecycle import (
     BUNDLE,

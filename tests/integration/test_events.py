@@ -15,8 +15,8 @@ from app.contracts.control_plane.events import ALL
 from app.contracts.model import EventSpec
 from app.contracts.naming import camel
 from app.db.tables import counter_table, event_table
-from app.services.common import payload_json
-from app.services.invariants import check
+from app.services.audit.invariants import check
+from app.services.kernel.event_log import payload_json
 from tests.integration.helpers import fetch
 from tests.integration.lifecycle import JOURNEYS, Lifecycle
 

@@ -33,8 +33,8 @@ from schemathesis.python import asgi
 from schemathesis.specs.graphql import scalars
 from starlette.applications import Starlette
 
-from app.seeding import default_dataset
-from app.services.policy import POLICY_VERSION
+from app.seeding.player import default_dataset
+from app.services.lifecycle.policy import POLICY_VERSION
 
 pytestmark = pytest.mark.fuzz
 

@@ -11,7 +11,7 @@ from app.db.tables import (
     plan_table,
     step_table,
 )
-from app.services.invariants import check
+from app.services.audit.invariants import check
 
 REJECT = """
 mutation($input: ControlPlaneExecutionRejectInput!) { rejectExecutionStep(input: $input) { status } }

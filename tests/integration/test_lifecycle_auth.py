@@ -20,7 +20,7 @@ import pytest_asyncio
 from gql.transport.exceptions import TransportQueryError
 
 from app.auth import AuthLevel
-from app.contracts.control_plane import commands, queries
+from app.contracts.control_plane import build_registry
 from app.server import create_app
 from tests.conftest import error_of, make_settings
 from tests.integration import lifecycle as lc
@@ -49,7 +49,7 @@ async def app(settings):
     await application.state.services.database.dispose()
 
 
-SPECS = {spec.graphql_name: spec for spec in [*commands.ALL, *queries.ALL]}
+SPECS = {spec.graphql_name: spec for spec in build_registry().operations}
 
 EXECUTIONS = """
 query Executions($input: ControlPlaneExecutionListInput!) {

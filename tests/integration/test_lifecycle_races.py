@@ -11,7 +11,7 @@ from gql.transport.exceptions import TransportQueryError
 from sqlalchemy import func, select
 
 from app.db.tables import event_table
-from app.services.invariants import check
+from app.services.audit.invariants import check
 from tests.integration.lifecycle import (
     ABORT,
     APPROVE,

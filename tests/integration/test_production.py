@@ -10,7 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from app.graphql import http as graphql_http
-from app.services import decisions
+from app.services.approval import decisions
 from tests.conftest import TEST_SECRET, make_settings
 from tests.integration.helpers import DEPLOY, REJECT
 from tests.integration.observed import GQL, bearer, build_app, capture_log, client, graphql

@@ -13,7 +13,7 @@ from gql.transport.exceptions import TransportQueryError
 from sqlalchemy import select
 
 from app.db.tables import skill_table
-from app.services import skill_verification as sv
+from app.services.skills.signing import manifest_digest
 from app.settings import Settings
 from tests.conftest import make_settings, snapshot
 from tests.integration.helpers import contract, events, failing, fetch, instant
@@ -114,7 +114,7 @@ async def test_verification_of_a_good_manifest_changes_nothing(execute, database
     )
     assert result["issues"] == []
     assert result["reason"] is None
-    assert result["manifestDigest"] == sv.manifest_digest(manifest)
+    assert result["manifestDigest"] == manifest_digest(manifest)
     instant(result["verifiedAt"])
     assert await snapshot(database) == before
 
@@ -165,7 +165,7 @@ async def test_install_stores_the_skill_and_records_the_event(execute, database,
     assert result["verified"] is True
     assert result["issues"] == []
     assert result["provenance"] == manifest["publisher"]["provenance"]
-    assert result["manifestDigest"] == sv.manifest_digest(manifest)
+    assert result["manifestDigest"] == manifest_digest(manifest)
     installed_at = instant(result["installedAt"])
     (row,) = await skill_rows(database)
     assert row["id"] == result["installationId"]
@@ -224,7 +224,7 @@ async def test_a_rejected_install_records_why_and_installs_nothing(execute, data
     payload = event["payload"]
     assert (payload["skillKey"], payload["version"]) == (SKILL_KEY, VERSION)
     assert payload["issues"] == [{"code": "SIGNATURE_MISSING", "message": "The manifest is not signed."}]
-    assert payload["manifestDigest"] == sv.manifest_digest(manifest)
+    assert payload["manifestDigest"] == manifest_digest(manifest)
     assert payload["reason"].startswith("Verification failed with 1 issue(s): SIGNATURE_MISSING")
 
 

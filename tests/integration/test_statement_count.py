@@ -44,7 +44,7 @@ from app.db.tables import (
     step_table,
 )
 from app.server import Services
-from app.services.invariants import check
+from app.services.audit.invariants import check
 from tests.integration.helpers import fetch, remove_seeded_data
 from tests.integration.lifecycle import EXECUTION, LANE, LANES
 

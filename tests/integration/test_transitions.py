@@ -50,7 +50,7 @@ from app.contracts.control_plane.events import step_completed as step_completed_
 from app.contracts.control_plane.events import step_failed as step_failed_event
 from app.contracts.control_plane.events import step_started as step_started_event
 from app.server import create_app
-from app.services.state_machine import AWAITING, NOTES, STOPPING, TRANSITIONS, Action
+from app.services.lifecycle.state_machine import AWAITING, NOTES, STOPPING, TRANSITIONS, Action
 from tests.conftest import make_settings, snapshot
 from tests.integration import lifecycle as lc
 from tests.integration.helpers import events, failing

@@ -9,7 +9,7 @@ import struct
 
 import pytest
 
-from app.services.canonical import canonical_bytes, sha256_digest
+from app.services.kernel.canonical import canonical_bytes, sha256_digest
 
 
 def test_rfc8785_section_3_2_2_example() -> None:

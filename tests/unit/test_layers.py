@@ -1,9 +1,14 @@
-"""Imports point down: transport -> executor -> service -> store (DESIGN.md, "Layers")."""
+"""Imports point down: transport -> executor -> service -> store (DESIGN.md, "Layers"); inside the service
+layer, capability folders import the kernel and each other only through named interfaces."""
 
 import ast
 from pathlib import Path
 
 import pytest
+
+from app.contracts.control_plane import build_registry
+from app.contracts.model import OperationSpec
+from app.services.bindings import CAPABILITY_FOLDERS, handlers_by_key
 
 APP = Path(__file__).resolve().parents[2] / "app"
 
@@ -57,6 +62,18 @@ FORBIDDEN = {
 }
 
 
+SERVICES = "app.services"
+KERNEL = f"{SERVICES}.kernel"
+CAPABILITIES = ("lifecycle", "approval", "audit", "skills")
+INTERFACES: dict[str, tuple[str, ...]] = {
+    "lifecycle": (),
+    "approval": (),
+    "audit": (f"{SERVICES}.lifecycle.interface",),
+    "skills": (),
+}
+"""Capability -> the other capabilities' modules it may import (nothing else of theirs)."""
+
+
 def _module_name(path: Path) -> str:
     parts = path.relative_to(APP.parent).with_suffix("").parts
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
@@ -85,8 +102,32 @@ def _check(module: str, path: Path) -> list[str]:
     return problems
 
 
+def _service_imports(module: str, path: Path) -> list[str]:
+    """Kernel imports no capability; a capability imports another only through its named interfaces."""
+    own = module.split(".")[2] if module.startswith(SERVICES + ".") else None
+    if own is None or own not in (*CAPABILITIES, "kernel"):
+        return []  # the package itself and bindings.py, the composition of all of them
+    problems = []
+    for name in _imports(path):
+        if not name.startswith(SERVICES + ".") or name == SERVICES:
+            continue
+        other = name.split(".")[2]
+        if other == own or other == "kernel":
+            continue
+        if own == "kernel":
+            problems.append(f"{module} imports {name} (the kernel imports no capability)")
+        elif not any(name == allowed or name.startswith(allowed + ".") for allowed in INTERFACES[own]):
+            allowed = ", ".join(INTERFACES[own]) or "none"
+            problems.append(f"{module} imports {name} (capability {own} may use of others only: {allowed})")
+    return problems
+
+
 def _violations() -> list[str]:
-    return [problem for path in sorted(APP.rglob("*.py")) for problem in _check(_module_name(path), path)]
+    return [
+        problem
+        for path in sorted(APP.rglob("*.py"))
+        for problem in [*_check(_module_name(path), path), *_service_imports(_module_name(path), path)]
+    ]
 
 
 def test_no_module_imports_upward():
@@ -101,8 +142,53 @@ def test_the_checker_catches_an_upward_import(tmp_path):
     assert any("imports app.server" in p for p in problems)
 
 
+def test_the_checker_catches_a_capability_reaching_into_another(tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "from app.services.lifecycle.rows import load_steps\n"
+        "from app.services.lifecycle.interface import lock_run\n"
+        "from app.services.kernel.clock import utcnow\n"
+    )
+    approval = _service_imports("app.services.approval.probe", probe)
+    assert any("imports app.services.lifecycle.rows" in problem for problem in approval)
+    assert any("imports app.services.lifecycle.interface" in problem for problem in approval)
+    assert not any("kernel" in problem for problem in approval)
+    audit = _service_imports("app.services.audit.probe", probe)
+    assert any("imports app.services.lifecycle.rows" in problem for problem in audit)
+    assert not any("imports app.services.lifecycle.interface" in problem for problem in audit)
+    kernel = _service_imports("app.services.kernel.probe", probe)
+    assert any("the kernel imports no capability" in problem for problem in kernel)
+
+
+def test_every_capability_folder_exists_and_is_named_by_a_capability():
+    assert sorted(CAPABILITY_FOLDERS.values()) == sorted(CAPABILITIES)
+    for folder in (*CAPABILITIES, "kernel"):
+        assert (APP / "services" / folder / "__init__.py").is_file()
+    loose = sorted(p.name for p in (APP / "services").glob("*.py") if p.name not in ("__init__.py", "bindings.py"))
+    assert loose == [], "service modules belong in a capability folder or the kernel"
+
+
+def test_a_contracts_capability_names_the_folder_of_its_handler():
+    registry = build_registry()
+    misplaced = []
+    for key, handler in handlers_by_key(registry).items():
+        spec = registry.get(key)
+        assert isinstance(spec, OperationSpec)
+        folder = CAPABILITY_FOLDERS[spec.capability.key]
+        if not handler.__module__.startswith(f"{SERVICES}.{folder}."):
+            misplaced.append(f"{key} ({spec.capability.key}) is handled in {handler.__module__}, not {folder}/")
+    assert misplaced == []
+
+
 @pytest.mark.parametrize(
-    "module", ["app.contracts.executor", "app.services.decisions", "app.graphql.schema", "app.observability.middleware"]
+    "module",
+    [
+        "app.contracts.executor",
+        "app.services.approval.decisions",
+        "app.services.bindings",
+        "app.graphql.schema",
+        "app.observability.middleware",
+    ],
 )
 def test_modules_have_no_import_time_side_effects(module):
     import importlib

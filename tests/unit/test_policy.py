@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.services.policy import (
+from app.services.lifecycle.policy import (
     ACTION_FLOORS,
     APPROVAL_TIERS,
     DEFAULT_ACTION,

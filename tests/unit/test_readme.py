@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app.services import lanes
-from app.services.state_machine import TRANSITIONS, markdown_table
+from app.services.lifecycle import lanes
+from app.services.lifecycle.state_machine import TRANSITIONS, markdown_table
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 

@@ -8,8 +8,9 @@ import stat
 from typer.testing import CliRunner
 
 from app.__main__ import cli
-from app.services import skill_verification as sv
-from app.services.skills import server_facts
+from app.services.skills import verification as sv
+from app.services.skills.registry import server_facts
+from app.services.skills.trust import TrustPolicy
 from tests.skill_fixtures import NOW, unsigned_manifest
 
 runner = CliRunner()
@@ -34,7 +35,7 @@ def test_keygen_sign_verify(tmp_path, monkeypatch):
     assert signature["issuedAt"].endswith("Z")
     assert len(signature["issuedAt"]) == len("2026-01-01T00:00:00.000Z")
 
-    trust = sv.TrustPolicy.parse(json.dumps({"trustedPublishers": [{"id": "acme", "publicKeys": [public]}]}))
+    trust = TrustPolicy.parse(json.dumps({"trustedPublishers": [{"id": "acme", "publicKeys": [public]}]}))
     report = sv.verify_manifest(
         document,
         skill_key="acme.summarize",
@@ -77,12 +78,12 @@ def test_trust_policy_from_settings(tmp_path):
     import pytest
 
     from app.errors import ConfigurationError
-    from app.services.skills import load_trust_policy
+    from app.services.skills.registry import load_trust_policy
     from tests.conftest import make_settings
     from tests.skill_fixtures import policy_document
 
     document = json.dumps(policy_document())
-    assert load_trust_policy(make_settings(tmp_path)) == sv.TrustPolicy()
+    assert load_trust_policy(make_settings(tmp_path)) == TrustPolicy()
     from_env = load_trust_policy(make_settings(tmp_path, skill_trust_policy=document))
     assert [publisher.id for publisher in from_env.trusted_publishers] == ["acme"]
     (tmp_path / "trust.json").write_text(document)

@@ -12,17 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from app.services import skill_verification as sv
-from app.services.skill_canonical import (
+from app.services.kernel.json_writer import js_number, js_string
+from app.services.skills import verification as sv
+from app.services.skills.canonical_form import (
     ASCII_PRIMARY_ORDER,
     CanonicalizationError,
     canonical_json,
-    js_number,
-    js_string,
     ordered_keys,
     sort_keys,
 )
-from app.services.skills import server_facts
+from app.services.skills.keys import ALGORITHMS, generate_key
+from app.services.skills.registry import server_facts
+from app.services.skills.signing import manifest_digest, sign_manifest, signing_payload
+from app.services.skills.trust import TrustPolicy
 from tests.skill_fixtures import NOW, unsigned_manifest, vectors
 
 VECTORS_DIR = Path(__file__).resolve().parents[1] / "vectors"
@@ -32,8 +34,8 @@ needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed")
 SIGNED = {vector["name"]: vector for vector in vectors()["signed"]}
 
 
-def _trust(vector: dict) -> sv.TrustPolicy:
-    return sv.TrustPolicy.parse(
+def _trust(vector: dict) -> TrustPolicy:
+    return TrustPolicy.parse(
         json.dumps(
             {
                 "trustedPublishers": [
@@ -110,8 +112,8 @@ def test_values_without_a_canonical_form_are_refused():
 @pytest.mark.parametrize("name", sorted(SIGNED))
 def test_node_signed_manifests_verify_here(name):
     vector = SIGNED[name]
-    assert sv.signing_payload(vector["manifest"]).decode() == vector["canonical"]
-    assert sv.manifest_digest(vector["manifest"]) == vector["manifestDigest"]
+    assert signing_payload(vector["manifest"]).decode() == vector["canonical"]
+    assert manifest_digest(vector["manifest"]) == vector["manifestDigest"]
     report = _verify(vector)
     assert report.signature_verified
     assert report.manifest_digest == vector["manifestDigest"]
@@ -120,7 +122,7 @@ def test_node_signed_manifests_verify_here(name):
 
 
 def test_vectors_cover_both_algorithms_and_tricky_keys():
-    assert {vector["manifest"]["signature"]["algorithm"] for vector in SIGNED.values()} == set(sv.ALGORITHMS)
+    assert {vector["manifest"]["signature"]["algorithm"] for vector in SIGNED.values()} == set(ALGORITHMS)
     tricky = list(SIGNED["ed25519"]["manifest"]["metadata"]["tricky"])
     assert sort_keys(tricky) != sorted(tricky)
 
@@ -153,11 +155,11 @@ def _node_verify(manifest: dict) -> dict:
 def test_manifests_signed_here_verify_in_node(name):
     vector = SIGNED[name]
     unsigned = copy.deepcopy({key: value for key, value in vector["manifest"].items() if key != "signature"})
-    document = sv.sign_manifest(unsigned, vector["privateKeyPem"].encode(), key_id="python")
+    document = sign_manifest(unsigned, vector["privateKeyPem"].encode(), key_id="python")
     output = _node_verify(document)
     assert output["verified"]
     assert output["canonical"] == vector["canonical"]
-    assert output["manifestDigest"] == sv.manifest_digest(document)
+    assert output["manifestDigest"] == manifest_digest(document)
     document["skill"]["entryPoint"] = "dist/evil.js"
     assert not _node_verify(document)["verified"]
 
@@ -185,7 +187,7 @@ def test_random_keys_sort_like_node():
 
 @needs_node
 def test_fresh_python_manifest_verifies_in_node_with_both_algorithms():
-    for algorithm in sv.ALGORITHMS:
-        private, _ = sv.generate_key(algorithm)  # type: ignore[arg-type]
-        document = sv.sign_manifest(unsigned_manifest(), private.encode(), issued_at="2026-01-01T00:00:00.000Z")
+    for algorithm in ALGORITHMS:
+        private, _ = generate_key(algorithm)  # type: ignore[arg-type]
+        document = sign_manifest(unsigned_manifest(), private.encode(), issued_at="2026-01-01T00:00:00.000Z")
         assert _node_verify(document)["verified"]

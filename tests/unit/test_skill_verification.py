@@ -14,8 +14,11 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from app.services import skill_verification as sv
-from app.services.skills import server_facts
+from app.services.skills import verification as sv
+from app.services.skills.keys import generate_key, key_fingerprint, load_public_key
+from app.services.skills.registry import server_facts
+from app.services.skills.signing import manifest_digest, sign_manifest, signing_payload, verify_signature
+from app.services.skills.trust import TrustPolicy, TrustPolicyError
 from tests.skill_fixtures import (
     ARTIFACT_DIGEST,
     NOW,
@@ -30,7 +33,7 @@ from tests.skill_fixtures import (
 Mutation = Callable[[dict[str, Any]], None]
 
 
-def verify(manifest: Any, *, trust: sv.TrustPolicy | None = None, **overrides: Any) -> sv.VerificationReport:
+def verify(manifest: Any, *, trust: TrustPolicy | None = None, **overrides: Any) -> sv.VerificationReport:
     options: dict[str, Any] = {
         "skill_key": SKILL_KEY,
         "version": VERSION,
@@ -173,7 +176,7 @@ def test_a_good_manifest_verifies():
     assert report.publisher_trusted
     assert report.compatibility_verified
     assert report.reason is None
-    assert report.manifest_digest == sv.manifest_digest(document)
+    assert report.manifest_digest == manifest_digest(document)
     assert report.manifest_digest.startswith("sha256:")
     assert len(report.manifest_digest) == len("sha256:") + 64
     assert (report.publisher, report.provenance, report.key_id, report.algorithm) == (
@@ -455,18 +458,18 @@ def test_semver_precedence():
 @pytest.mark.parametrize("algorithm", ["ed25519", "rsa-pss-sha256"])
 def test_a_flipped_bit_in_any_byte_of_the_payload_or_signature_fails(algorithm):
     document = signed(algorithm=algorithm)
-    payload = sv.signing_payload(document)
-    key = sv.load_public_key(document["signature"]["publicKey"])
+    payload = signing_payload(document)
+    key = load_public_key(document["signature"]["publicKey"])
     raw = base64.b64decode(document["signature"]["signature"])
-    assert sv.verify_signature(algorithm, key, raw, payload)
+    assert verify_signature(algorithm, key, raw, payload)
     for index in range(len(payload)):
         tampered = bytearray(payload)
         tampered[index] ^= 0x01
-        assert not sv.verify_signature(algorithm, key, raw, bytes(tampered)), index
+        assert not verify_signature(algorithm, key, raw, bytes(tampered)), index
     for index in range(len(raw)):
         forged = bytearray(raw)
         forged[index] ^= 0x80
-        assert not sv.verify_signature(algorithm, key, bytes(forged), payload), index
+        assert not verify_signature(algorithm, key, bytes(forged), payload), index
 
 
 def _leaves(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], Any]]:
@@ -522,12 +525,12 @@ def test_the_signature_member_is_not_signed_but_its_key_is_checked():
     document = signed()
     document["signature"]["metadata"] = {"note": "added later"}
     assert verify(document).verified
-    assert sv.manifest_digest(document) == sv.manifest_digest(signed())
+    assert manifest_digest(document) == manifest_digest(signed())
 
 
 def _same_key(first: str, second: Any) -> bool:
     try:
-        return sv.key_fingerprint(sv.load_public_key(first)) == sv.key_fingerprint(sv.load_public_key(second))
+        return key_fingerprint(load_public_key(first)) == key_fingerprint(load_public_key(second))
     except (ValueError, AttributeError):
         return False
 
@@ -588,7 +591,7 @@ def test_labels_of_the_signature_member_are_checked_by_the_policy():
 
 
 def test_policy_reads_camel_case_json():
-    trust = sv.TrustPolicy.parse(
+    trust = TrustPolicy.parse(
         json.dumps(
             {
                 "trustedPublishers": [
@@ -601,7 +604,7 @@ def test_policy_reads_camel_case_json():
     (publisher,) = trust.trusted_publishers
     assert (publisher.id, publisher.key_ids, publisher.provenance_prefixes) == ("acme", ("k1",), ("x",))
     assert trust.allow_expired_signatures
-    assert sv.TrustPolicy.parse("{}") == sv.TrustPolicy()
+    assert TrustPolicy.parse("{}") == TrustPolicy()
 
 
 @pytest.mark.parametrize(
@@ -615,33 +618,33 @@ def test_policy_reads_camel_case_json():
     ],
 )
 def test_bad_policies_are_refused(document, fragment):
-    with pytest.raises(sv.TrustPolicyError) as excinfo:
-        sv.TrustPolicy.parse(document)
+    with pytest.raises(TrustPolicyError) as excinfo:
+        TrustPolicy.parse(document)
     assert fragment in str(excinfo.value)
 
 
 def test_duplicate_publishers_are_refused():
     publisher = {"id": "acme", "publicKeys": [key_pair("acme")[1]]}
-    with pytest.raises(sv.TrustPolicyError, match="more than once"):
-        sv.TrustPolicy.parse(json.dumps({"trustedPublishers": [publisher, publisher]}))
+    with pytest.raises(TrustPolicyError, match="more than once"):
+        TrustPolicy.parse(json.dumps({"trustedPublishers": [publisher, publisher]}))
 
 
 def test_an_empty_policy_trusts_nobody():
-    assert codes(verify(signed(), trust=sv.TrustPolicy())) == {sv.PUBLISHER_UNTRUSTED}
+    assert codes(verify(signed(), trust=TrustPolicy())) == {sv.PUBLISHER_UNTRUSTED}
 
 
 def test_pinned_keys_compare_by_key_not_by_pem_text():
     _, public = key_pair("acme")
     reflowed = public.replace("\n", "\r\n")
-    trust = sv.TrustPolicy.parse(json.dumps({"trustedPublishers": [{"id": "acme", "publicKeys": [reflowed]}]}))
+    trust = TrustPolicy.parse(json.dumps({"trustedPublishers": [{"id": "acme", "publicKeys": [reflowed]}]}))
     assert verify(signed(), trust=trust).verified
 
 
 def test_generated_keys_sign_and_verify():
     for algorithm in ("ed25519", "rsa-pss-sha256"):
-        private, public = sv.generate_key(algorithm)  # type: ignore[arg-type]
-        document = sv.sign_manifest(unsigned_manifest(), private.encode(), key_id="k")
+        private, public = generate_key(algorithm)  # type: ignore[arg-type]
+        document = sign_manifest(unsigned_manifest(), private.encode(), key_id="k")
         assert document["signature"]["algorithm"] == algorithm
         assert document["signature"]["publicKey"] == public
-        trust = sv.TrustPolicy.parse(json.dumps({"trustedPublishers": [{"id": "acme", "publicKeys": [public]}]}))
+        trust = TrustPolicy.parse(json.dumps({"trustedPublishers": [{"id": "acme", "publicKeys": [public]}]}))
         assert verify(document, trust=trust).verified

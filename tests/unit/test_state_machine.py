@@ -6,12 +6,11 @@ from __future__ import annotations
 import pytest
 
 from app.contracts.control_plane import build_registry
-from app.contracts.control_plane.events import ALL
-from app.contracts.control_plane.shared import EXECUTION_STATUSES, TERMINAL_EXECUTION_STATUSES
+from app.contracts.control_plane.statuses import TERMINAL_EXECUTION_STATUSES, ExecutionStatus
 from app.errors import Conflict
-from app.services.audit import TRACE_STATUS, stage_of
-from app.services.lanes import STATE_LANES
-from app.services.state_machine import (
+from app.services.audit.trace import TRACE_STATUS, stage_of
+from app.services.lifecycle.lanes import STATE_LANES
+from app.services.lifecycle.state_machine import (
     AWAITING,
     NOTES,
     STOPPING,
@@ -23,7 +22,7 @@ from app.services.state_machine import (
     run_state,
 )
 
-STATES = (*EXECUTION_STATUSES, STOPPING, "superseded")
+STATES = (*ExecutionStatus, STOPPING, "superseded")
 """Every state a run can be in."""
 
 EXPECTED = {
@@ -147,7 +146,7 @@ def test_every_trace_status_key_is_a_registered_event() -> None:
     registered = {spec.key for spec in build_registry().events}
     assert set(TRACE_STATUS) <= registered
     # And every lifecycle event has a trace status (resumed reads its status from the payload).
-    lifecycle = {spec.key for spec in ALL if not spec.key.startswith("controlPlane.skill.")}
+    lifecycle = {spec.key for spec in build_registry().events if not spec.key.startswith("controlPlane.skill.")}
     assert lifecycle - set(TRACE_STATUS) == {"controlPlane.execution.resumed"}
 
 

@@ -2,46 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import Field
 
 from app.contracts.control_plane.constants import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from app.contracts.types import ID, ContractModel, JSONObject, Timestamp
 
-EXECUTION_STATUSES = (
-    "pending",
-    "running",
-    "awaiting_approval",
-    "paused",
-    "completed",
-    "failed",
-    "rejected",
-    "cancelled",
-    "aborted",
-)
-TERMINAL_EXECUTION_STATUSES = ("completed", "failed", "rejected", "cancelled", "aborted")
-STEP_STATUSES = (
-    "pending",
-    "awaiting_approval",
-    "approved",
-    "running",
-    "completed",
-    "failed",
-    "rejected",
-    "skipped",
-    "expired",
-)
-RISK_TIERS = ("low", "medium", "high", "critical")
-LANE_KEYS = ("plan", "execute", "review", "complete")
-LANE_STATUSES = ("active", "blocked", "done", "stopped")
-
-ExecutionStatus = Literal[
-    "pending", "running", "awaiting_approval", "paused", "completed", "failed", "rejected", "cancelled", "aborted"
-]
-RiskTier = Literal["low", "medium", "high", "critical"]
-LaneKey = Literal["plan", "execute", "review", "complete"]
-LaneStatus = Literal["active", "blocked", "done", "stopped"]
 Limit = Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE, description=f"Page size, 1 to {MAX_PAGE_SIZE}.")]
 Offset = Annotated[int, Field(ge=0, le=1_000_000, description="Items to skip.")]
 

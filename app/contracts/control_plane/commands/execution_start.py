@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import Field
 
 from app.auth import AuthLevel
 from app.contracts.control_plane.constants import CORE, meta
+from app.contracts.control_plane.statuses import RunMode
 from app.contracts.model import define_command
 from app.contracts.types import ID, ContractModel, Timestamp
-
-RUN_MODES = ("live", "dry_run")
 
 
 class ControlPlaneExecutionStartInput(ContractModel):
     execution_id: ID
     plan_id: ID
-    mode: Literal["live", "dry_run"] | None = Field(default="live", description="live (default) or dry_run.")
+    mode: RunMode | None = Field(default=RunMode.LIVE, description="live (default) or dry_run.")
 
 
 class ControlPlaneExecutionStartOutput(ContractModel):

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from app.auth import AuthLevel
 from app.contracts.control_plane.constants import CORE, DEFAULT_PAGE_SIZE, meta
-from app.contracts.control_plane.shared import ControlPlaneExecutionSummary, ExecutionStatus, Limit, Offset, RiskTier
+from app.contracts.control_plane.shared import ControlPlaneExecutionSummary, Limit, Offset
+from app.contracts.control_plane.statuses import ExecutionStatus, RiskTier
 from app.contracts.model import define_query
 from app.contracts.types import ID, ContractModel
 

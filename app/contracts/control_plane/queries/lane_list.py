@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from app.auth import AuthLevel
 from app.contracts.control_plane.constants import AUDIT, DEFAULT_PAGE_SIZE, meta
-from app.contracts.control_plane.shared import ControlPlaneExecutionLaneSummary, LaneKey, LaneStatus, Limit, Offset
+from app.contracts.control_plane.shared import ControlPlaneExecutionLaneSummary, Limit, Offset
+from app.contracts.control_plane.statuses import LaneKey, LaneStatus
 from app.contracts.model import define_query
 from app.contracts.types import ContractModel
 

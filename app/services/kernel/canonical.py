@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from app.services.skill_canonical import write_json
+from app.services.kernel.json_writer import write_json
 
 
 def _utf16(key: str) -> bytes:

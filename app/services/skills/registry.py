@@ -39,22 +39,18 @@ from app.contracts.control_plane.queries.skill_verify import (
     ControlPlaneSkillVerifyOutput,
 )
 from app.contracts.control_plane.shared import ControlPlaneSkillVerificationIssue
+from app.contracts.control_plane.statuses import SkillStatus
 from app.contracts.naming import camel
 from app.db.tables import skill_table as skill_t
 from app.errors import ConfigurationError, Conflict, NotFound
-from app.services.common import NewEvent, append_events, new_id, page, utcnow
-from app.services.skill_verification import (
-    ServerFacts,
-    TrustPolicy,
-    TrustPolicyError,
-    VerificationReport,
-    verify_manifest,
-)
+from app.services.kernel.clock import new_id, utcnow
+from app.services.kernel.event_log import NewEvent, append_events
+from app.services.kernel.paging import page
+from app.services.skills.trust import TrustPolicy, TrustPolicyError
+from app.services.skills.verification import ServerFacts, VerificationReport, verify_manifest
 from app.settings import Settings
 
-INSTALLED = "installed"
-DISABLED = "disabled"
-REJECTED = "rejected"
+INSTALLED, DISABLED, REJECTED = SkillStatus.INSTALLED, SkillStatus.DISABLED, SkillStatus.REJECTED
 
 
 def load_trust_policy(settings: Settings) -> TrustPolicy:
@@ -199,8 +195,8 @@ class SkillRegistry:
             session,
             [
                 NewEvent(
-                    skill_installed.SPEC,
-                    skill_installed.ControlPlaneSkillInstalledPayload(
+                    spec=skill_installed.SPEC,
+                    payload=skill_installed.ControlPlaneSkillInstalledPayload(
                         installation_id=installation_id,
                         skill_key=data.skill_key,
                         version=data.version,
@@ -209,7 +205,7 @@ class SkillRegistry:
                         provenance=report.provenance,
                         manifest_digest=report.manifest_digest,
                     ),
-                    now,
+                    occurred_at=now,
                     actor=actor,
                 )
             ],
@@ -254,8 +250,8 @@ class SkillRegistry:
             session,
             [
                 NewEvent(
-                    skill_rejected.SPEC,
-                    skill_rejected.ControlPlaneSkillRejectedPayload(
+                    spec=skill_rejected.SPEC,
+                    payload=skill_rejected.ControlPlaneSkillRejectedPayload(
                         skill_key=data.skill_key,
                         version=data.version,
                         rejected_at=now,
@@ -264,7 +260,7 @@ class SkillRegistry:
                         manifest_digest=report.manifest_digest,
                         issues=issues,
                     ),
-                    now,
+                    occurred_at=now,
                     actor=actor,
                 )
             ],

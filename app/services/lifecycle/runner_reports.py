@@ -21,21 +21,15 @@ from app.contracts.control_plane.events import (
     step_failed,
     step_started,
 )
+from app.contracts.control_plane.statuses import ExecutionStatus, RunState, StepStatus
 from app.db.tables import event_table as event_t
 from app.errors import Conflict
-from app.services.common import NewEvent, append_events, utcnow
-from app.services.progress import (
-    LockedRun,
-    advance,
-    load_steps,
-    lock_run,
-    next_step,
-    set_execution,
-    set_step,
-    step_of,
-    stop_execution,
-)
-from app.services.state_machine import AWAITING, STOPPING, Action, allowed
+from app.services.kernel.clock import utcnow
+from app.services.kernel.event_log import NewEvent, append_events
+from app.services.lifecycle.locking import LockedRun, lock_run
+from app.services.lifecycle.progression import advance, stop_execution
+from app.services.lifecycle.rows import load_steps, next_step, set_execution, set_step, step_of
+from app.services.lifecycle.state_machine import Action, allowed
 
 
 def _report(
@@ -52,11 +46,11 @@ def _report(
 
 
 def _awaiting(steps: list[Row[Any]]) -> str | None:
-    return next((step.id for step in steps if step.status == AWAITING), None)
+    return next((step.id for step in steps if step.status == StepStatus.AWAITING_APPROVAL), None)
 
 
 def _running_in(locked: LockedRun, step: Row[Any]) -> bool:
-    return bool(step.status == "running" and step.run_id == locked.run.id)
+    return bool(step.status == StepStatus.RUNNING and step.run_id == locked.run.id)
 
 
 def _not_running(step: Row[Any]) -> Conflict:
@@ -70,25 +64,36 @@ async def report_step_started(
     steps = await load_steps(session, locked.execution.id)
     step = step_of(steps, data.step_id, locked.execution.id)
     if _running_in(locked, step) and locked.is_current:
-        return _report(locked, step.id, "running", locked.execution.status, None, step.started_at)
+        return _report(locked, step.id, StepStatus.RUNNING, locked.execution.status, None, step.started_at)
     allowed(Action.STEP_STARTED, locked.state)
     following = next_step(steps)
     if following is None or following.id != step.id:
         expected = f"step {following.position} ({following.id})" if following else "none"
         raise Conflict(f"Step {step.id!r} is not the next step of the run; the next is {expected}.", step.status)
-    if not (step.status == "approved" or (step.status == "pending" and not step.requires_approval)):
+    if not (step.status == StepStatus.APPROVED or (step.status == StepStatus.PENDING and not step.requires_approval)):
         raise Conflict(f"Step {step.id!r} is {step.status!r} and cannot start yet.", step.status)
     now = utcnow()
-    await set_step(session, step.id, now, status="running", run_id=locked.run.id, started_at=now)
+    await set_step(session, step.id, now, status=StepStatus.RUNNING, run_id=locked.run.id, started_at=now)
     await set_execution(session, locked.execution.id, now)
     payload = step_started.ControlPlaneExecutionStepStartedPayload(
         execution_id=locked.execution.id, run_id=locked.run.id, step_id=step.id, started_at=now
     )
     actor = principal.id if principal else None
     await append_events(
-        session, [NewEvent(step_started.SPEC, payload, now, locked.execution.id, step.id, actor, locked.run.id)]
+        session,
+        [
+            NewEvent(
+                spec=step_started.SPEC,
+                payload=payload,
+                occurred_at=now,
+                execution_id=locked.execution.id,
+                step_id=step.id,
+                actor=actor,
+                run_id=locked.run.id,
+            )
+        ],
     )
-    return _report(locked, step.id, "running", locked.execution.status, None, now)
+    return _report(locked, step.id, StepStatus.RUNNING, locked.execution.status, None, now)
 
 
 async def report_step_completed(
@@ -97,8 +102,10 @@ async def report_step_completed(
     locked = await lock_run(session, data.run_id)
     steps = await load_steps(session, locked.execution.id)
     step = step_of(steps, data.step_id, locked.execution.id)
-    if step.status == "completed" and step.run_id == locked.run.id and step.output == (data.output or None):
-        return _report(locked, step.id, "completed", locked.execution.status, _awaiting(steps), step.completed_at)
+    if step.status == StepStatus.COMPLETED and step.run_id == locked.run.id and step.output == (data.output or None):
+        return _report(
+            locked, step.id, StepStatus.COMPLETED, locked.execution.status, _awaiting(steps), step.completed_at
+        )
     state = locked.state
     allowed(Action.STEP_COMPLETED, state)
     if not _running_in(locked, step):
@@ -106,18 +113,29 @@ async def report_step_completed(
     now = utcnow()
     actor = principal.id if principal else None
     execution_id, run_id = locked.execution.id, locked.run.id
-    await set_step(session, step.id, now, status="completed", completed_at=now, output=data.output or None)
+    await set_step(session, step.id, now, status=StepStatus.COMPLETED, completed_at=now, output=data.output or None)
     payload = step_completed.ControlPlaneExecutionStepCompletedPayload(
         execution_id=execution_id, run_id=run_id, step_id=step.id, completed_at=now
     )
-    events = [NewEvent(step_completed.SPEC, payload, now, execution_id, step.id, actor, run_id)]
+    events = [
+        NewEvent(
+            spec=step_completed.SPEC,
+            payload=payload,
+            occurred_at=now,
+            execution_id=execution_id,
+            step_id=step.id,
+            actor=actor,
+            run_id=run_id,
+        )
+    ]
     # The steps as they are now, without reading them again: only this one changed.
     now_steps: list[Any] = [
-        SimpleNamespace(**{**row._mapping, "status": "completed"}) if row.id == step.id else row for row in steps
+        SimpleNamespace(**{**row._mapping, "status": StepStatus.COMPLETED}) if row.id == step.id else row
+        for row in steps
     ]
-    if state == STOPPING and next_step(now_steps) is not None:
+    if state == RunState.STOPPING and next_step(now_steps) is not None:
         # Shutdown requested while this step ran: it finished, so the run stops here.
-        await stop_execution(session, execution_id, now_steps, "cancelled", "SHUTDOWN", now)
+        await stop_execution(session, execution_id, now_steps, ExecutionStatus.CANCELLED, "SHUTDOWN", now)
         stopped = execution_cancelled.ControlPlaneExecutionCancelledPayload(
             execution_id=execution_id,
             run_id=run_id,
@@ -126,13 +144,24 @@ async def report_step_completed(
             reason="shutdown: the running step finished",
             mode="shutdown",
         )
-        events.append(NewEvent(execution_cancelled.SPEC, stopped, now, execution_id, None, actor, run_id))
+        events.append(
+            NewEvent(
+                spec=execution_cancelled.SPEC,
+                payload=stopped,
+                occurred_at=now,
+                execution_id=execution_id,
+                actor=actor,
+                run_id=run_id,
+            )
+        )
         await append_events(session, events)
-        return _report(locked, step.id, "completed", "cancelled", None, now)
-    current = "paused" if state == "paused" else "running"
+        return _report(locked, step.id, StepStatus.COMPLETED, ExecutionStatus.CANCELLED, None, now)
+    current = ExecutionStatus.PAUSED if state == ExecutionStatus.PAUSED else ExecutionStatus.RUNNING
     status, awaiting, more = await advance(session, locked.execution, run_id, now_steps, current, now, actor)
     await append_events(session, events + more)
-    return _report(locked, step.id, "completed", status, awaiting if status != "completed" else None, now)
+    return _report(
+        locked, step.id, StepStatus.COMPLETED, status, awaiting if status != ExecutionStatus.COMPLETED else None, now
+    )
 
 
 async def report_step_failed(
@@ -142,20 +171,22 @@ async def report_step_failed(
     steps = await load_steps(session, locked.execution.id)
     step = step_of(steps, data.step_id, locked.execution.id)
     if (
-        step.status == "failed"
+        step.status == StepStatus.FAILED
         and step.run_id == locked.run.id
         and (step.error_code, step.error_message) == (data.error_code, data.message)
     ):
-        return _report(locked, step.id, "failed", locked.execution.status, None, step.updated_at)
+        return _report(locked, step.id, StepStatus.FAILED, locked.execution.status, None, step.updated_at)
     allowed(Action.STEP_FAILED, locked.state)
     if not _running_in(locked, step):
         raise _not_running(step)
     now = utcnow()
     actor = principal.id if principal else None
     execution_id, run_id = locked.execution.id, locked.run.id
-    await set_step(session, step.id, now, status="failed", error_code=data.error_code, error_message=data.message)
+    await set_step(
+        session, step.id, now, status=StepStatus.FAILED, error_code=data.error_code, error_message=data.message
+    )
     # Later steps stay pending: retryExecution resumes from this step.
-    await set_execution(session, execution_id, now, status="failed", shutdown_requested_at=None)
+    await set_execution(session, execution_id, now, status=ExecutionStatus.FAILED, shutdown_requested_at=None)
     failed_step = step_failed.ControlPlaneExecutionStepFailedPayload(
         execution_id=execution_id,
         run_id=run_id,
@@ -175,11 +206,27 @@ async def report_step_failed(
     await append_events(
         session,
         [
-            NewEvent(step_failed.SPEC, failed_step, now, execution_id, step.id, actor, run_id),
-            NewEvent(execution_failed.SPEC, failed, now, execution_id, step.id, actor, run_id),
+            NewEvent(
+                spec=step_failed.SPEC,
+                payload=failed_step,
+                occurred_at=now,
+                execution_id=execution_id,
+                step_id=step.id,
+                actor=actor,
+                run_id=run_id,
+            ),
+            NewEvent(
+                spec=execution_failed.SPEC,
+                payload=failed,
+                occurred_at=now,
+                execution_id=execution_id,
+                step_id=step.id,
+                actor=actor,
+                run_id=run_id,
+            ),
         ],
     )
-    return _report(locked, step.id, "failed", "failed", None, now)
+    return _report(locked, step.id, StepStatus.FAILED, ExecutionStatus.FAILED, None, now)
 
 
 async def _shutdown_requester(session: AsyncSession, locked: LockedRun) -> str:

@@ -1,73 +1,21 @@
-"""Small helpers the services share: time, ids, event appends."""
+"""The event log: append events with gap-free sequence numbers in the caller's transaction."""
 
 from __future__ import annotations
 
 import json
-import secrets
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import Row, Select, bindparam, func, insert, select, text, update
+from sqlalchemy import bindparam, insert, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.contracts.control_plane.constants import DEFAULT_PAGE_SIZE
 from app.contracts.model import EventSpec
 from app.contracts.naming import camel
 from app.db.tables import counter_table, event_table
 
 EVENT_SEQUENCE = "events"
-
-
-async def page(session: AsyncSession, query: Select[Any], limit: int | None, offset: int | None) -> Page:
-    """One page of `query` and the total it would return unpaged (two statements, same filters)."""
-    total = (await session.execute(select(func.count()).select_from(query.order_by(None).subquery()))).scalar_one()
-    rows = (await session.execute(query.limit(limit or DEFAULT_PAGE_SIZE).offset(offset or 0))).all()
-    return Page(total=total, rows=rows)
-
-
-@dataclass(frozen=True, slots=True)
-class Page:
-    total: int
-    rows: Sequence[Row[Any]]
-
-
-Clock = Callable[[], datetime]
-IdFactory = Callable[[str], str | None]
-
-# Replaced only while seeding (see `replayed_as`), so a seeded data set gets readable, stable ids and
-# realistic times while going through exactly the same services as every client.
-_clock: ContextVar[Clock | None] = ContextVar("clock", default=None)
-_ids: ContextVar[IdFactory | None] = ContextVar("ids", default=None)
-
-
-def utcnow() -> datetime:
-    clock = _clock.get()
-    return clock() if clock is not None else datetime.now(UTC)
-
-
-def new_id(prefix: str) -> str:
-    """Time-ordered, unguessable: `dec_0194f1c2a7b3e4f5a6b7c8d9`."""
-    factory = _ids.get()
-    chosen = factory(prefix) if factory is not None else None
-    return chosen or f"{prefix}_{int(time.time() * 1000):012x}{secrets.token_hex(6)}"
-
-
-@contextmanager
-def replayed_as(clock: Clock, ids: IdFactory) -> Iterator[None]:
-    """Within the block (this task only), services read time from `clock` and ask `ids` for new ids
-    (None from `ids` falls back to a random id)."""
-    clock_token, ids_token = _clock.set(clock), _ids.set(ids)
-    try:
-        yield
-    finally:
-        _clock.reset(clock_token)
-        _ids.reset(ids_token)
 
 
 # Built once: hot-path statements reuse their compiled form instead of being rebuilt per request.
@@ -101,8 +49,10 @@ def payload_json(payload: BaseModel) -> dict[str, Any]:
     return {camel(name): value for name, value in payload.model_dump(mode="json").items()}
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class NewEvent:
+    """One event to append; keyword-only, so every call names what it fills in."""
+
     spec: EventSpec
     payload: BaseModel
     occurred_at: datetime

@@ -1,7 +1,7 @@
 """Skill manifest verification: signature, trust policy, compatibility (pure: no I/O, no clock).
 
 The signed payload is the manifest without its `signature` member in the canonical form of
-`skill_canonical` (what the original TypeScript implementation signs). Algorithms: `ed25519`, and
+`canonical_form` (what the original TypeScript implementation signs). Algorithms: `ed25519`, and
 `rsa-pss-sha256` (PSS, MGF1-SHA-256, salt length 32); the signature is base64, the public key a PEM
 SPKI key. `manifestDigest` is `sha256:<hex>` of the same canonical bytes, so re-signing a manifest does
 not change its digest.
@@ -34,28 +34,21 @@ from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic.alias_generators import to_camel
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
-from app.services.skill_canonical import CanonicalizationError, canonical_bytes
+from app.services.kernel.json_writer import CanonicalizationError
+from app.services.skills.keys import ALGORITHMS, ED25519, MIN_RSA_BITS, PublicKey, key_fingerprint, load_public_key
+from app.services.skills.signing import signing_payload, verify_signature
+from app.services.skills.trust import TrustedPublisher, TrustPolicy
 
 SCHEMA_VERSION = "1.0.0"
-ED25519 = "ed25519"
-RSA_PSS_SHA256 = "rsa-pss-sha256"
-ALGORITHMS = (ED25519, RSA_PSS_SHA256)
-PSS_SALT_LENGTH = 32
-MIN_RSA_BITS = 2048
 
 MANIFEST_INVALID = "MANIFEST_INVALID"
 SCHEMA_VERSION_INVALID = "SCHEMA_VERSION_INVALID"
@@ -105,100 +98,6 @@ _COMPATIBILITY_CODES = frozenset(
     }
 )
 
-PublicKey = ed25519.Ed25519PublicKey | rsa.RSAPublicKey
-
-
-# --- trust policy ---------------------------------------------------------------------------------
-
-
-class TrustPolicyError(ValueError):
-    """The trust policy cannot be read."""
-
-
-def load_public_key(pem: str) -> PublicKey:
-    """A PEM SPKI public key of a supported type; ValueError otherwise."""
-    try:
-        key = serialization.load_pem_public_key(pem.encode("utf-8"))
-    except (ValueError, TypeError, UnicodeError, UnsupportedAlgorithm) as error:
-        raise ValueError("not a PEM SPKI public key") from error
-    if not isinstance(key, ed25519.Ed25519PublicKey | rsa.RSAPublicKey):
-        raise ValueError(f"unsupported key type {type(key).__name__}; use an Ed25519 or RSA key")
-    return key
-
-
-def key_fingerprint(key: PublicKey) -> bytes:
-    """DER SPKI bytes: two PEM texts of one key (line breaks, headers) compare equal."""
-    return key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-
-
-class _PolicyModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, alias_generator=to_camel, populate_by_name=True)
-
-
-class TrustedPublisher(_PolicyModel):
-    id: str = Field(min_length=1)
-    key_ids: tuple[str, ...] = ()
-    public_keys: tuple[str, ...] = ()
-    provenance_prefixes: tuple[str, ...] = ()
-
-    @field_validator("public_keys")
-    @classmethod
-    def _readable_keys(cls, keys: tuple[str, ...]) -> tuple[str, ...]:
-        for index, pem in enumerate(keys):
-            try:
-                load_public_key(pem)
-            except ValueError as error:
-                raise ValueError(f"publicKeys[{index}]: {error}") from None
-        return keys
-
-    @model_validator(mode="after")
-    def _pins_a_key(self) -> TrustedPublisher:
-        # A key id is a label the manifest itself claims: on its own it proves nothing about who signed.
-        if not self.public_keys:
-            raise ValueError(f"trusted publisher {self.id!r} must pin at least one public key (publicKeys)")
-        return self
-
-    def fingerprints(self) -> frozenset[bytes]:
-        return _fingerprints(self.public_keys)
-
-
-@functools.lru_cache(maxsize=256)
-def _fingerprints(pems: tuple[str, ...]) -> frozenset[bytes]:
-    return frozenset(key_fingerprint(load_public_key(pem)) for pem in pems)
-
-
-class TrustPolicy(_PolicyModel):
-    """Server configuration: `{"trustedPublishers": [{id, keyIds, publicKeys, provenancePrefixes}],
-    "allowExpiredSignatures": false}`. No trusted publisher = nothing can be installed."""
-
-    trusted_publishers: tuple[TrustedPublisher, ...] = ()
-    allow_expired_signatures: bool = False
-
-    @model_validator(mode="after")
-    def _unique_ids(self) -> TrustPolicy:
-        ids = [publisher.id for publisher in self.trusted_publishers]
-        duplicates = sorted({item for item in ids if ids.count(item) > 1})
-        if duplicates:
-            raise ValueError(f"trusted publisher ids appear more than once: {', '.join(duplicates)}")
-        return self
-
-    @classmethod
-    def parse(cls, text: str) -> TrustPolicy:
-        try:
-            return cls.model_validate_json(text)
-        except ValidationError as error:
-            problems = "; ".join(
-                f"{'.'.join(map(str, item['loc'])) or 'policy'}: {item['msg']}"
-                for item in error.errors(include_url=False)
-            )
-            raise TrustPolicyError(f"invalid skill trust policy: {problems}") from None
-
-    def publisher(self, publisher_id: str) -> TrustedPublisher | None:
-        return next((item for item in self.trusted_publishers if item.id == publisher_id), None)
-
-
-# --- what this server provides --------------------------------------------------------------------
-
 
 @dataclass(frozen=True, slots=True)
 class ServerFacts:
@@ -208,8 +107,6 @@ class ServerFacts:
     capabilities: Mapping[str, str]
     """Capability key -> version this server provides."""
 
-
-# --- semantic versions ----------------------------------------------------------------------------
 
 _SEMVER = re.compile(
     r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
@@ -236,9 +133,6 @@ class SemVer:
             tuple((0, int(part)) if part.isdigit() else (1, part) for part in pre.split(".")) if pre else ((2, 0),)
         )
         return cls(int(match.group(1)), int(match.group(2)), int(match.group(3)), release)
-
-
-# --- the report -----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,95 +176,6 @@ class VerificationReport:
             return None
         codes = ", ".join(dict.fromkeys(issue.code for issue in self.issues))
         return f"Verification failed with {len(self.issues)} issue(s): {codes}. {self.issues[0].message}"
-
-
-# --- payload, digest, signing ---------------------------------------------------------------------
-
-
-def signing_payload(manifest: Mapping[str, Any]) -> bytes:
-    """The bytes that are signed: the canonical form of the manifest without `signature`."""
-    return canonical_bytes({key: value for key, value in manifest.items() if key != "signature"})
-
-
-def manifest_digest(manifest: Mapping[str, Any]) -> str:
-    return "sha256:" + hashlib.sha256(signing_payload(manifest)).hexdigest()
-
-
-def _load_private_key(private_key_pem: bytes) -> ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey:
-    try:
-        key = serialization.load_pem_private_key(private_key_pem, password=None)
-    except (ValueError, TypeError, UnsupportedAlgorithm) as error:
-        raise ValueError(f"not an unencrypted PEM private key: {error}") from None
-    if not isinstance(key, ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey):
-        raise ValueError(f"unsupported key type {type(key).__name__}; use an Ed25519 or RSA key")
-    return key
-
-
-def public_key_pem(key: PublicKey) -> str:
-    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-
-
-def generate_key(algorithm: Literal["ed25519", "rsa-pss-sha256"] = "ed25519") -> tuple[str, str]:
-    """A new key pair as (PKCS#8 private PEM, SPKI public PEM)."""
-    private: ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey = (
-        ed25519.Ed25519PrivateKey.generate()
-        if algorithm == ED25519
-        else rsa.generate_private_key(public_exponent=65537, key_size=3072)
-    )
-    private_pem = private.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    return private_pem, public_key_pem(private.public_key())
-
-
-def _pss() -> padding.PSS:
-    return padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=PSS_SALT_LENGTH)
-
-
-def sign_manifest(
-    manifest: Mapping[str, Any],
-    private_key_pem: bytes,
-    *,
-    key_id: str | None = None,
-    issued_at: str | None = None,
-    expires_at: str | None = None,
-) -> dict[str, Any]:
-    """The manifest with a fresh `signature` member (any previous one is replaced)."""
-    private = _load_private_key(private_key_pem)
-    payload = signing_payload(manifest)
-    if isinstance(private, ed25519.Ed25519PrivateKey):
-        algorithm, raw = ED25519, private.sign(payload)
-    else:
-        if private.key_size < MIN_RSA_BITS:
-            raise ValueError(f"RSA keys need at least {MIN_RSA_BITS} bits")
-        algorithm, raw = RSA_PSS_SHA256, private.sign(payload, _pss(), hashes.SHA256())
-    signature: dict[str, Any] = {
-        "algorithm": algorithm,
-        "signature": base64.b64encode(raw).decode("ascii"),
-        "publicKey": public_key_pem(private.public_key()),
-    }
-    for name, value in (("keyId", key_id), ("issuedAt", issued_at), ("expiresAt", expires_at)):
-        if value is not None:
-            signature[name] = value
-    signed = {key: value for key, value in manifest.items() if key != "signature"}
-    signed["signature"] = signature
-    return signed
-
-
-def verify_signature(algorithm: str, public_key: PublicKey, signature: bytes, payload: bytes) -> bool:
-    try:
-        if algorithm == ED25519 and isinstance(public_key, ed25519.Ed25519PublicKey):
-            public_key.verify(signature, payload)
-            return True
-        if algorithm == RSA_PSS_SHA256 and isinstance(public_key, rsa.RSAPublicKey):
-            public_key.verify(signature, payload, _pss(), hashes.SHA256())
-            return True
-    except InvalidSignature:
-        return False
-    return False
-
-
-# --- verification ---------------------------------------------------------------------------------
 
 
 def parse_instant(text: str) -> datetime:

@@ -7,7 +7,7 @@ The TypeScript signer computes
 
 where `sortKeys` drops object members whose value is `undefined`, keeps `null`, keeps array order, and
 rebuilds every object with its keys inserted in `Object.keys(o).sort((a, b) => a.localeCompare(b))`
-order; the result is encoded as UTF-8. Four parts of that need care in Python:
+order; the result is encoded as UTF-8. Three parts of that need care in Python:
 
 * **Key order.** `localeCompare` (ICU, default `en` locale = CLDR root collation, non-ignorable
   punctuation, no numeric collation, lower case before upper case) is not code-point order:
@@ -25,19 +25,16 @@ order; the result is encoded as UTF-8. Four parts of that need care in Python:
   `"10"`: canonical decimal integers below 2**32 - 1) first, in ascending numeric order, whatever the
   insertion order; so `JSON.stringify` of the sorted object writes them before all other keys
   (`{"2":..,"10":..,"01":..,"a":..}`). `ordered_keys` does the same.
-* **Numbers** are formatted like ECMAScript `Number::toString` (shortest round-trip digits,
-  `1e+21`, `1e-7`, `100000000000000000000`, `-0` -> `0`); integers beyond 2**53 are first rounded
-  to a double, as `JSON.parse` in the signer did. NaN and infinities are refused (JSON has none).
-* **Strings** are escaped like `JSON.stringify` (well-formed variant): `\\"`, `\\\\`, `\\b \\f \\n \\r \\t`,
-  other controls as `\\u00xx`, lone surrogates as `\\udxxx`, everything else verbatim.
+* **Numbers and strings** are written as JSON.stringify writes them (app/services/kernel/json_writer.py).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
-from decimal import Decimal
+from collections.abc import Sequence
 from typing import Any
+
+from app.services.kernel.json_writer import CanonicalizationError, write_json
 
 ASCII_PRIMARY_ORDER = (
     " _-,;:!?.'\"()[]{}@*/\\&#%`^+<=>|~$0123456789aAbBcCdDeEfFgGhHiIjJkKlLmMnNoOpPqQrRsStTuUvVwWxXyYzZ"
@@ -59,14 +56,8 @@ def _weights() -> tuple[dict[str, int], dict[str, int]]:
 
 
 _PRIMARY, _TERTIARY = _weights()
-_MAX_SAFE_INTEGER = 2**53
 _MAX_ARRAY_INDEX = 2**32 - 1
 _ARRAY_INDEX = re.compile(r"^(?:0|[1-9][0-9]*)$")
-_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
-
-
-class CanonicalizationError(ValueError):
-    """The value has no canonical form (a key outside printable ASCII, NaN, a non-JSON type)."""
 
 
 def collation_key(key: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -93,90 +84,6 @@ def ordered_keys(keys: Sequence[str]) -> list[str]:
     order: array indexes first (ascending), then the others as sorted."""
     indexes = sorted((key for key in keys if is_array_index(key)), key=int)
     return indexes + sort_keys([key for key in keys if not is_array_index(key)])
-
-
-def js_number(value: int | float) -> str:
-    """ECMAScript Number::toString of `value` (as JSON.stringify writes numbers)."""
-    if isinstance(value, int) and abs(value) < _MAX_SAFE_INTEGER:
-        return str(value)
-    number = float(value)  # OverflowError for ints beyond a double: JSON.parse would give Infinity
-    if number != number or number in (float("inf"), float("-inf")):
-        raise CanonicalizationError("NaN and infinite numbers have no JSON form")
-    if number == 0:
-        return "0"
-    sign = "-" if number < 0 else ""
-    digits_tuple, exponent = Decimal(repr(abs(number))).as_tuple()[1:]
-    digits = "".join(map(str, digits_tuple)).rstrip("0")
-    assert isinstance(exponent, int)
-    exponent += len("".join(map(str, digits_tuple))) - len(digits)
-    k = len(digits)
-    n = exponent + k  # value = 0.digits x 10^n
-    if k <= n <= 21:
-        return sign + digits + "0" * (n - k)
-    if 0 < n <= 21:
-        return sign + digits[:n] + "." + digits[n:]
-    if -6 < n <= 0:
-        return sign + "0." + "0" * (-n) + digits
-    power = n - 1
-    mantissa = digits if k == 1 else digits[0] + "." + digits[1:]
-    return f"{sign}{mantissa}e{'+' if power > 0 else '-'}{abs(power)}"
-
-
-def js_string(value: str) -> str:
-    """JSON.stringify of a string."""
-    out = ['"']
-    for char in value:
-        code = ord(char)
-        if char in _ESCAPES:
-            out.append(_ESCAPES[char])
-        elif code < 0x20 or 0xD800 <= code <= 0xDFFF:
-            out.append(f"\\u{code:04x}")
-        else:
-            out.append(char)
-    out.append('"')
-    return "".join(out)
-
-
-KeyOrder = Callable[[list[str]], list[str]]
-
-
-def write_json(value: Any, out: list[str], order: KeyOrder) -> None:
-    """Append the compact JSON text of `value` to `out`, object members in `order`; strings and numbers
-    as JSON.stringify writes them. Shared by the skill signing form and RFC 8785 (app/services/canonical.py)."""
-    if value is None:
-        out.append("null")
-    elif value is True:
-        out.append("true")
-    elif value is False:
-        out.append("false")
-    elif isinstance(value, str):
-        out.append(js_string(value))
-    elif isinstance(value, int | float):
-        try:
-            out.append(js_number(value))
-        except OverflowError:
-            raise CanonicalizationError(f"number {value} is too large for JSON") from None
-    elif isinstance(value, Mapping):
-        for key in value:
-            if not isinstance(key, str):
-                raise CanonicalizationError(f"object key {key!r} is not a string")
-        out.append("{")
-        for index, key in enumerate(order(list(value))):
-            if index:
-                out.append(",")
-            out.append(js_string(key))
-            out.append(":")
-            write_json(value[key], out, order)
-        out.append("}")
-    elif isinstance(value, list | tuple):
-        out.append("[")
-        for index, item in enumerate(value):
-            if index:
-                out.append(",")
-            write_json(item, out, order)
-        out.append("]")
-    else:
-        raise CanonicalizationError(f"{type(value).__name__} is not a JSON value")
 
 
 def canonical_json(value: Any) -> str:

@@ -24,14 +24,14 @@ from app.contracts.control_plane.commands.reject import (
     ControlPlaneExecutionRejectOutput,
 )
 from app.contracts.control_plane.events import execution_failed, step_approved, step_blocked
-from app.contracts.control_plane.shared import TERMINAL_EXECUTION_STATUSES
+from app.contracts.control_plane.statuses import TERMINAL_EXECUTION_STATUSES, Decision, ExecutionStatus, StepStatus
 from app.db.tables import decision_table as decision_t
 from app.db.tables import execution_table as execution_t
 from app.db.tables import step_table as step_t
 from app.errors import Conflict, NotFound
-from app.services.common import NewEvent, append_events, new_id, utcnow
+from app.services.kernel.clock import new_id, utcnow
+from app.services.kernel.event_log import NewEvent, append_events
 
-AWAITING = "awaiting_approval"
 STEP_REJECTED = "STEP_REJECTED"
 
 
@@ -52,7 +52,7 @@ class _Decided:
 
 # Built once with bind parameters: the decision path reuses their compiled form on every request.
 # The execution row is locked first (FOR UPDATE in the CTE; SQLite serializes writers anyway), then
-# the step: the same order as every lifecycle command (app/services/progress.py), so a decision and,
+# the step: the same order as every lifecycle command (app/services/lifecycle/locking.py), so a decision and,
 # say, a cancel of the same execution queue up instead of deadlocking on PostgreSQL.
 _LIVE_EXECUTION = (
     select(execution_t.c.id)
@@ -65,7 +65,7 @@ _CLAIM = (
     .where(
         step_t.c.id == bindparam("b_step_id"),
         step_t.c.execution_id.in_(select(_LIVE_EXECUTION.c.id)),
-        step_t.c.status == AWAITING,
+        step_t.c.status == StepStatus.AWAITING_APPROVAL,
     )
     .values(
         status=bindparam("b_status"),
@@ -96,7 +96,7 @@ _RECORD_DECISION = insert(decision_t)
 _END_EXECUTION = (
     update(execution_t)
     .where(execution_t.c.id == bindparam("b_execution_id"), execution_t.c.status.not_in(TERMINAL_EXECUTION_STATUSES))
-    .values(status="rejected", updated_at=bindparam("b_at"))
+    .values(status=ExecutionStatus.REJECTED, updated_at=bindparam("b_at"))
 )
 # The execution is over: later steps will never run, and no other step still awaits a decision.
 _SKIP_REST = (
@@ -104,33 +104,50 @@ _SKIP_REST = (
     .where(
         step_t.c.execution_id == bindparam("b_execution_id"),
         or_(
-            and_(step_t.c.position > bindparam("b_position"), step_t.c.status == "pending"),
-            step_t.c.status == AWAITING,
+            and_(step_t.c.position > bindparam("b_position"), step_t.c.status == StepStatus.PENDING),
+            step_t.c.status == StepStatus.AWAITING_APPROVAL,
         ),
     )
-    .values(status="skipped", updated_at=bindparam("b_at"))
+    .values(status=StepStatus.SKIPPED, updated_at=bindparam("b_at"))
 )
 _RESUME_EXECUTION = (
     update(execution_t)
     .where(
         execution_t.c.id == bindparam("b_execution_id"),
-        execution_t.c.status == AWAITING,
-        ~exists().where(step_t.c.execution_id == execution_t.c.id, step_t.c.status == AWAITING),
+        execution_t.c.status == ExecutionStatus.AWAITING_APPROVAL,
+        ~exists().where(step_t.c.execution_id == execution_t.c.id, step_t.c.status == StepStatus.AWAITING_APPROVAL),
     )
-    .values(status="running", updated_at=bindparam("b_at"))
+    .values(status=ExecutionStatus.RUNNING, updated_at=bindparam("b_at"))
 )
 
 
-async def _claim(
-    session: AsyncSession, execution_id: str, step_id: str, status: str, actor: str, note: str | None, at: datetime
-) -> _Claimed | None:
+@dataclass(frozen=True, slots=True)
+class _Vote:
+    """One operator's decision on one step, as the request states it."""
+
+    execution_id: str
+    step_id: str
+    decision: Decision
+    actor: str
+    note: str | None
+
+    @property
+    def step_status(self) -> StepStatus:
+        return _STEP_STATUS[self.decision]
+
+
+_STEP_STATUS = {Decision.APPROVED: StepStatus.APPROVED, Decision.REJECTED: StepStatus.REJECTED}
+"""The status a step takes when a decision claims it."""
+
+
+async def _claim(session: AsyncSession, vote: _Vote, at: datetime) -> _Claimed | None:
     """The decision itself: one conditional update. None when the step is not (or no longer) awaiting."""
     params = {
-        "b_step_id": step_id,
-        "b_execution_id": execution_id,
-        "b_status": status,
-        "b_actor": actor,
-        "b_note": note,
+        "b_step_id": vote.step_id,
+        "b_execution_id": vote.execution_id,
+        "b_status": vote.step_status,
+        "b_actor": vote.actor,
+        "b_note": vote.note,
         "b_at": at,
     }
     row = (await session.execute(_CLAIM, params)).one_or_none()
@@ -148,27 +165,28 @@ async def _current(session: AsyncSession, execution_id: str, step_id: str) -> _D
     return _Decided(row.status, row.decided_by, row.decided_at, row.decision_note, row.execution_status)
 
 
-async def _replayed(
-    session: AsyncSession, execution_id: str, step_id: str, status: str, actor: str, note: str | None
-) -> datetime:
+async def _replayed(session: AsyncSession, vote: _Vote) -> datetime:
     """After a failed claim: the original decision time when this request repeats the decision already
     taken (same status, actor and note), so a retried request is safe; otherwise NOT_FOUND or CONFLICT."""
-    current = await _current(session, execution_id, step_id)
-    if current.status == status and current.decided_by == actor and current.note == note and current.decided_at:
+    current = await _current(session, vote.execution_id, vote.step_id)
+    if (
+        current.status == vote.step_status
+        and current.decided_by == vote.actor
+        and current.note == vote.note
+        and current.decided_at
+    ):
         return current.decided_at
-    raise _conflict(execution_id, step_id, current)
+    raise _conflict(vote.execution_id, vote.step_id, current)
 
 
-async def _record_decision(
-    session: AsyncSession, execution_id: str, step_id: str, decision: str, actor: str, note: str | None, at: datetime
-) -> None:
+async def _record_decision(session: AsyncSession, vote: _Vote, at: datetime) -> None:
     row = {
         "id": new_id("dec"),
-        "step_id": step_id,
-        "execution_id": execution_id,
-        "decision": decision,
-        "actor": actor,
-        "note": note,
+        "step_id": vote.step_id,
+        "execution_id": vote.execution_id,
+        "decision": vote.decision,
+        "actor": vote.actor,
+        "note": vote.note,
         "decided_at": at,
     }
     await session.execute(_RECORD_DECISION, row)
@@ -178,54 +196,53 @@ async def reject_step(
     session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionRejectInput
 ) -> ControlPlaneExecutionRejectOutput:
     now = utcnow()
-    target = await _claim(session, data.execution_id, data.step_id, "rejected", data.rejected_by, data.reason, now)
+    vote = _Vote(data.execution_id, data.step_id, Decision.REJECTED, data.rejected_by, data.reason)
+    target = await _claim(session, vote, now)
     if target is None:
-        decided_at = await _replayed(
-            session, data.execution_id, data.step_id, "rejected", data.rejected_by, data.reason
-        )
+        decided_at = await _replayed(session, vote)
         return ControlPlaneExecutionRejectOutput(
-            execution_id=data.execution_id, step_id=data.step_id, status="rejected", rejected_at=decided_at
+            execution_id=data.execution_id, step_id=data.step_id, status=StepStatus.REJECTED, rejected_at=decided_at
         )
-    await _record_decision(session, data.execution_id, data.step_id, "rejected", data.rejected_by, data.reason, now)
+    await _record_decision(session, vote, now)
     await session.execute(_END_EXECUTION, {"b_execution_id": data.execution_id, "b_at": now})
     await session.execute(_SKIP_REST, {"b_execution_id": data.execution_id, "b_position": target.position, "b_at": now})
     await append_events(
         session,
         [
             NewEvent(
-                step_blocked.SPEC,
-                step_blocked.ControlPlaneExecutionStepBlockedPayload(
+                spec=step_blocked.SPEC,
+                payload=step_blocked.ControlPlaneExecutionStepBlockedPayload(
                     execution_id=data.execution_id,
                     run_id=target.run_id,
                     step_id=data.step_id,
                     blocked_at=now,
                     reason=data.reason,
                 ),
-                now,
-                data.execution_id,
-                data.step_id,
-                data.rejected_by,
-                target.run_id,
+                occurred_at=now,
+                execution_id=data.execution_id,
+                step_id=data.step_id,
+                actor=data.rejected_by,
+                run_id=target.run_id,
             ),
             NewEvent(
-                execution_failed.SPEC,
-                execution_failed.ControlPlaneExecutionFailedPayload(
+                spec=execution_failed.SPEC,
+                payload=execution_failed.ControlPlaneExecutionFailedPayload(
                     execution_id=data.execution_id,
                     run_id=target.run_id,
                     failed_at=now,
                     error_code=STEP_REJECTED,
                     error_message=f"Step {data.step_id} was rejected by {data.rejected_by}: {data.reason}",
                 ),
-                now,
-                data.execution_id,
-                data.step_id,
-                data.rejected_by,
-                target.run_id,
+                occurred_at=now,
+                execution_id=data.execution_id,
+                step_id=data.step_id,
+                actor=data.rejected_by,
+                run_id=target.run_id,
             ),
         ],
     )
     return ControlPlaneExecutionRejectOutput(
-        execution_id=data.execution_id, step_id=data.step_id, status="rejected", rejected_at=now
+        execution_id=data.execution_id, step_id=data.step_id, status=StepStatus.REJECTED, rejected_at=now
     )
 
 
@@ -233,20 +250,21 @@ async def approve_step(
     session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionApproveInput
 ) -> ControlPlaneExecutionApproveOutput:
     now = utcnow()
-    target = await _claim(session, data.execution_id, data.step_id, "approved", data.approved_by, data.note, now)
+    vote = _Vote(data.execution_id, data.step_id, Decision.APPROVED, data.approved_by, data.note)
+    target = await _claim(session, vote, now)
     if target is None:
-        decided_at = await _replayed(session, data.execution_id, data.step_id, "approved", data.approved_by, data.note)
+        decided_at = await _replayed(session, vote)
         return ControlPlaneExecutionApproveOutput(
-            execution_id=data.execution_id, step_id=data.step_id, status="approved", approved_at=decided_at
+            execution_id=data.execution_id, step_id=data.step_id, status=StepStatus.APPROVED, approved_at=decided_at
         )
-    await _record_decision(session, data.execution_id, data.step_id, "approved", data.approved_by, data.note, now)
+    await _record_decision(session, vote, now)
     await session.execute(_RESUME_EXECUTION, {"b_execution_id": data.execution_id, "b_at": now})
     await append_events(
         session,
         [
             NewEvent(
-                step_approved.SPEC,
-                step_approved.ControlPlaneExecutionStepApprovedPayload(
+                spec=step_approved.SPEC,
+                payload=step_approved.ControlPlaneExecutionStepApprovedPayload(
                     execution_id=data.execution_id,
                     run_id=target.run_id,
                     step_id=data.step_id,
@@ -254,26 +272,26 @@ async def approve_step(
                     approved_by=data.approved_by,
                     note=data.note,
                 ),
-                now,
-                data.execution_id,
-                data.step_id,
-                data.approved_by,
-                target.run_id,
+                occurred_at=now,
+                execution_id=data.execution_id,
+                step_id=data.step_id,
+                actor=data.approved_by,
+                run_id=target.run_id,
             )
         ],
     )
     return ControlPlaneExecutionApproveOutput(
-        execution_id=data.execution_id, step_id=data.step_id, status="approved", approved_at=now
+        execution_id=data.execution_id, step_id=data.step_id, status=StepStatus.APPROVED, approved_at=now
     )
 
 
 def _conflict(execution_id: str, step_id: str, current: _Decided) -> Conflict:
-    if current.status == AWAITING:
+    if current.status == StepStatus.AWAITING_APPROVAL:
         return Conflict(
             f"Execution {execution_id!r} is {current.execution_status!r}; its steps can no longer be decided.",
             current.execution_status,
         )
-    if current.status in ("approved", "rejected") and current.decided_by:
+    if current.status in (StepStatus.APPROVED, StepStatus.REJECTED) and current.decided_by:
         return Conflict(
             f"Step {step_id!r} was already {current.status} by {current.decided_by!r}; it no longer awaits a decision.",
             current.status,

@@ -39,22 +39,33 @@ from app.contracts.control_plane.shared import (
     ControlPlaneExecutionLaneState,
     ControlPlaneExecutionLaneSummary,
 )
+from app.contracts.control_plane.statuses import (
+    DONE_STEP_STATUSES,
+    ExecutionStatus,
+    LaneKey,
+    LaneStatus,
+    RunState,
+    StepStatus,
+    Verdict,
+)
 from app.db.tables import execution_table as execution_t
 from app.db.tables import run_table as run_t
-from app.services.state_machine import AWAITING, STOPPING, is_terminal
+from app.services.lifecycle.state_machine import is_terminal
 
-STATE_LANES: Mapping[str, tuple[str, str, str]] = {
-    "pending": ("plan", "active", "planner"),
-    "running": ("execute", "active", "runner"),
-    STOPPING: ("execute", "active", "runner"),
-    "paused": ("execute", "blocked", "operator"),
-    AWAITING: ("review", "blocked", "approver"),
-    "completed": ("complete", "done", "auditor"),
-    "failed": ("complete", "stopped", "operator"),
-    "rejected": ("complete", "stopped", "auditor"),
-    "cancelled": ("complete", "stopped", "auditor"),
-    "aborted": ("complete", "stopped", "auditor"),
-    "superseded": ("complete", "stopped", "auditor"),
+_PLAN, _EXECUTE, _REVIEW, _COMPLETE = LaneKey.PLAN, LaneKey.EXECUTE, LaneKey.REVIEW, LaneKey.COMPLETE
+_ACTIVE, _BLOCKED, _DONE, _STOPPED = LaneStatus.ACTIVE, LaneStatus.BLOCKED, LaneStatus.DONE, LaneStatus.STOPPED
+STATE_LANES: Mapping[str, tuple[LaneKey, LaneStatus, str]] = {
+    ExecutionStatus.PENDING: (_PLAN, _ACTIVE, "planner"),
+    ExecutionStatus.RUNNING: (_EXECUTE, _ACTIVE, "runner"),
+    RunState.STOPPING: (_EXECUTE, _ACTIVE, "runner"),
+    ExecutionStatus.PAUSED: (_EXECUTE, _BLOCKED, "operator"),
+    ExecutionStatus.AWAITING_APPROVAL: (_REVIEW, _BLOCKED, "approver"),
+    ExecutionStatus.COMPLETED: (_COMPLETE, _DONE, "auditor"),
+    ExecutionStatus.FAILED: (_COMPLETE, _STOPPED, "operator"),
+    ExecutionStatus.REJECTED: (_COMPLETE, _STOPPED, "auditor"),
+    ExecutionStatus.CANCELLED: (_COMPLETE, _STOPPED, "auditor"),
+    ExecutionStatus.ABORTED: (_COMPLETE, _STOPPED, "auditor"),
+    RunState.SUPERSEDED: (_COMPLETE, _STOPPED, "auditor"),
 }
 """state -> (lane key, lane status, owner role)."""
 
@@ -62,7 +73,7 @@ STATE_LANES: Mapping[str, tuple[str, str, str]] = {
 def run_state_sql() -> ColumnElement[str]:
     """`state_machine.run_state` in SQL, for filtering runs by lane."""
     return case(
-        (run_t.c.id != execution_t.c.run_id, func.coalesce(run_t.c.ended_status, "superseded")),
+        (run_t.c.id != execution_t.c.run_id, func.coalesce(run_t.c.ended_status, RunState.SUPERSEDED.value)),
         else_=run_state_sql_for_execution(),
     )
 
@@ -71,19 +82,22 @@ def run_state_sql_for_execution() -> ColumnElement[str]:
     """The state of an execution's current run (its status, or stopping), in SQL."""
     return case(
         (
-            and_(execution_t.c.shutdown_requested_at.is_not(None), execution_t.c.status.in_(("running", "paused"))),
-            STOPPING,
+            and_(
+                execution_t.c.shutdown_requested_at.is_not(None),
+                execution_t.c.status.in_((ExecutionStatus.RUNNING, ExecutionStatus.PAUSED)),
+            ),
+            RunState.STOPPING.value,
         ),
         else_=execution_t.c.status,
     )
 
 
 def lane_key_sql(state: ColumnElement[str]) -> ColumnElement[str]:
-    return case({s: lane[0] for s, lane in STATE_LANES.items()}, value=state, else_="plan")
+    return case({str(s): lane[0].value for s, lane in STATE_LANES.items()}, value=state, else_=LaneKey.PLAN.value)
 
 
 def lane_status_sql(state: ColumnElement[str]) -> ColumnElement[str]:
-    return case({s: lane[1] for s, lane in STATE_LANES.items()}, value=state, else_="active")
+    return case({str(s): lane[1].value for s, lane in STATE_LANES.items()}, value=state, else_=LaneStatus.ACTIVE.value)
 
 
 def plan_phase(plan_id: str | None, verdict: str | None) -> str:
@@ -91,16 +105,16 @@ def plan_phase(plan_id: str | None, verdict: str | None) -> str:
         return "intake"
     if verdict is None:
         return "planned"
-    return "plan_rejected" if verdict == "rejected" else "verified"
+    return "plan_rejected" if verdict == Verdict.REJECTED else "verified"
 
 
 def _next_lane(key: str, next_needs_approval: bool) -> str | None:
-    if key == "plan":
-        return "execute"
-    if key == "execute":
-        return "review" if next_needs_approval else "complete"
-    if key == "review":
-        return "execute"
+    if key == LaneKey.PLAN:
+        return LaneKey.EXECUTE
+    if key == LaneKey.EXECUTE:
+        return LaneKey.REVIEW if next_needs_approval else LaneKey.COMPLETE
+    if key == LaneKey.REVIEW:
+        return LaneKey.EXECUTE
     return None
 
 
@@ -108,11 +122,11 @@ def execution_lane(
     state: str, phase: str | None, pending_approvals: int, bundles: int, next_needs_approval: bool
 ) -> ControlPlaneExecutionLaneState:
     """The lane summary shown with an execution; `phase` is its plan phase while pending."""
-    key, status, owner = STATE_LANES.get(state, STATE_LANES["pending"])
+    key, status, owner = STATE_LANES.get(state, STATE_LANES[ExecutionStatus.PENDING])
     return ControlPlaneExecutionLaneState(
         lane_key=key,
         lane_status=status,
-        lane_phase=phase if state == "pending" and phase else state,
+        lane_phase=phase if state == ExecutionStatus.PENDING and phase else state,
         owner_role=owner,
         evidence_bundle_count=bundles,
         pending_approval_count=pending_approvals,
@@ -197,12 +211,12 @@ class _Derived:
 
 
 def _derive(facts: RunFacts) -> _Derived:
-    key, status, owner = STATE_LANES.get(facts.state, STATE_LANES["pending"])
+    key, status, owner = STATE_LANES.get(facts.state, STATE_LANES[ExecutionStatus.PENDING])
     steps = facts.steps
-    following = next((s for s in steps if s.status not in ("completed", "skipped")), None)
-    awaiting = [s for s in steps if s.status == AWAITING]
+    following = next((s for s in steps if s.status not in DONE_STEP_STATUSES), None)
+    awaiting = [s for s in steps if s.status == StepStatus.AWAITING_APPROVAL]
     ended = is_terminal(facts.state)
-    reached = [s for s in steps if s.status not in ("pending", "skipped")]
+    reached = [s for s in steps if s.status not in (StepStatus.PENDING, StepStatus.SKIPPED)]
     required = ["plan.verified"] + [f"approval:{s.key}" for s in reached if s.requires_approval]
     missing = [] if facts.plan_verified else ["plan.verified"]
     missing += [f"approval:{s.key}" for s in reached if s.requires_approval and not s.decided]
@@ -211,11 +225,11 @@ def _derive(facts: RunFacts) -> _Derived:
         if facts.bundle_count == 0:
             missing.append("bundle")
     missing_approvals = [
-        _label(s) for s in steps if s.requires_approval and not s.decided and s.status not in ("skipped",)
+        _label(s) for s in steps if s.requires_approval and not s.decided and s.status != StepStatus.SKIPPED
     ]
     risks = [f"{_label(s)} is {s.risk_tier} risk and awaits a decision" for s in awaiting]
-    risks += [f"{_label(s)} failed: {s.error_code}" for s in steps if s.status == "failed"]
-    if facts.state == "paused":
+    risks += [f"{_label(s)} failed: {s.error_code}" for s in steps if s.status == StepStatus.FAILED]
+    if facts.state == ExecutionStatus.PAUSED:
         risks.append("the run is paused")
     readiness = ("ready" if facts.bundle_count else "needs_evidence") if ended else "not_ready"
     return _Derived(
@@ -229,7 +243,10 @@ def _derive(facts: RunFacts) -> _Derived:
         blocking_risks=risks,
         pending_approvals=len(awaiting),
         next_lane=_next_lane(
-            key, following is not None and following.requires_approval and following.status in ("pending", AWAITING)
+            key,
+            following is not None
+            and following.requires_approval
+            and following.status in (StepStatus.PENDING, StepStatus.AWAITING_APPROVAL),
         ),
         readiness=readiness,
     )
@@ -238,18 +255,18 @@ def _derive(facts: RunFacts) -> _Derived:
 def _objective(facts: RunFacts, following: StepFacts | None, total: int) -> str:
     state = facts.state
     where = f"step {following.position} of {total} ({following.key})" if following else "the last step"
-    if state == "running":
+    if state == ExecutionStatus.RUNNING:
         return f"Run {where}"
-    if state == STOPPING:
+    if state == RunState.STOPPING:
         return f"Finish {where}, then stop"
-    if state == AWAITING:
+    if state == ExecutionStatus.AWAITING_APPROVAL:
         tier = following.risk_tier if following else None
         return f"Decide {where}{f', {tier} risk' if tier else ''}"
-    if state == "paused":
+    if state == ExecutionStatus.PAUSED:
         return f"Resume or stop the paused run at {where}"
-    if state == "failed":
+    if state == ExecutionStatus.FAILED:
         return f"Retry from {where}"
-    if state == "superseded":
+    if state == RunState.SUPERSEDED:
         return "Superseded by a retry"
     return "Done: evidence exported" if facts.bundle_count else f"Export evidence of the {state} run"
 
@@ -284,14 +301,14 @@ def run_summary(facts: RunFacts) -> ControlPlaneExecutionLaneSummary:
 def run_detail(facts: RunFacts) -> ControlPlaneExecutionLaneDetail:
     d = _derive(facts)
     ended = is_terminal(facts.state)
-    waiting = [s.updated_at for s in facts.steps if s.status == AWAITING]
-    completed = sum(1 for s in facts.steps if s.status == "completed")
+    waiting = [s.updated_at for s in facts.steps if s.status == StepStatus.AWAITING_APPROVAL]
+    completed = sum(1 for s in facts.steps if s.status == StepStatus.COMPLETED)
     if not ended:
         team, cleanup = f"waiting_on_{d.owner}", None
     else:
-        team = "done" if facts.state == "completed" else "stopped"
-        left = any(s.status in ("pending", "approved", "failed") for s in facts.steps)
-        cleanup = "retryable" if facts.state == "failed" and left else "clean"
+        team = "done" if facts.state == ExecutionStatus.COMPLETED else "stopped"
+        left = any(s.status in (StepStatus.PENDING, StepStatus.APPROVED, StepStatus.FAILED) for s in facts.steps)
+        cleanup = "retryable" if facts.state == ExecutionStatus.FAILED and left else "clean"
     return ControlPlaneExecutionLaneDetail(
         **_shared(facts, d),
         team_status=team,

@@ -12,11 +12,20 @@ from collections.abc import Mapping
 from enum import StrEnum
 from typing import Final
 
-from app.contracts.control_plane.shared import TERMINAL_EXECUTION_STATUSES
+from app.contracts.control_plane.statuses import TERMINAL_EXECUTION_STATUSES, ExecutionStatus, RunState
 from app.errors import Conflict
 
-STOPPING = "stopping"
-AWAITING = "awaiting_approval"
+State = ExecutionStatus | RunState
+"""What a command is checked against: the execution's status, or one of the run's own states."""
+
+PENDING, RUNNING, AWAITING, PAUSED = (
+    ExecutionStatus.PENDING,
+    ExecutionStatus.RUNNING,
+    ExecutionStatus.AWAITING_APPROVAL,
+    ExecutionStatus.PAUSED,
+)
+FAILED, CANCELLED, ABORTED = ExecutionStatus.FAILED, ExecutionStatus.CANCELLED, ExecutionStatus.ABORTED
+STOPPING, SUPERSEDED = RunState.STOPPING, RunState.SUPERSEDED
 
 
 class Action(StrEnum):
@@ -34,21 +43,21 @@ class Action(StrEnum):
     STEP_FAILED = "reportStepFailed"
 
 
-_LIVE = ("running", AWAITING, "paused", STOPPING)
+_LIVE = (RUNNING, AWAITING, PAUSED, STOPPING)
 
-TRANSITIONS: Final[Mapping[Action, Mapping[str, str]]] = {
-    Action.COMPILE: {"pending": "pending"},
-    Action.VERIFY: {"pending": "pending"},
-    Action.START: {"pending": "running"},
-    Action.PAUSE: {"running": "paused", AWAITING: "paused"},
-    Action.RESUME: {"paused": "running"},
-    Action.CANCEL: {"pending": "cancelled", **dict.fromkeys(_LIVE, "cancelled")},
-    Action.ABORT: dict.fromkeys(_LIVE, "aborted"),
-    Action.SHUTDOWN: {"running": STOPPING, AWAITING: "cancelled", "paused": STOPPING},
-    Action.RETRY: {"failed": "running"},
-    Action.STEP_STARTED: {"running": "running"},
-    Action.STEP_COMPLETED: {"running": "running", "paused": "paused", STOPPING: "cancelled"},
-    Action.STEP_FAILED: {"running": "failed", "paused": "failed", STOPPING: "failed"},
+TRANSITIONS: Final[Mapping[Action, Mapping[State, State]]] = {
+    Action.COMPILE: {PENDING: PENDING},
+    Action.VERIFY: {PENDING: PENDING},
+    Action.START: {PENDING: RUNNING},
+    Action.PAUSE: {RUNNING: PAUSED, AWAITING: PAUSED},
+    Action.RESUME: {PAUSED: RUNNING},
+    Action.CANCEL: {PENDING: CANCELLED, **dict.fromkeys(_LIVE, CANCELLED)},
+    Action.ABORT: dict.fromkeys(_LIVE, ABORTED),
+    Action.SHUTDOWN: {RUNNING: STOPPING, AWAITING: CANCELLED, PAUSED: STOPPING},
+    Action.RETRY: {FAILED: RUNNING},
+    Action.STEP_STARTED: {RUNNING: RUNNING},
+    Action.STEP_COMPLETED: {RUNNING: RUNNING, PAUSED: PAUSED, STOPPING: CANCELLED},
+    Action.STEP_FAILED: {RUNNING: FAILED, PAUSED: FAILED, STOPPING: FAILED},
 }
 """action -> {allowed source state: target state}.
 
@@ -67,19 +76,24 @@ NOTES: Final[Mapping[Action, str]] = {
 }
 
 
-def run_state(execution_status: str, shutdown_requested: bool, is_current: bool, ended_status: str | None) -> str:
+def run_state(execution_status: str, shutdown_requested: bool, is_current: bool, ended_status: str | None) -> State:
+    """`execution_status` and `ended_status` are stored values: read back as members here."""
     if not is_current:
-        return ended_status or "superseded"
-    if shutdown_requested and execution_status in ("running", "paused"):
+        return _state(ended_status) if ended_status else SUPERSEDED
+    if shutdown_requested and execution_status in (RUNNING, PAUSED):
         return STOPPING
-    return execution_status
+    return ExecutionStatus(execution_status)
+
+
+def _state(value: str) -> State:
+    return RunState(value) if value in RunState._value2member_map_ else ExecutionStatus(value)
 
 
 def is_terminal(state: str) -> bool:
-    return state in TERMINAL_EXECUTION_STATUSES or state == "superseded"
+    return state in TERMINAL_EXECUTION_STATUSES or state == SUPERSEDED
 
 
-def allowed(action: Action, state: str) -> str:
+def allowed(action: Action, state: State) -> State:
     """The target state of `action` from `state`, or CONFLICT naming the state."""
     targets = TRANSITIONS[action]
     if state in targets:

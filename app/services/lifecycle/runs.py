@@ -46,25 +46,24 @@ from app.contracts.control_plane.events import (
     execution_shutdown_requested,
     execution_started,
 )
+from app.contracts.control_plane.statuses import (
+    RUNNABLE_VERDICTS,
+    Decision,
+    ExecutionStatus,
+    RunMode,
+    RunState,
+    StepStatus,
+)
 from app.db.tables import decision_table as decision_t
 from app.db.tables import run_table as run_t
 from app.errors import Conflict
-from app.services.common import NewEvent, append_events, new_id, utcnow
-from app.services.plans import current_plan
-from app.services.progress import (
-    LockedRun,
-    advance,
-    execution_state,
-    load_steps,
-    lock_execution,
-    lock_run,
-    set_execution,
-    set_step,
-    stop_execution,
-)
-from app.services.state_machine import AWAITING, STOPPING, Action, allowed
-
-RUNNABLE_VERDICTS = ("approved", "needs_approval")
+from app.services.kernel.clock import new_id, utcnow
+from app.services.kernel.event_log import NewEvent, append_events
+from app.services.lifecycle.locking import LockedRun, execution_state, lock_execution, lock_run
+from app.services.lifecycle.plans import current_plan
+from app.services.lifecycle.progression import advance, stop_execution
+from app.services.lifecycle.rows import load_steps, set_execution, set_step
+from app.services.lifecycle.state_machine import Action, allowed
 
 
 async def start_run(
@@ -93,13 +92,24 @@ async def start_run(
             started_at=at,
         )
     )
-    await set_execution(session, execution.id, at, status="running", run_id=run_id, shutdown_requested_at=None)
+    await set_execution(
+        session, execution.id, at, status=ExecutionStatus.RUNNING, run_id=run_id, shutdown_requested_at=None
+    )
     started = execution_started.ControlPlaneExecutionStartedPayload(
         execution_id=execution.id, run_id=run_id, plan_id=plan_id, attempt=attempt, mode=mode, started_at=at
     )
-    events = [NewEvent(execution_started.SPEC, started, at, execution.id, None, actor, run_id)]
+    events = [
+        NewEvent(
+            spec=execution_started.SPEC,
+            payload=started,
+            occurred_at=at,
+            execution_id=execution.id,
+            actor=actor,
+            run_id=run_id,
+        )
+    ]
     steps = await load_steps(session, execution.id)
-    status, _, more = await advance(session, execution, run_id, steps, "running", at, actor)
+    status, _, more = await advance(session, execution, run_id, steps, ExecutionStatus.RUNNING, at, actor)
     return run_id, status, events + more
 
 
@@ -119,7 +129,7 @@ async def start_execution(
         )
     now = utcnow()
     run_id, status, events = await start_run(
-        session, execution, plan.id, 1, 1, data.mode or "live", principal.id, None, now
+        session, execution, plan.id, 1, 1, data.mode or RunMode.LIVE, principal.id, None, now
     )
     await append_events(session, events)
     return ControlPlaneExecutionStartOutput(run_id=run_id, status=status, started_at=now)
@@ -132,7 +142,7 @@ async def pause_execution(
     previous = locked.state
     allowed(Action.PAUSE, previous)
     now = utcnow()
-    await set_execution(session, locked.execution.id, now, status="paused")
+    await set_execution(session, locked.execution.id, now, status=ExecutionStatus.PAUSED)
     payload = execution_paused.ControlPlaneExecutionPausedPayload(
         execution_id=locked.execution.id,
         run_id=data.run_id,
@@ -142,7 +152,7 @@ async def pause_execution(
         previous_status=previous,
     )
     await _append(session, locked, execution_paused.SPEC, payload, now, data.paused_by)
-    return ControlPlaneExecutionPauseOutput(run_id=data.run_id, status="paused", paused_at=now)
+    return ControlPlaneExecutionPauseOutput(run_id=data.run_id, status=ExecutionStatus.PAUSED, paused_at=now)
 
 
 async def resume_execution(
@@ -152,7 +162,11 @@ async def resume_execution(
     allowed(Action.RESUME, locked.state)
     now = utcnow()
     steps = await load_steps(session, locked.execution.id)
-    status = AWAITING if any(step.status == AWAITING for step in steps) else "running"
+    status = (
+        ExecutionStatus.AWAITING_APPROVAL
+        if any(step.status == StepStatus.AWAITING_APPROVAL for step in steps)
+        else ExecutionStatus.RUNNING
+    )
     await set_execution(session, locked.execution.id, now, status=status)
     payload = execution_resumed.ControlPlaneExecutionResumedPayload(
         execution_id=locked.execution.id, run_id=data.run_id, resumed_at=now, resumed_by=data.resumed_by, status=status
@@ -168,7 +182,9 @@ async def cancel_execution(
     # The execution's own run is current by definition; before startExecution there is none.
     allowed(Action.CANCEL, execution_state(execution))
     now = utcnow()
-    await stop_execution(session, execution.id, await load_steps(session, execution.id), "cancelled", "CANCELLED", now)
+    await stop_execution(
+        session, execution.id, await load_steps(session, execution.id), ExecutionStatus.CANCELLED, "CANCELLED", now
+    )
     payload = execution_cancelled.ControlPlaneExecutionCancelledPayload(
         execution_id=execution.id,
         run_id=execution.run_id,
@@ -177,9 +193,18 @@ async def cancel_execution(
         reason=data.reason,
         mode="cancel",
     )
-    event = NewEvent(execution_cancelled.SPEC, payload, now, execution.id, None, data.cancelled_by, execution.run_id)
+    event = NewEvent(
+        spec=execution_cancelled.SPEC,
+        payload=payload,
+        occurred_at=now,
+        execution_id=execution.id,
+        actor=data.cancelled_by,
+        run_id=execution.run_id,
+    )
     await append_events(session, [event])
-    return ControlPlaneExecutionCancelOutput(execution_id=execution.id, status="cancelled", cancelled_at=now)
+    return ControlPlaneExecutionCancelOutput(
+        execution_id=execution.id, status=ExecutionStatus.CANCELLED, cancelled_at=now
+    )
 
 
 async def abort_execution(
@@ -189,7 +214,7 @@ async def abort_execution(
     allowed(Action.ABORT, locked.state)
     now = utcnow()
     steps = await load_steps(session, locked.execution.id)
-    interrupted = await stop_execution(session, locked.execution.id, steps, "aborted", "ABORTED", now)
+    interrupted = await stop_execution(session, locked.execution.id, steps, ExecutionStatus.ABORTED, "ABORTED", now)
     payload = execution_aborted.ControlPlaneExecutionAbortedPayload(
         execution_id=locked.execution.id,
         run_id=data.run_id,
@@ -199,7 +224,7 @@ async def abort_execution(
         interrupted_step_id=interrupted,
     )
     await _append(session, locked, execution_aborted.SPEC, payload, now, data.aborted_by)
-    return ControlPlaneExecutionAbortOutput(run_id=data.run_id, status="aborted", aborted_at=now)
+    return ControlPlaneExecutionAbortOutput(run_id=data.run_id, status=ExecutionStatus.ABORTED, aborted_at=now)
 
 
 async def shutdown_execution(
@@ -209,10 +234,12 @@ async def shutdown_execution(
     target = allowed(Action.SHUTDOWN, locked.state)
     now = utcnow()
     steps = await load_steps(session, locked.execution.id)
-    running = next((step for step in steps if step.status == "running"), None)
-    if target == STOPPING and running is not None:
+    running = next((step for step in steps if step.status == StepStatus.RUNNING), None)
+    if target == RunState.STOPPING and running is not None:
         # The running step may finish; its report then stops the run (see runner.py).
-        await set_execution(session, locked.execution.id, now, status="running", shutdown_requested_at=now)
+        await set_execution(
+            session, locked.execution.id, now, status=ExecutionStatus.RUNNING, shutdown_requested_at=now
+        )
         requested = execution_shutdown_requested.ControlPlaneExecutionShutdownRequestedPayload(
             execution_id=locked.execution.id,
             run_id=data.run_id,
@@ -222,8 +249,8 @@ async def shutdown_execution(
             finishing_step_id=running.id,
         )
         await _append(session, locked, execution_shutdown_requested.SPEC, requested, now, data.shutdown_by)
-        return ControlPlaneExecutionShutdownOutput(run_id=data.run_id, status=STOPPING, shutdown_at=now)
-    await stop_execution(session, locked.execution.id, steps, "cancelled", "SHUTDOWN", now)
+        return ControlPlaneExecutionShutdownOutput(run_id=data.run_id, status=RunState.STOPPING, shutdown_at=now)
+    await stop_execution(session, locked.execution.id, steps, ExecutionStatus.CANCELLED, "SHUTDOWN", now)
     cancelled = execution_cancelled.ControlPlaneExecutionCancelledPayload(
         execution_id=locked.execution.id,
         run_id=data.run_id,
@@ -233,7 +260,7 @@ async def shutdown_execution(
         mode="shutdown",
     )
     await _append(session, locked, execution_cancelled.SPEC, cancelled, now, data.shutdown_by)
-    return ControlPlaneExecutionShutdownOutput(run_id=data.run_id, status="cancelled", shutdown_at=now)
+    return ControlPlaneExecutionShutdownOutput(run_id=data.run_id, status=ExecutionStatus.CANCELLED, shutdown_at=now)
 
 
 async def retry_execution(
@@ -244,12 +271,14 @@ async def retry_execution(
     now = utcnow()
     execution = locked.execution
     steps = await load_steps(session, execution.id)
-    failed = next((step for step in steps if step.status == "failed"), None)
+    failed = next((step for step in steps if step.status == StepStatus.FAILED), None)
     if failed is None:  # an execution fails through a failed step; anything else is not retryable
         raise Conflict(f"Run {data.run_id!r} has no failed step to retry from.", locked.state)
     was_approved = (
         await session.execute(
-            select(decision_t.c.decision).where(decision_t.c.step_id == failed.id, decision_t.c.decision == "approved")
+            select(decision_t.c.decision).where(
+                decision_t.c.step_id == failed.id, decision_t.c.decision == Decision.APPROVED
+            )
         )
     ).first() is not None
     # A step approved before keeps its approval: the decision was about the step, not the attempt.
@@ -257,7 +286,7 @@ async def retry_execution(
         session,
         failed.id,
         now,
-        status="approved" if was_approved else "pending",
+        status=StepStatus.APPROVED if was_approved else StepStatus.PENDING,
         error_code=None,
         error_message=None,
         started_at=None,
@@ -265,7 +294,7 @@ async def retry_execution(
         output=None,
     )
     await session.execute(
-        update(run_t).where(run_t.c.id == data.run_id).values(ended_status="superseded", ended_at=now)
+        update(run_t).where(run_t.c.id == data.run_id).values(ended_status=RunState.SUPERSEDED, ended_at=now)
     )
     new_run_id, status, events = await start_run(
         session,
@@ -288,11 +317,32 @@ async def retry_execution(
         retried_by=data.retried_by,
     )
     events.insert(
-        0, NewEvent(execution_retried.SPEC, retried, now, execution.id, failed.id, data.retried_by, new_run_id)
+        0,
+        NewEvent(
+            spec=execution_retried.SPEC,
+            payload=retried,
+            occurred_at=now,
+            execution_id=execution.id,
+            step_id=failed.id,
+            actor=data.retried_by,
+            run_id=new_run_id,
+        ),
     )
     await append_events(session, events)
     return ControlPlaneExecutionRetryOutput(run_id=new_run_id, status=status, phase=status, retried_at=now)
 
 
 async def _append(session: AsyncSession, locked: LockedRun, spec: Any, payload: Any, at: datetime, actor: str) -> None:
-    await append_events(session, [NewEvent(spec, payload, at, locked.execution.id, None, actor, locked.run.id)])
+    await append_events(
+        session,
+        [
+            NewEvent(
+                spec=spec,
+                payload=payload,
+                occurred_at=at,
+                execution_id=locked.execution.id,
+                actor=actor,
+                run_id=locked.run.id,
+            )
+        ],
+    )

@@ -1,4 +1,4 @@
-"""Intents and plans: submitIntent, compilePlan, verifyPlan."""
+"""Intents and plans: submitIntent and compilePlan (verifyPlan is audit's: app/services/audit/plan_verification.py)."""
 
 from __future__ import annotations
 
@@ -19,19 +19,19 @@ from app.contracts.control_plane.commands.plan_compile import (
     ControlPlanePlanCompileInput,
     ControlPlanePlanCompileOutput,
 )
-from app.contracts.control_plane.commands.plan_verify import ControlPlanePlanVerifyInput, ControlPlanePlanVerifyOutput
-from app.contracts.control_plane.events import intent_received, plan_compiled, plan_rejected, plan_verified
-from app.contracts.control_plane.shared import RiskTier
+from app.contracts.control_plane.events import intent_received, plan_compiled
+from app.contracts.control_plane.statuses import ExecutionStatus, RiskTier, RunState, StepStatus
 from app.db.tables import execution_table as execution_t
 from app.db.tables import intent_table as intent_t
 from app.db.tables import plan_table as plan_t
 from app.db.tables import step_table as step_t
 from app.errors import BadUserInput, Conflict, NotFound
-from app.services.canonical import sha256_digest
-from app.services.common import NewEvent, append_events, new_id, utcnow
-from app.services.policy import MAX_PLAN_STEPS, STEP_KEY_PATTERN, PlanStepView, Policy, highest_tier
-from app.services.progress import execution_state, lock_execution
-from app.services.state_machine import Action, allowed
+from app.services.kernel.canonical import sha256_digest
+from app.services.kernel.clock import new_id, utcnow
+from app.services.kernel.event_log import NewEvent, append_events
+from app.services.lifecycle.locking import execution_state, lock_execution
+from app.services.lifecycle.policy import MAX_PLAN_STEPS, STEP_KEY_PATTERN, Policy, highest_tier
+from app.services.lifecycle.state_machine import Action, allowed
 
 PLAN_FORMAT = "control-plane.plan/1"
 
@@ -84,7 +84,7 @@ class Plans:
                 id=execution_id,
                 workspace_id=data.workspace_id,
                 intent_id=intent_id,
-                status="pending",
+                status=ExecutionStatus.PENDING,
                 requires_approval=False,
                 created_at=now,
                 updated_at=now,
@@ -111,9 +111,20 @@ class Plans:
             actor_id=data.actor_id,
             channel_key=data.channel_key,
         )
-        await append_events(session, [NewEvent(intent_received.SPEC, payload, now, execution_id, None, principal.id)])
+        await append_events(
+            session,
+            [
+                NewEvent(
+                    spec=intent_received.SPEC,
+                    payload=payload,
+                    occurred_at=now,
+                    execution_id=execution_id,
+                    actor=principal.id,
+                )
+            ],
+        )
         return ControlPlaneIntentSubmitOutput(
-            execution_id=execution_id, intent_id=intent_id, status="pending", received_at=now
+            execution_id=execution_id, intent_id=intent_id, status=ExecutionStatus.PENDING, received_at=now
         )
 
     def plan_document(self, draft: Draft) -> dict[str, Any]:
@@ -200,7 +211,7 @@ class Plans:
                         "risk_tier": step["riskTier"],
                         "risk_reason": step["riskReason"],
                         "requires_approval": step["requiresApproval"],
-                        "status": "pending",
+                        "status": StepStatus.PENDING,
                         "created_at": now,
                         "updated_at": now,
                     }
@@ -215,63 +226,20 @@ class Plans:
         payload = plan_compiled.ControlPlanePlanCompiledPayload(
             execution_id=execution.id, plan_id=plan_id, compiled_at=now, step_count=len(steps)
         )
-        await append_events(session, [NewEvent(plan_compiled.SPEC, payload, now, execution.id, None, principal.id)])
+        await append_events(
+            session,
+            [
+                NewEvent(
+                    spec=plan_compiled.SPEC,
+                    payload=payload,
+                    occurred_at=now,
+                    execution_id=execution.id,
+                    actor=principal.id,
+                )
+            ],
+        )
         return ControlPlanePlanCompileOutput(
             plan_id=plan_id, compiled_at=now, step_count=len(steps), deterministic_hash=digest
-        )
-
-    async def verify_plan(
-        self, session: AsyncSession, principal: Principal | None, data: ControlPlanePlanVerifyInput
-    ) -> ControlPlanePlanVerifyOutput:
-        assert principal is not None
-        if data.policy_version is not None and data.policy_version != self.policy.version:
-            raise BadUserInput(
-                f"Unknown policy version {data.policy_version!r}; this server enforces {self.policy.version!r}.",
-                {"policyVersion": f"must be {self.policy.version!r} or absent"},
-            )
-        execution = await lock_execution(session, data.execution_id)
-        plan = await current_plan(session, execution, data.plan_id)
-        allowed(Action.VERIFY, execution_state(execution))
-        views = [
-            PlanStepView(position=step["position"], key=step["key"], tier=step["riskTier"], known=step["known"])
-            for step in plan.document["steps"]
-        ]
-        verdict = self.policy.verify(views)
-        now = utcnow()
-        await session.execute(
-            update(plan_t)
-            .where(plan_t.c.id == plan.id)
-            .values(
-                verdict=verdict.verdict,
-                blocked_reasons=list(verdict.blocked_reasons) or None,
-                policy_version=self.policy.version,
-                verified_by=principal.id,
-                verified_at=now,
-            )
-        )
-        await session.execute(update(execution_t).where(execution_t.c.id == execution.id).values(updated_at=now))
-        event: NewEvent
-        if verdict.verdict == "rejected":
-            rejected = plan_rejected.ControlPlanePlanRejectedPayload(
-                execution_id=execution.id, plan_id=plan.id, rejected_at=now, reasons=list(verdict.blocked_reasons)
-            )
-            event = NewEvent(plan_rejected.SPEC, rejected, now, execution.id, None, principal.id)
-        else:
-            verified = plan_verified.ControlPlanePlanVerifiedPayload(
-                execution_id=execution.id,
-                plan_id=plan.id,
-                verdict=verdict.verdict,
-                requires_approval=verdict.requires_approval,
-                policy_version=self.policy.version,
-                verified_at=now,
-            )
-            event = NewEvent(plan_verified.SPEC, verified, now, execution.id, None, principal.id)
-        await append_events(session, [event])
-        return ControlPlanePlanVerifyOutput(
-            verdict=verdict.verdict,
-            requires_approval=verdict.requires_approval,
-            blocked_reasons=list(verdict.blocked_reasons),
-            verified_at=now,
         )
 
 
@@ -283,5 +251,5 @@ async def current_plan(session: AsyncSession, execution: Any, plan_id: str) -> A
     if plan is None:
         raise NotFound(f"Plan {plan_id!r} is not a plan of execution {execution.id!r}.")
     if plan.id != execution.plan_id:
-        raise Conflict(f"Plan {plan_id!r} was replaced by plan {execution.plan_id!r}.", "superseded")
+        raise Conflict(f"Plan {plan_id!r} was replaced by plan {execution.plan_id!r}.", RunState.SUPERSEDED)
     return plan

@@ -15,7 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.selectable import ScalarSelect
 
 from app.contracts.control_plane.events import execution_failed, step_approved, step_blocked
-from app.contracts.control_plane.shared import TERMINAL_EXECUTION_STATUSES
+from app.contracts.control_plane.statuses import (
+    DONE_STEP_STATUSES,
+    LIVE_EXECUTION_STATUSES,
+    TERMINAL_EXECUTION_STATUSES,
+    Decision,
+    ExecutionStatus,
+    StepStatus,
+)
 from app.db.tables import (
     bundle_table,
     counter_table,
@@ -26,11 +33,8 @@ from app.db.tables import (
     run_table,
     step_table,
 )
-from app.services.canonical import sha256_digest
-from app.services.common import EVENT_SEQUENCE
-
-AWAITING = "awaiting_approval"
-LIVE_STATUSES = ("running", AWAITING, "paused")
+from app.services.kernel.canonical import sha256_digest
+from app.services.kernel.event_log import EVENT_SEQUENCE
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +64,7 @@ async def check(session: AsyncSession) -> list[Problem]:
     rows = await session.execute(
         select(step.c.id, step.c.status, decision.c.decision, decision.c.actor, step.c.decided_by)
         .select_from(step.outerjoin(decision, decision.c.step_id == step.c.id))
-        .where(step.c.status.in_(("approved", "rejected")))
+        .where(step.c.status.in_((StepStatus.APPROVED, StepStatus.REJECTED)))
         .where(
             (decision.c.id.is_(None))
             | (decision.c.decision != step.c.status)
@@ -78,10 +82,10 @@ async def check(session: AsyncSession) -> list[Problem]:
     rows = await session.execute(
         select(step.c.id, execution.c.status, blocked.label("blocked"), failed.label("failed"))
         .select_from(step.join(execution, execution.c.id == step.c.execution_id))
-        .join(decision, and_(decision.c.step_id == step.c.id, decision.c.decision == "rejected"))
+        .join(decision, and_(decision.c.step_id == step.c.id, decision.c.decision == Decision.REJECTED))
     )
     for row in rows:
-        if row.status != "rejected":
+        if row.status != ExecutionStatus.REJECTED:
             problems.append(Problem("rejection-stops-execution", row.id, f"execution is {row.status}, not rejected"))
         if (row.blocked, row.failed) != (1, 1):
             problems.append(
@@ -96,7 +100,7 @@ async def check(session: AsyncSession) -> list[Problem]:
     approved = _events_of(step_approved.SPEC.key)
     rows = await session.execute(
         select(step.c.id, approved.label("approved")).select_from(
-            step.join(decision, and_(decision.c.step_id == step.c.id, decision.c.decision == "approved"))
+            step.join(decision, and_(decision.c.step_id == step.c.id, decision.c.decision == Decision.APPROVED))
         )
     )
     for row in rows:
@@ -107,12 +111,18 @@ async def check(session: AsyncSession) -> list[Problem]:
     rows = await session.execute(
         select(step.c.id, execution.c.status)
         .select_from(step.join(execution, execution.c.id == step.c.execution_id))
-        .where(step.c.status == AWAITING, execution.c.status.in_(TERMINAL_EXECUTION_STATUSES))
+        .where(step.c.status == StepStatus.AWAITING_APPROVAL, execution.c.status.in_(TERMINAL_EXECUTION_STATUSES))
     )
     for row in rows:
         problems.append(Problem("no-orphan-approval", row.id, f"awaits approval in a {row.status} execution"))
-    waiting = select(step.c.id).where(step.c.execution_id == execution.c.id, step.c.status == AWAITING).exists()
-    rows = await session.execute(select(execution.c.id).where(execution.c.status == AWAITING, not_(waiting)))
+    waiting = (
+        select(step.c.id)
+        .where(step.c.execution_id == execution.c.id, step.c.status == StepStatus.AWAITING_APPROVAL)
+        .exists()
+    )
+    rows = await session.execute(
+        select(execution.c.id).where(execution.c.status == ExecutionStatus.AWAITING_APPROVAL, not_(waiting))
+    )
     for row in rows:
         problems.append(Problem("awaiting-has-a-step", row.id, "execution awaits approval but no step does"))
 
@@ -142,7 +152,7 @@ async def _lifecycle(session: AsyncSession) -> list[Problem]:
         select(execution.c.id, execution.c.status, execution.c.run_id, run.c.execution_id.label("owner"))
         .select_from(execution.outerjoin(run, run.c.id == execution.c.run_id))
         .where(
-            (execution.c.status.in_(LIVE_STATUSES) & execution.c.run_id.is_(None))
+            (execution.c.status.in_(LIVE_EXECUTION_STATUSES) & execution.c.run_id.is_(None))
             | (execution.c.run_id.is_not(None) & ((run.c.id.is_(None)) | (run.c.execution_id != execution.c.id)))
         )
     )
@@ -152,22 +162,24 @@ async def _lifecycle(session: AsyncSession) -> list[Problem]:
 
     running = (
         select(step.c.execution_id, func.count().label("running"))
-        .where(step.c.status == "running")
+        .where(step.c.status == StepStatus.RUNNING)
         .group_by(step.c.execution_id)
         .subquery()
     )
     rows = await session.execute(
         select(execution.c.id, execution.c.status, running.c.running)
         .select_from(execution.join(running, running.c.execution_id == execution.c.id))
-        .where((running.c.running > 1) | execution.c.status.not_in(("running", "paused")))
+        .where((running.c.running > 1) | execution.c.status.not_in((ExecutionStatus.RUNNING, ExecutionStatus.PAUSED)))
     )
     for row in rows:
         problems.append(Problem("running-step", row.id, f"{row.running} running step(s) in a {row.status} execution"))
 
     unfinished = select(step.c.id).where(
-        step.c.execution_id == execution.c.id, step.c.status.not_in(("completed", "skipped"))
+        step.c.execution_id == execution.c.id, step.c.status.not_in(DONE_STEP_STATUSES)
     )
-    rows = await session.execute(select(execution.c.id).where(execution.c.status == "completed", unfinished.exists()))
+    rows = await session.execute(
+        select(execution.c.id).where(execution.c.status == ExecutionStatus.COMPLETED, unfinished.exists())
+    )
     for row in rows:
         problems.append(
             Problem("completed-means-done", row.id, "completed, but a step is neither completed nor skipped")

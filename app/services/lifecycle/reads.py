@@ -1,4 +1,4 @@
-"""Read side: executions, their steps, and what waits for a decision. Explicit queries, no lazy loads."""
+"""execution and executions: an execution with its steps, and pages of them. Explicit queries, no lazy loads."""
 
 from __future__ import annotations
 
@@ -8,11 +8,6 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
-from app.contracts.control_plane.queries.approval_list import (
-    ControlPlaneApprovalListInput,
-    ControlPlaneApprovalListOutput,
-    ControlPlanePendingApproval,
-)
 from app.contracts.control_plane.queries.execution_get import (
     ControlPlaneExecutionGetInput,
     ControlPlaneExecutionGetOutput,
@@ -27,15 +22,14 @@ from app.contracts.control_plane.shared import (
     ControlPlaneExecutionStep,
     ControlPlaneExecutionSummary,
 )
+from app.contracts.control_plane.statuses import DONE_STEP_STATUSES, StepStatus
 from app.db.tables import bundle_table as bundle_t
 from app.db.tables import execution_table as execution_t
 from app.db.tables import plan_table as plan_t
 from app.db.tables import step_table as step_t
 from app.errors import NotFound
-from app.services.common import page
-from app.services.lanes import execution_lane, plan_phase, run_state_sql_for_execution
-
-AWAITING = "awaiting_approval"
+from app.services.kernel.paging import page
+from app.services.lifecycle.lanes import execution_lane, plan_phase, run_state_sql_for_execution
 
 
 def _lane_columns() -> list[Any]:
@@ -44,12 +38,12 @@ def _lane_columns() -> list[Any]:
         run_state_sql_for_execution().label("state"),
         select(plan_t.c.verdict).where(plan_t.c.id == execution_t.c.plan_id).scalar_subquery().label("plan_verdict"),
         select(func.count())
-        .where(step_t.c.execution_id == execution_t.c.id, step_t.c.status == AWAITING)
+        .where(step_t.c.execution_id == execution_t.c.id, step_t.c.status == StepStatus.AWAITING_APPROVAL)
         .scalar_subquery()
         .label("pending_approvals"),
         select(func.count()).where(bundle_t.c.run_id == execution_t.c.run_id).scalar_subquery().label("bundles"),
-        select(step_t.c.requires_approval & step_t.c.status.in_(("pending", AWAITING)))
-        .where(step_t.c.execution_id == execution_t.c.id, step_t.c.status.not_in(("completed", "skipped")))
+        select(step_t.c.requires_approval & step_t.c.status.in_((StepStatus.PENDING, StepStatus.AWAITING_APPROVAL)))
+        .where(step_t.c.execution_id == execution_t.c.id, step_t.c.status.not_in(DONE_STEP_STATUSES))
         .order_by(step_t.c.position)
         .limit(1)
         .scalar_subquery()
@@ -146,48 +140,3 @@ async def list_executions(
         for row in found.rows
     ]
     return ControlPlaneExecutionListOutput(items=items, total=found.total)
-
-
-async def list_pending_approvals(
-    session: AsyncSession, principal: Principal | None, data: ControlPlaneApprovalListInput
-) -> ControlPlaneApprovalListOutput:
-    filters: list[ColumnElement[bool]] = [step_t.c.status == AWAITING]
-    if data.workspace_id is not None:
-        filters.append(execution_t.c.workspace_id == data.workspace_id)
-    if data.risk_tier is not None:
-        filters.append(step_t.c.risk_tier == data.risk_tier)
-    joined = step_t.join(execution_t, execution_t.c.id == step_t.c.execution_id)
-    found = await page(
-        session,
-        select(
-            step_t.c.id,
-            step_t.c.position,
-            step_t.c.key,
-            step_t.c.risk_tier,
-            step_t.c.updated_at,
-            execution_t.c.id.label("execution_id"),
-            execution_t.c.status.label("execution_status"),
-            execution_t.c.risk_tier.label("execution_risk_tier"),
-            execution_t.c.workspace_id,
-        )
-        .select_from(joined)
-        .where(*filters)
-        .order_by(step_t.c.updated_at, step_t.c.id),
-        data.limit,
-        data.offset,
-    )
-    items = [
-        ControlPlanePendingApproval(
-            execution_id=row.execution_id,
-            execution_status=row.execution_status,
-            execution_risk_tier=row.execution_risk_tier,
-            workspace_id=row.workspace_id,
-            step_id=row.id,
-            position=row.position,
-            key=row.key,
-            risk_tier=row.risk_tier,
-            awaiting_since=row.updated_at,
-        )
-        for row in found.rows
-    ]
-    return ControlPlaneApprovalListOutput(items=items, total=found.total)

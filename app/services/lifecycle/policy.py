@@ -12,32 +12,33 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from app.contracts.control_plane.statuses import APPROVAL_TIERS, RiskTier, Verdict
+
 POLICY_VERSION = "control-plane-policy/2026-11"
-TIERS = ("low", "medium", "high", "critical")
-APPROVAL_TIERS = ("high", "critical")
+TIERS = tuple(RiskTier)
 MAX_PLAN_STEPS = 100
 STEP_KEY_PATTERN = re.compile(r"^[a-z][a-z0-9]*(?:[._:-][a-z0-9]+)*$")
 _WORD_SPLIT = re.compile(r"[._:-]")
 
-_WORDS_BY_TIER: Mapping[str, tuple[str, ...]] = {
-    "critical": ("drop", "purge", "destroy", "wipe", "truncate", "grant", "revoke", "payout", "wire", "erase"),
-    "high": (
+_WORDS_BY_TIER: Mapping[RiskTier, tuple[str, ...]] = {
+    RiskTier.CRITICAL: ("drop", "purge", "destroy", "wipe", "truncate", "grant", "revoke", "payout", "wire", "erase"),
+    RiskTier.HIGH: (
         "delete", "remove", "deploy", "release", "rollout", "rollback", "pay", "payment", "refund", "transfer",
         "charge", "send", "email", "sms", "publish", "migrate", "terminate", "restart", "kill", "disable",
     ),
-    "medium": (
+    RiskTier.MEDIUM: (
         "create", "update", "write", "import", "upload", "modify", "run", "execute", "notify",
         "sync", "reindex", "snapshot", "scale", "tag", "label", "comment", "generate", "reconcile",
         "handle", "schedule", "merge", "commit", "install", "configure", "provision", "index", "enable", "post",
     ),
-    "low": (
+    RiskTier.LOW: (
         "read", "get", "list", "fetch", "lookup", "search", "query", "collect", "summarize", "summary", "analyze",
         "analyse", "check", "validate", "verify", "review", "plan", "report", "export", "crawl", "inspect", "diff",
         "draft", "preview", "count", "calculate", "estimate", "classify", "extract", "parse", "segment", "watch",
         "build", "test", "render",
     ),
 }  # fmt: skip
-ACTION_FLOORS: Mapping[str, str] = {word: tier for tier, words in _WORDS_BY_TIER.items() for word in words}
+ACTION_FLOORS: Mapping[str, RiskTier] = {word: tier for tier, words in _WORDS_BY_TIER.items() for word in words}
 """Every action word the policy knows, with the lowest tier a step naming it may have."""
 
 DEFAULT_ACTION = "handle"
@@ -45,7 +46,7 @@ DEFAULT_ACTION = "handle"
 
 
 def tier_rank(tier: str) -> int:
-    return TIERS.index(tier)
+    return TIERS.index(RiskTier(tier))
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,9 +66,8 @@ class PlanStepView:
 
 
 @dataclass(frozen=True, slots=True)
-class Verdict:
-    verdict: str
-    """approved | needs_approval | rejected"""
+class PlanVerdict:
+    verdict: Verdict
     requires_approval: bool
     blocked_reasons: tuple[str, ...]
 
@@ -82,7 +82,7 @@ class Policy:
         words = _WORD_SPLIT.split(key)
         floors = [(ACTION_FLOORS[word], word) for word in words if word in ACTION_FLOORS]
         known = bool(floors)
-        floor, word = max(floors, key=lambda pair: tier_rank(pair[0])) if floors else ("medium", None)
+        floor, word = max(floors, key=lambda pair: tier_rank(pair[0])) if floors else (RiskTier.MEDIUM, None)
         if declared is not None and tier_rank(declared) >= tier_rank(floor):
             tier = declared
             reason = f"declared {declared}" + (f" (the action {word!r} is at least {floor})" if word else "")
@@ -100,7 +100,7 @@ class Policy:
             reason += "; high and critical steps require approval"
         return StepRisk(tier=tier, requires_approval=requires, reason=reason, known=known)
 
-    def verify(self, steps: Sequence[PlanStepView]) -> Verdict:
+    def verify(self, steps: Sequence[PlanStepView]) -> PlanVerdict:
         reasons: list[str] = []
         if not steps:
             reasons.append("EMPTY_PLAN: the plan has no steps")
@@ -112,8 +112,8 @@ class Policy:
                 reasons.append(f"NO_APPROVER_ROLE: {label} is {step.tier} and no approver role is configured for it")
         requires = any(step.tier in APPROVAL_TIERS for step in steps)
         if reasons:
-            return Verdict("rejected", requires, tuple(reasons))
-        return Verdict("needs_approval" if requires else "approved", requires, ())
+            return PlanVerdict(Verdict.REJECTED, requires, tuple(reasons))
+        return PlanVerdict(Verdict.NEEDS_APPROVAL if requires else Verdict.APPROVED, requires, ())
 
     def approver_note(self, tier: str) -> str | None:
         if tier not in APPROVAL_TIERS:

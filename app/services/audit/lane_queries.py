@@ -27,8 +27,16 @@ from app.db.tables import plan_table as plan_t
 from app.db.tables import run_table as run_t
 from app.db.tables import step_table as step_t
 from app.errors import NotFound
-from app.services.common import page, utcnow
-from app.services.lanes import RunFacts, lane_key_sql, lane_status_sql, run_detail, run_state_sql, run_summary
+from app.services.kernel.clock import utcnow
+from app.services.kernel.paging import page
+from app.services.lifecycle.interface import (
+    RunFacts,
+    lane_key_sql,
+    lane_status_sql,
+    run_detail,
+    run_state_sql,
+    run_summary,
+)
 
 
 def _runs_with_facts() -> Select[Any]:

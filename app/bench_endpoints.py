@@ -1,0 +1,85 @@
+"""Benchmark-only HTTP endpoints (BENCH_ENDPOINTS=1); nothing here is imported or registered otherwise
+(see app/server.py), so a normal server pays nothing.
+
+- `POST /bench/reject`: the reject command through the same executor and service, with JSON in and
+  out, but no GraphQL parsing, validation or execution (the baseline of bench/reject.py).
+- `GET /bench/stats`: the running totals of this process, SQL statements executed and GraphQL
+  requests served (`{"statements": n, "requests": m}`); a benchmark reads them before and after its
+  load and divides the differences. A statement is one `before_cursor_execute` of the engine: every statement SQLAlchemy
+sends, `executemany` counting once, on SQLite including the explicit `BEGIN` (COMMIT is not counted).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from app.auth import Principal, TokenService
+from app.contracts.executor import Executor
+from app.contracts.model import OperationSpec
+from app.errors import AppError
+
+
+class BenchStats:
+    """The counters of one server process; the event loop is single-threaded, plain ints suffice."""
+
+    def __init__(self, counted_path: str = "/graphql") -> None:
+        self.statements = 0
+        self.requests = 0
+        self.counted_path = counted_path
+
+    def attach(self, engine: AsyncEngine) -> None:
+        event.listen(engine.sync_engine, "before_cursor_execute", self._on_statement)
+
+    def _on_statement(self, *_: Any) -> None:
+        self.statements += 1
+
+    def middleware(self, app: ASGIApp) -> ASGIApp:
+        """ASGI middleware counting the HTTP requests to `counted_path`."""
+
+        async def counting(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "http" and scope["path"] == self.counted_path:
+                self.requests += 1
+            await app(scope, receive, send)
+
+        return counting
+
+    async def endpoint(self, _: Request) -> Response:
+        return JSONResponse({"statements": self.statements, "requests": self.requests})
+
+
+class BenchEndpoints:
+    """The benchmark routes of one server process and the middleware that counts its requests."""
+
+    def __init__(self, executor: Executor[Any], tokens: TokenService, engine: AsyncEngine) -> None:
+        self.executor = executor
+        self.tokens = tokens
+        self.stats = BenchStats()
+        self.stats.attach(engine)
+        reject = executor.registry.get("controlPlane.execution.reject")
+        assert isinstance(reject, OperationSpec)
+        self.reject_spec = reject
+
+    def routes(self) -> list[Route]:
+        return [
+            Route("/bench/reject", self.reject, methods=["POST"]),
+            Route("/bench/stats", self.stats.endpoint, methods=["GET"]),
+        ]
+
+    async def reject(self, request: Request) -> Response:
+        body = await request.json()
+
+        def authenticate() -> Principal:
+            return self.tokens.authenticate(request.headers.get("authorization"))
+
+        try:
+            result = await self.executor.execute(self.reject_spec, body, authenticate)
+        except AppError as error:
+            return JSONResponse({"error": {"message": error.message, **error.extensions}}, status_code=200)
+        return Response(result.model_dump_json(by_alias=True), media_type="application/json")
