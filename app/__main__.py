@@ -28,7 +28,7 @@ def _fail(message: str) -> typer.Exit:
 def _settings() -> Settings:
     try:
         return Settings()
-    except Exception as error:  # pydantic's ValidationError names the bad variable
+    except Exception as error:  # noqa: BLE001 - any unreadable setting is a configuration error to report, not a crash
         raise _fail(f"invalid configuration: {error}") from None
 
 

@@ -94,7 +94,7 @@ def create_app(
         routes.append(Mount(ASSETS_URL, assets_app(), name="graphiql-assets"))
     bench = None
     if settings.bench_endpoints:  # benchmark-only routes and counters (app/bench_endpoints.py); absent otherwise
-        from app.bench_endpoints import BenchEndpoints
+        from app.bench_endpoints import BenchEndpoints  # noqa: PLC0415 - a normal server never imports it
 
         bench = BenchEndpoints(services.executor, services.tokens, services.database.engine)
         routes.extend(bench.routes())

@@ -143,7 +143,7 @@ class FeatureSpec:
     capabilities: tuple[VersionedRef, ...]
 
 
-def define_command(
+def define_command(  # noqa: PLR0913 - ContractSpec's defineCommand options, all keyword-only
     meta: Meta,
     *,
     capability: VersionedRef,

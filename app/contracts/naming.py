@@ -20,6 +20,6 @@ def derived_field_name(key: str, version: str) -> str:
     """`controlPlane.execution.reject` 1.0.0 -> `controlPlaneExecutionRejectV1`."""
     words = [w for w in re.split(r"[^0-9A-Za-z]+", key) if w]
     name = words[0][:1].lower() + words[0][1:] + "".join(w[:1].upper() + w[1:] for w in words[1:])
-    major = version.split(".")[0]
+    major = version.split(".", maxsplit=1)[0]
     name = f"{name}V{major}" if major.isdigit() else name
     return name if is_graphql_name(name) else f"op_{name}"

@@ -35,7 +35,7 @@ query PendingApprovals {
 }
 """
 
-CONTENT_SECURITY_POLICY = "; ".join(
+CONTENT_SECURITY_POLICY = "; ".join(  # noqa: FLY002 - one directive per line, each with its reason
     (
         "default-src 'none'",
         "script-src 'self'",

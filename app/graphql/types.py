@@ -45,7 +45,7 @@ class TypeBuilder:
         annotations: dict[str, Any] = {}
         namespace: dict[str, Any] = {"__module__": __name__, "__qualname__": name}
         for field_name, info in model.model_fields.items():
-            annotation = self._annotation(info.annotation, info.metadata, is_input)
+            annotation = self._annotation(info.annotation, info.metadata, is_input=is_input)
             if not info.is_required() and not _nullable(annotation):
                 annotation = annotation | None
             annotations[field_name] = annotation
@@ -64,21 +64,21 @@ class TypeBuilder:
         self._built[name] = (model, is_input, built)
         return built
 
-    def _annotation(self, annotation: Any, metadata: list[Any], is_input: bool) -> Any:
+    def _annotation(self, annotation: Any, metadata: list[Any], *, is_input: bool) -> Any:  # noqa: PLR0911 - one return per translation rule
         if any(isinstance(item, IdMarker) for item in metadata):
             return strawberry.ID
         origin = get_origin(annotation)
         if origin is Annotated:
             inner, *extra = get_args(annotation)
-            return self._annotation(inner, [*metadata, *extra], is_input)
+            return self._annotation(inner, [*metadata, *extra], is_input=is_input)
         if origin in (Union, types.UnionType):
             members = [arg for arg in get_args(annotation) if arg is not type(None)]
             if len(members) != 1:
                 raise TypeError(f"unions are not translated to GraphQL: {annotation}")
-            return self._annotation(members[0], metadata, is_input) | None
+            return self._annotation(members[0], metadata, is_input=is_input) | None
         if origin is list:
             (item,) = get_args(annotation)
-            return list[self._annotation(item, [], is_input)]  # type: ignore[misc]
+            return list[self._annotation(item, [], is_input=is_input)]  # type: ignore[misc]
         if origin is dict or annotation is dict or annotation is Any:
             return JSON
         if origin is Literal:

@@ -127,7 +127,7 @@ def secret_values(settings: Settings) -> list[str]:
         values.append(settings.jwt_private_key.get_secret_value())
     try:
         password = make_url(settings.resolved_database_url).password
-    except Exception:  # a malformed URL fails later, with its own message
+    except Exception:  # noqa: BLE001 - a malformed URL fails later, with its own message
         password = None
     if password:
         values.append(str(password))

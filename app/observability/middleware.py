@@ -29,7 +29,7 @@ _MAX_LOGGED = 200  # characters of a client-chosen path or operation name in a l
 
 
 class RequestObserver:
-    def __init__(
+    def __init__(  # noqa: PLR0913 - keyword-only options of an ASGI middleware, as Starlette's own
         self,
         app: ASGIApp,
         *,

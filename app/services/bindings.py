@@ -55,7 +55,7 @@ def handlers_by_key(registry: Registry, settings: Settings | None = None) -> dic
     policy = policy_from_settings(settings)
     plans = Plans(policy)
     return {
-        # lifecycle (control-plane.core)
+        # capability control-plane.core, in lifecycle/
         "controlPlane.intent.submit": plans.submit_intent,
         "controlPlane.plan.compile": plans.compile_plan,
         "controlPlane.execution.start": runs.start_execution,
@@ -71,11 +71,11 @@ def handlers_by_key(registry: Registry, settings: Settings | None = None) -> dic
         "controlPlane.execution.get": reads.get_execution,
         "controlPlane.execution.list": reads.list_executions,
         "controlPlane.contract.list": Catalogue(registry).list_contracts,
-        # approval (control-plane.approval)
+        # capability control-plane.approval, in approval/
         "controlPlane.execution.reject": decisions.reject_step,
         "controlPlane.execution.approve": decisions.approve_step,
         "controlPlane.approval.list": queue.list_pending_approvals,
-        # audit (control-plane.audit)
+        # capability control-plane.audit, in audit/
         "controlPlane.plan.verify": PlanVerifier(policy).verify_plan,
         "controlPlane.execution.evidence.export": evidence.export_evidence,
         "controlPlane.execution.evidence.get": evidence.get_bundle,
@@ -83,7 +83,7 @@ def handlers_by_key(registry: Registry, settings: Settings | None = None) -> dic
         "controlPlane.policy.explain": Explainer(policy).explain,
         "controlPlane.execution.lane.get": lane_queries.get_lane,
         "controlPlane.execution.lane.list": lane_queries.list_lanes,
-        # skills (control-plane.skill-registry)
+        # capability control-plane.skill-registry, in skills/
         "controlPlane.skill.verify": skills.verify_skill,
         "controlPlane.skill.install": skills.install_skill,
         "controlPlane.skill.disable": skills.disable_skill,

@@ -1,7 +1,8 @@
 """GraphQL documents of the public API, written once for tests, benchmarks and scripts.
 
 Each is one operation with its variables as the schema names them; the selections are what a client
-(an operator console, a runner) reads back.
+(an operator console, a runner) reads back. A test that means to send something else (another selection,
+literal arguments, a malformed document) writes its own next to the test and says why.
 """
 
 SUBMIT = """
@@ -104,3 +105,50 @@ query Lanes($input: ControlPlaneExecutionLaneListInput!) {
     pendingApprovalCount missingEvidenceCount missingApprovalCount recommendedNextLane updatedAt
   } }
 }"""
+EXECUTIONS = """
+query Executions($input: ControlPlaneExecutionListInput!) {
+  executions(input: $input) { total items {
+    executionId status riskTier updatedAt
+    lane { laneKey laneStatus lanePhase ownerRole evidenceBundleCount pendingApprovalCount recommendedNextLane }
+  } }
+}"""
+PENDING_APPROVALS = """
+query Pending($input: ControlPlaneApprovalListInput!) {
+  pendingApprovals(input: $input) { total items {
+    executionId executionStatus executionRiskTier workspaceId stepId position key riskTier awaitingSince
+  } }
+}"""
+CONTRACTS = """
+query Contracts($input: ControlPlaneContractListInput!) {
+  contracts(input: $input) { total items {
+    key version kind title description goal context domain capability capabilityVersion auth tags owners
+    stability graphqlField inputType outputType
+  } }
+}"""
+SKILL_VERIFICATION = """
+query Verify($input: ControlPlaneSkillVerifyInput!) {
+  skillVerification(input: $input) {
+    verified signatureVerified publisherTrusted compatibilityVerified manifestDigest issues { code message }
+    reason verifiedAt
+  }
+}"""
+INSTALL_SKILL = """
+mutation Install($input: ControlPlaneSkillInstallInput!) {
+  installSkill(input: $input) {
+    installationId skillKey version verified signatureVerified publisherTrusted compatibilityVerified
+    manifestDigest provenance issues { code message } status installedAt
+  }
+}"""
+DISABLE_SKILL = """
+mutation Disable($input: ControlPlaneSkillDisableInput!) {
+  disableSkill(input: $input) { skillKey version status disabledAt }
+}"""
+SKILLS = """
+query Skills($input: ControlPlaneSkillListInput!) {
+  skills(input: $input) { total items {
+    installationId skillKey version status entryPoint description publisher provenance manifestDigest
+    artifactDigest signatureAlgorithm keyId metadata installedBy installedAt disabledBy disabledAt disabledReason
+  } }
+}"""
+PENDING_TOTAL = "{ pendingApprovals(input: {}) { total } }"
+"""The smallest query that needs a token: no variables, one number back (for tests of the HTTP layer)."""

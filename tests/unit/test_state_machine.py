@@ -107,7 +107,7 @@ def test_operators_never_move_a_step_forward() -> None:
     ],
 )
 def test_run_state(status: str, shutdown: bool, current: bool, ended: str | None, state: str) -> None:
-    assert run_state(status, shutdown, current, ended) == state
+    assert run_state(status, shutdown_requested=shutdown, is_current=current, ended_status=ended) == state
 
 
 def test_terminal_states() -> None:

@@ -19,7 +19,7 @@ MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50
 
 
-def meta(
+def meta(  # noqa: PLR0913 - the words of ContractSpec's meta, all keyword-only
     key: str,
     *,
     title: str,

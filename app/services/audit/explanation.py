@@ -88,14 +88,14 @@ class Explainer:
                 f"{step.status} by {step.decided_by}" + (f": {step.decision_note}" if step.decision_note else "")
             )
         return ControlPlanePolicyExplainOutput(
-            verdict=_step_verdict(verdict, step.status, step.requires_approval),
+            verdict=_step_verdict(verdict, step.status, requires_approval=step.requires_approval),
             risk_tier=tier,
             reasons=reasons,
             policy_version=version,
         )
 
 
-def _step_verdict(plan_verdict: str, status: str, requires_approval: bool) -> str:
+def _step_verdict(plan_verdict: str, status: str, *, requires_approval: bool) -> str:
     if plan_verdict in (Verdict.REJECTED, UNVERIFIED):
         return plan_verdict
     if status in (StepStatus.APPROVED, StepStatus.REJECTED):

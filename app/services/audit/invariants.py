@@ -103,9 +103,11 @@ async def check(session: AsyncSession) -> list[Problem]:
             step.join(decision, and_(decision.c.step_id == step.c.id, decision.c.decision == Decision.APPROVED))
         )
     )
-    for row in rows:
-        if row.approved != 1:
-            problems.append(Problem("approval-event", row.id, f"{row.approved} step.approved events (expected 1)"))
+    problems.extend(
+        Problem("approval-event", row.id, f"{row.approved} step.approved events (expected 1)")
+        for row in rows
+        if row.approved != 1
+    )
 
     # Nothing awaits a decision in a finished execution, and a waiting execution waits for something.
     rows = await session.execute(
@@ -113,8 +115,9 @@ async def check(session: AsyncSession) -> list[Problem]:
         .select_from(step.join(execution, execution.c.id == step.c.execution_id))
         .where(step.c.status == StepStatus.AWAITING_APPROVAL, execution.c.status.in_(TERMINAL_EXECUTION_STATUSES))
     )
-    for row in rows:
-        problems.append(Problem("no-orphan-approval", row.id, f"awaits approval in a {row.status} execution"))
+    problems.extend(
+        Problem("no-orphan-approval", row.id, f"awaits approval in a {row.status} execution") for row in rows
+    )
     waiting = (
         select(step.c.id)
         .where(step.c.execution_id == execution.c.id, step.c.status == StepStatus.AWAITING_APPROVAL)
@@ -123,8 +126,9 @@ async def check(session: AsyncSession) -> list[Problem]:
     rows = await session.execute(
         select(execution.c.id).where(execution.c.status == ExecutionStatus.AWAITING_APPROVAL, not_(waiting))
     )
-    for row in rows:
-        problems.append(Problem("awaiting-has-a-step", row.id, "execution awaits approval but no step does"))
+    problems.extend(
+        Problem("awaiting-has-a-step", row.id, "execution awaits approval but no step does") for row in rows
+    )
 
     problems += await _lifecycle(session)
     problems += await _digests(session)
@@ -171,8 +175,9 @@ async def _lifecycle(session: AsyncSession) -> list[Problem]:
         .select_from(execution.join(running, running.c.execution_id == execution.c.id))
         .where((running.c.running > 1) | execution.c.status.not_in((ExecutionStatus.RUNNING, ExecutionStatus.PAUSED)))
     )
-    for row in rows:
-        problems.append(Problem("running-step", row.id, f"{row.running} running step(s) in a {row.status} execution"))
+    problems.extend(
+        Problem("running-step", row.id, f"{row.running} running step(s) in a {row.status} execution") for row in rows
+    )
 
     unfinished = select(step.c.id).where(
         step.c.execution_id == execution.c.id, step.c.status.not_in(DONE_STEP_STATUSES)
@@ -180,20 +185,25 @@ async def _lifecycle(session: AsyncSession) -> list[Problem]:
     rows = await session.execute(
         select(execution.c.id).where(execution.c.status == ExecutionStatus.COMPLETED, unfinished.exists())
     )
-    for row in rows:
-        problems.append(
-            Problem("completed-means-done", row.id, "completed, but a step is neither completed nor skipped")
-        )
+    problems.extend(
+        Problem("completed-means-done", row.id, "completed, but a step is neither completed nor skipped")
+        for row in rows
+    )
     return problems
 
 
 async def _digests(session: AsyncSession) -> list[Problem]:
     """Stored plans and evidence bundles still hash to the digests recorded with them (tampering shows)."""
-    problems: list[Problem] = []
-    for row in await session.execute(select(plan_table.c.id, plan_table.c.document, plan_table.c.deterministic_hash)):
-        if sha256_digest(row.document) != row.deterministic_hash:
-            problems.append(Problem("plan-hash", row.id, "the plan document no longer matches its deterministicHash"))
-    for row in await session.execute(select(bundle_table.c.id, bundle_table.c.bundle, bundle_table.c.digest)):
-        if sha256_digest(row.bundle) != row.digest:
-            problems.append(Problem("evidence-digest", row.id, "the evidence bundle no longer matches its digest"))
+    plans = await session.execute(select(plan_table.c.id, plan_table.c.document, plan_table.c.deterministic_hash))
+    problems = [
+        Problem("plan-hash", row.id, "the plan document no longer matches its deterministicHash")
+        for row in plans
+        if sha256_digest(row.document) != row.deterministic_hash
+    ]
+    bundles = await session.execute(select(bundle_table.c.id, bundle_table.c.bundle, bundle_table.c.digest))
+    problems.extend(
+        Problem("evidence-digest", row.id, "the evidence bundle no longer matches its digest")
+        for row in bundles
+        if sha256_digest(row.bundle) != row.digest
+    )
     return problems

@@ -12,6 +12,7 @@ in how object keys are ordered; both write numbers and strings like JSON.stringi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
@@ -26,12 +27,12 @@ class CanonicalizationError(ValueError):
     """The value has no canonical form (NaN, a non-JSON type, a key the chosen order cannot place)."""
 
 
-def js_number(value: int | float) -> str:
+def js_number(value: float) -> str:
     """ECMAScript Number::toString of `value` (as JSON.stringify writes numbers)."""
     if isinstance(value, int) and abs(value) < _MAX_SAFE_INTEGER:
         return str(value)
     number = float(value)  # OverflowError for ints beyond a double: JSON.parse would give Infinity
-    if number != number or number in (float("inf"), float("-inf")):
+    if not math.isfinite(number):
         raise CanonicalizationError("NaN and infinite numbers have no JSON form")
     if number == 0:
         return "0"
@@ -68,16 +69,15 @@ def js_string(value: str) -> str:
     return "".join(out)
 
 
+_LITERALS = {None: "null", True: "true", False: "false"}
+
+
 def write_json(value: Any, out: list[str], order: KeyOrder) -> None:
     """Append the compact JSON text of `value` to `out`, object members in `order`; strings and numbers
     as JSON.stringify writes them. Shared by RFC 8785 (canonical.py) and the skill signing form
     (app/services/skills/canonical_form.py)."""
-    if value is None:
-        out.append("null")
-    elif value is True:
-        out.append("true")
-    elif value is False:
-        out.append("false")
+    if value is None or value is True or value is False:
+        out.append(_LITERALS[value])
     elif isinstance(value, str):
         out.append(js_string(value))
     elif isinstance(value, int | float):
@@ -86,23 +86,31 @@ def write_json(value: Any, out: list[str], order: KeyOrder) -> None:
         except OverflowError:
             raise CanonicalizationError(f"number {value} is too large for JSON") from None
     elif isinstance(value, Mapping):
-        for key in value:
-            if not isinstance(key, str):
-                raise CanonicalizationError(f"object key {key!r} is not a string")
-        out.append("{")
-        for index, key in enumerate(order(list(value))):
-            if index:
-                out.append(",")
-            out.append(js_string(key))
-            out.append(":")
-            write_json(value[key], out, order)
-        out.append("}")
+        _write_object(value, out, order)
     elif isinstance(value, list | tuple):
-        out.append("[")
-        for index, item in enumerate(value):
-            if index:
-                out.append(",")
-            write_json(item, out, order)
-        out.append("]")
+        _write_array(value, out, order)
     else:
         raise CanonicalizationError(f"{type(value).__name__} is not a JSON value")
+
+
+def _write_object(value: Mapping[Any, Any], out: list[str], order: KeyOrder) -> None:
+    for key in value:
+        if not isinstance(key, str):
+            raise CanonicalizationError(f"object key {key!r} is not a string")
+    out.append("{")
+    for index, key in enumerate(order(list(value))):
+        if index:
+            out.append(",")
+        out.append(js_string(key))
+        out.append(":")
+        write_json(value[key], out, order)
+    out.append("}")
+
+
+def _write_array(value: list[Any] | tuple[Any, ...], out: list[str], order: KeyOrder) -> None:
+    out.append("[")
+    for index, item in enumerate(value):
+        if index:
+            out.append(",")
+        write_json(item, out, order)
+    out.append("]")

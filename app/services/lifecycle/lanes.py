@@ -108,7 +108,7 @@ def plan_phase(plan_id: str | None, verdict: str | None) -> str:
     return "plan_rejected" if verdict == Verdict.REJECTED else "verified"
 
 
-def _next_lane(key: str, next_needs_approval: bool) -> str | None:
+def _next_lane(key: str, *, next_needs_approval: bool) -> str | None:
     if key == LaneKey.PLAN:
         return LaneKey.EXECUTE
     if key == LaneKey.EXECUTE:
@@ -119,7 +119,7 @@ def _next_lane(key: str, next_needs_approval: bool) -> str | None:
 
 
 def execution_lane(
-    state: str, phase: str | None, pending_approvals: int, bundles: int, next_needs_approval: bool
+    state: str, phase: str | None, pending_approvals: int, bundles: int, *, next_needs_approval: bool
 ) -> ControlPlaneExecutionLaneState:
     """The lane summary shown with an execution; `phase` is its plan phase while pending."""
     key, status, owner = STATE_LANES.get(state, STATE_LANES[ExecutionStatus.PENDING])
@@ -130,7 +130,7 @@ def execution_lane(
         owner_role=owner,
         evidence_bundle_count=bundles,
         pending_approval_count=pending_approvals,
-        recommended_next_lane=_next_lane(key, next_needs_approval),
+        recommended_next_lane=_next_lane(key, next_needs_approval=next_needs_approval),
     )
 
 
@@ -244,7 +244,7 @@ def _derive(facts: RunFacts) -> _Derived:
         pending_approvals=len(awaiting),
         next_lane=_next_lane(
             key,
-            following is not None
+            next_needs_approval=following is not None
             and following.requires_approval
             and following.status in (StepStatus.PENDING, StepStatus.AWAITING_APPROVAL),
         ),
@@ -252,23 +252,24 @@ def _derive(facts: RunFacts) -> _Derived:
     )
 
 
+_OBJECTIVES: Mapping[str, str] = {
+    ExecutionStatus.RUNNING: "Run {where}",
+    RunState.STOPPING: "Finish {where}, then stop",
+    ExecutionStatus.AWAITING_APPROVAL: "Decide {where}{tier}",
+    ExecutionStatus.PAUSED: "Resume or stop the paused run at {where}",
+    ExecutionStatus.FAILED: "Retry from {where}",
+    RunState.SUPERSEDED: "Superseded by a retry",
+}
+"""A live (or failed) run's objective; `where` is its next step, `tier` that step's risk."""
+
+
 def _objective(facts: RunFacts, following: StepFacts | None, total: int) -> str:
-    state = facts.state
+    template = _OBJECTIVES.get(facts.state)
+    if template is None:
+        return "Done: evidence exported" if facts.bundle_count else f"Export evidence of the {facts.state} run"
     where = f"step {following.position} of {total} ({following.key})" if following else "the last step"
-    if state == ExecutionStatus.RUNNING:
-        return f"Run {where}"
-    if state == RunState.STOPPING:
-        return f"Finish {where}, then stop"
-    if state == ExecutionStatus.AWAITING_APPROVAL:
-        tier = following.risk_tier if following else None
-        return f"Decide {where}{f', {tier} risk' if tier else ''}"
-    if state == ExecutionStatus.PAUSED:
-        return f"Resume or stop the paused run at {where}"
-    if state == ExecutionStatus.FAILED:
-        return f"Retry from {where}"
-    if state == RunState.SUPERSEDED:
-        return "Superseded by a retry"
-    return "Done: evidence exported" if facts.bundle_count else f"Export evidence of the {state} run"
+    tier = f", {following.risk_tier} risk" if following and following.risk_tier else ""
+    return template.format(where=where, tier=tier)
 
 
 def _shared(facts: RunFacts, d: _Derived) -> dict[str, Any]:

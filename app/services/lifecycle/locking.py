@@ -10,6 +10,7 @@ this lock: each of their writes is conditional on the state it expects.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.tables import execution_table as execution_t
 from app.db.tables import run_table as run_t
 from app.errors import NotFound
+from app.services.lifecycle.moves import Move
 from app.services.lifecycle.state_machine import State, run_state
 
 
@@ -33,16 +35,27 @@ class LockedRun:
     def is_current(self) -> bool:
         return bool(self.execution.run_id == self.run.id)
 
+    def move(self, actor: str | None, at: datetime) -> Move:
+        """A move on this run (what its events record)."""
+        return Move(self.execution.id, self.run.id, actor, at)
+
     @property
     def state(self) -> State:
         return (
-            execution_state(self.execution) if self.is_current else run_state("", False, False, self.run.ended_status)
+            execution_state(self.execution)
+            if self.is_current
+            else run_state("", shutdown_requested=False, is_current=False, ended_status=self.run.ended_status)
         )
 
 
 def execution_state(execution: Any) -> State:
     """The state of the execution's own (current) run: its status, or `stopping`; before a run, its status."""
-    return run_state(execution.status, execution.shutdown_requested_at is not None, True, None)
+    return run_state(
+        execution.status,
+        shutdown_requested=execution.shutdown_requested_at is not None,
+        is_current=True,
+        ended_status=None,
+    )
 
 
 async def lock_execution(session: AsyncSession, execution_id: str) -> Row[Any]:

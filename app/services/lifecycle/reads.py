@@ -57,7 +57,7 @@ def _lane(row: Any) -> ControlPlaneExecutionLaneState:
         plan_phase(row.plan_id, row.plan_verdict),
         row.pending_approvals,
         row.bundles,
-        bool(row.next_needs_approval),
+        next_needs_approval=bool(row.next_needs_approval),
     )
 
 

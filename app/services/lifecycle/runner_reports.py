@@ -25,7 +25,7 @@ from app.contracts.control_plane.statuses import ExecutionStatus, RunState, Step
 from app.db.tables import event_table as event_t
 from app.errors import Conflict
 from app.services.kernel.clock import utcnow
-from app.services.kernel.event_log import NewEvent, append_events
+from app.services.kernel.event_log import append_events
 from app.services.lifecycle.locking import LockedRun, lock_run
 from app.services.lifecycle.progression import advance, stop_execution
 from app.services.lifecycle.rows import load_steps, next_step, set_execution, set_step, step_of
@@ -33,7 +33,7 @@ from app.services.lifecycle.state_machine import Action, allowed
 
 
 def _report(
-    locked: LockedRun, step_id: str, step_status: str, execution_status: str, awaiting: str | None, at: Any
+    locked: LockedRun, step_id: str, step_status: str, execution_status: str, *, at: Any, awaiting: str | None = None
 ) -> ControlPlaneRunnerStepReportOutput:
     return ControlPlaneRunnerStepReportOutput(
         run_id=locked.run.id,
@@ -64,7 +64,7 @@ async def report_step_started(
     steps = await load_steps(session, locked.execution.id)
     step = step_of(steps, data.step_id, locked.execution.id)
     if _running_in(locked, step) and locked.is_current:
-        return _report(locked, step.id, StepStatus.RUNNING, locked.execution.status, None, step.started_at)
+        return _report(locked, step.id, StepStatus.RUNNING, locked.execution.status, at=step.started_at)
     allowed(Action.STEP_STARTED, locked.state)
     following = next_step(steps)
     if following is None or following.id != step.id:
@@ -78,22 +78,9 @@ async def report_step_started(
     payload = step_started.ControlPlaneExecutionStepStartedPayload(
         execution_id=locked.execution.id, run_id=locked.run.id, step_id=step.id, started_at=now
     )
-    actor = principal.id if principal else None
-    await append_events(
-        session,
-        [
-            NewEvent(
-                spec=step_started.SPEC,
-                payload=payload,
-                occurred_at=now,
-                execution_id=locked.execution.id,
-                step_id=step.id,
-                actor=actor,
-                run_id=locked.run.id,
-            )
-        ],
-    )
-    return _report(locked, step.id, StepStatus.RUNNING, locked.execution.status, None, now)
+    move = locked.move(principal.id if principal else None, now)
+    await append_events(session, [move.event(step_started.SPEC, payload, step_id=step.id)])
+    return _report(locked, step.id, StepStatus.RUNNING, locked.execution.status, at=now)
 
 
 async def report_step_completed(
@@ -103,39 +90,28 @@ async def report_step_completed(
     steps = await load_steps(session, locked.execution.id)
     step = step_of(steps, data.step_id, locked.execution.id)
     if step.status == StepStatus.COMPLETED and step.run_id == locked.run.id and step.output == (data.output or None):
-        return _report(
-            locked, step.id, StepStatus.COMPLETED, locked.execution.status, _awaiting(steps), step.completed_at
-        )
+        status = locked.execution.status
+        return _report(locked, step.id, StepStatus.COMPLETED, status, at=step.completed_at, awaiting=_awaiting(steps))
     state = locked.state
     allowed(Action.STEP_COMPLETED, state)
     if not _running_in(locked, step):
         raise _not_running(step)
-    now = utcnow()
-    actor = principal.id if principal else None
-    execution_id, run_id = locked.execution.id, locked.run.id
+    move = locked.move(principal.id if principal else None, utcnow())
+    now, execution_id, run_id = move.at, locked.execution.id, locked.run.id
     await set_step(session, step.id, now, status=StepStatus.COMPLETED, completed_at=now, output=data.output or None)
     payload = step_completed.ControlPlaneExecutionStepCompletedPayload(
         execution_id=execution_id, run_id=run_id, step_id=step.id, completed_at=now
     )
-    events = [
-        NewEvent(
-            spec=step_completed.SPEC,
-            payload=payload,
-            occurred_at=now,
-            execution_id=execution_id,
-            step_id=step.id,
-            actor=actor,
-            run_id=run_id,
-        )
-    ]
+    events = [move.event(step_completed.SPEC, payload, step_id=step.id)]
     # The steps as they are now, without reading them again: only this one changed.
     now_steps: list[Any] = [
-        SimpleNamespace(**{**row._mapping, "status": StepStatus.COMPLETED}) if row.id == step.id else row
+        # Row._mapping is SQLAlchemy's public mapping view of a row (underscored so as not to clash with columns)
+        SimpleNamespace(**{**row._mapping, "status": StepStatus.COMPLETED}) if row.id == step.id else row  # noqa: SLF001
         for row in steps
     ]
     if state == RunState.STOPPING and next_step(now_steps) is not None:
         # Shutdown requested while this step ran: it finished, so the run stops here.
-        await stop_execution(session, execution_id, now_steps, ExecutionStatus.CANCELLED, "SHUTDOWN", now)
+        await stop_execution(session, move, now_steps, ExecutionStatus.CANCELLED, "SHUTDOWN")
         stopped = execution_cancelled.ControlPlaneExecutionCancelledPayload(
             execution_id=execution_id,
             run_id=run_id,
@@ -144,24 +120,14 @@ async def report_step_completed(
             reason="shutdown: the running step finished",
             mode="shutdown",
         )
-        events.append(
-            NewEvent(
-                spec=execution_cancelled.SPEC,
-                payload=stopped,
-                occurred_at=now,
-                execution_id=execution_id,
-                actor=actor,
-                run_id=run_id,
-            )
-        )
+        events.append(move.event(execution_cancelled.SPEC, stopped))
         await append_events(session, events)
-        return _report(locked, step.id, StepStatus.COMPLETED, ExecutionStatus.CANCELLED, None, now)
+        return _report(locked, step.id, StepStatus.COMPLETED, ExecutionStatus.CANCELLED, at=now)
     current = ExecutionStatus.PAUSED if state == ExecutionStatus.PAUSED else ExecutionStatus.RUNNING
-    status, awaiting, more = await advance(session, locked.execution, run_id, now_steps, current, now, actor)
+    status, awaiting, more = await advance(session, move, now_steps, current)
     await append_events(session, events + more)
-    return _report(
-        locked, step.id, StepStatus.COMPLETED, status, awaiting if status != ExecutionStatus.COMPLETED else None, now
-    )
+    awaiting = awaiting if status != ExecutionStatus.COMPLETED else None
+    return _report(locked, step.id, StepStatus.COMPLETED, status, at=now, awaiting=awaiting)
 
 
 async def report_step_failed(
@@ -175,13 +141,12 @@ async def report_step_failed(
         and step.run_id == locked.run.id
         and (step.error_code, step.error_message) == (data.error_code, data.message)
     ):
-        return _report(locked, step.id, StepStatus.FAILED, locked.execution.status, None, step.updated_at)
+        return _report(locked, step.id, StepStatus.FAILED, locked.execution.status, at=step.updated_at)
     allowed(Action.STEP_FAILED, locked.state)
     if not _running_in(locked, step):
         raise _not_running(step)
-    now = utcnow()
-    actor = principal.id if principal else None
-    execution_id, run_id = locked.execution.id, locked.run.id
+    move = locked.move(principal.id if principal else None, utcnow())
+    now, execution_id, run_id = move.at, locked.execution.id, locked.run.id
     await set_step(
         session, step.id, now, status=StepStatus.FAILED, error_code=data.error_code, error_message=data.message
     )
@@ -203,30 +168,9 @@ async def report_step_failed(
         error_message=data.message,
         problem={"stepId": step.id, "stepKey": step.key, "position": step.position},
     )
-    await append_events(
-        session,
-        [
-            NewEvent(
-                spec=step_failed.SPEC,
-                payload=failed_step,
-                occurred_at=now,
-                execution_id=execution_id,
-                step_id=step.id,
-                actor=actor,
-                run_id=run_id,
-            ),
-            NewEvent(
-                spec=execution_failed.SPEC,
-                payload=failed,
-                occurred_at=now,
-                execution_id=execution_id,
-                step_id=step.id,
-                actor=actor,
-                run_id=run_id,
-            ),
-        ],
-    )
-    return _report(locked, step.id, StepStatus.FAILED, ExecutionStatus.FAILED, None, now)
+    events = [move.event(step_failed.SPEC, failed_step, step_id=step.id)]
+    await append_events(session, [*events, move.event(execution_failed.SPEC, failed, step_id=step.id)])
+    return _report(locked, step.id, StepStatus.FAILED, ExecutionStatus.FAILED, at=now)
 
 
 async def _shutdown_requester(session: AsyncSession, locked: LockedRun) -> str:

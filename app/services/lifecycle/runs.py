@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Row, insert, select, update
@@ -59,58 +59,59 @@ from app.db.tables import run_table as run_t
 from app.errors import Conflict
 from app.services.kernel.clock import new_id, utcnow
 from app.services.kernel.event_log import NewEvent, append_events
-from app.services.lifecycle.locking import LockedRun, execution_state, lock_execution, lock_run
+from app.services.lifecycle.locking import execution_state, lock_execution, lock_run
+from app.services.lifecycle.moves import Move
 from app.services.lifecycle.plans import current_plan
 from app.services.lifecycle.progression import advance, stop_execution
 from app.services.lifecycle.rows import load_steps, set_execution, set_step
 from app.services.lifecycle.state_machine import Action, allowed
 
 
+@dataclass(frozen=True, slots=True)
+class NewRun:
+    """A run to start: the plan it runs, from which step, in which attempt and mode, and why."""
+
+    plan_id: str
+    attempt: int
+    from_position: int
+    mode: str
+    retry_of: str | None = None
+
+
 async def start_run(
-    session: AsyncSession,
-    execution: Row[Any],
-    plan_id: str,
-    attempt: int,
-    from_position: int,
-    mode: str,
-    actor: str,
-    retry_of: str | None,
-    at: datetime,
-) -> tuple[str, str, list[NewEvent]]:
-    """A new current run: the execution runs again from `from_position`; returns (run id, status, events)."""
+    session: AsyncSession, execution: Row[Any], run: NewRun, move: Move
+) -> tuple[str, ExecutionStatus, list[NewEvent]]:
+    """A new current run: the execution runs again from `run.from_position`; returns (run id, status,
+    events). `move.run_id` is ignored: the new run's id is made here."""
     run_id = new_id("run")
+    move = replace(move, run_id=run_id)
     await session.execute(
         insert(run_t).values(
             id=run_id,
             execution_id=execution.id,
-            plan_id=plan_id,
-            attempt=attempt,
-            mode=mode,
-            from_position=from_position,
-            retry_of=retry_of,
-            started_by=actor,
-            started_at=at,
+            plan_id=run.plan_id,
+            attempt=run.attempt,
+            mode=run.mode,
+            from_position=run.from_position,
+            retry_of=run.retry_of,
+            started_by=move.actor,
+            started_at=move.at,
         )
     )
     await set_execution(
-        session, execution.id, at, status=ExecutionStatus.RUNNING, run_id=run_id, shutdown_requested_at=None
+        session, execution.id, move.at, status=ExecutionStatus.RUNNING, run_id=run_id, shutdown_requested_at=None
     )
     started = execution_started.ControlPlaneExecutionStartedPayload(
-        execution_id=execution.id, run_id=run_id, plan_id=plan_id, attempt=attempt, mode=mode, started_at=at
+        execution_id=execution.id,
+        run_id=run_id,
+        plan_id=run.plan_id,
+        attempt=run.attempt,
+        mode=run.mode,
+        started_at=move.at,
     )
-    events = [
-        NewEvent(
-            spec=execution_started.SPEC,
-            payload=started,
-            occurred_at=at,
-            execution_id=execution.id,
-            actor=actor,
-            run_id=run_id,
-        )
-    ]
     steps = await load_steps(session, execution.id)
-    status, _, more = await advance(session, execution, run_id, steps, ExecutionStatus.RUNNING, at, actor)
-    return run_id, status, events + more
+    status, _, more = await advance(session, move, steps, ExecutionStatus.RUNNING)
+    return run_id, status, [move.event(execution_started.SPEC, started), *more]
 
 
 async def start_execution(
@@ -128,9 +129,8 @@ async def start_execution(
             state,
         )
     now = utcnow()
-    run_id, status, events = await start_run(
-        session, execution, plan.id, 1, 1, data.mode or RunMode.LIVE, principal.id, None, now
-    )
+    run = NewRun(plan_id=plan.id, attempt=1, from_position=1, mode=data.mode or RunMode.LIVE)
+    run_id, status, events = await start_run(session, execution, run, Move(execution.id, None, principal.id, now))
     await append_events(session, events)
     return ControlPlaneExecutionStartOutput(run_id=run_id, status=status, started_at=now)
 
@@ -151,7 +151,7 @@ async def pause_execution(
         reason=data.reason,
         previous_status=previous,
     )
-    await _append(session, locked, execution_paused.SPEC, payload, now, data.paused_by)
+    await append_events(session, [locked.move(data.paused_by, now).event(execution_paused.SPEC, payload)])
     return ControlPlaneExecutionPauseOutput(run_id=data.run_id, status=ExecutionStatus.PAUSED, paused_at=now)
 
 
@@ -171,7 +171,7 @@ async def resume_execution(
     payload = execution_resumed.ControlPlaneExecutionResumedPayload(
         execution_id=locked.execution.id, run_id=data.run_id, resumed_at=now, resumed_by=data.resumed_by, status=status
     )
-    await _append(session, locked, execution_resumed.SPEC, payload, now, data.resumed_by)
+    await append_events(session, [locked.move(data.resumed_by, now).event(execution_resumed.SPEC, payload)])
     return ControlPlaneExecutionResumeOutput(run_id=data.run_id, status=status, resumed_at=now)
 
 
@@ -181,10 +181,10 @@ async def cancel_execution(
     execution = await lock_execution(session, data.execution_id)
     # The execution's own run is current by definition; before startExecution there is none.
     allowed(Action.CANCEL, execution_state(execution))
-    now = utcnow()
-    await stop_execution(
-        session, execution.id, await load_steps(session, execution.id), ExecutionStatus.CANCELLED, "CANCELLED", now
-    )
+    move = Move(execution.id, execution.run_id, data.cancelled_by, utcnow())
+    now = move.at
+    steps = await load_steps(session, execution.id)
+    await stop_execution(session, move, steps, ExecutionStatus.CANCELLED, "CANCELLED")
     payload = execution_cancelled.ControlPlaneExecutionCancelledPayload(
         execution_id=execution.id,
         run_id=execution.run_id,
@@ -193,15 +193,7 @@ async def cancel_execution(
         reason=data.reason,
         mode="cancel",
     )
-    event = NewEvent(
-        spec=execution_cancelled.SPEC,
-        payload=payload,
-        occurred_at=now,
-        execution_id=execution.id,
-        actor=data.cancelled_by,
-        run_id=execution.run_id,
-    )
-    await append_events(session, [event])
+    await append_events(session, [move.event(execution_cancelled.SPEC, payload)])
     return ControlPlaneExecutionCancelOutput(
         execution_id=execution.id, status=ExecutionStatus.CANCELLED, cancelled_at=now
     )
@@ -212,9 +204,10 @@ async def abort_execution(
 ) -> ControlPlaneExecutionAbortOutput:
     locked = await lock_run(session, data.run_id)
     allowed(Action.ABORT, locked.state)
-    now = utcnow()
+    move = locked.move(data.aborted_by, utcnow())
+    now = move.at
     steps = await load_steps(session, locked.execution.id)
-    interrupted = await stop_execution(session, locked.execution.id, steps, ExecutionStatus.ABORTED, "ABORTED", now)
+    interrupted = await stop_execution(session, move, steps, ExecutionStatus.ABORTED, "ABORTED")
     payload = execution_aborted.ControlPlaneExecutionAbortedPayload(
         execution_id=locked.execution.id,
         run_id=data.run_id,
@@ -223,7 +216,7 @@ async def abort_execution(
         reason=data.reason,
         interrupted_step_id=interrupted,
     )
-    await _append(session, locked, execution_aborted.SPEC, payload, now, data.aborted_by)
+    await append_events(session, [move.event(execution_aborted.SPEC, payload)])
     return ControlPlaneExecutionAbortOutput(run_id=data.run_id, status=ExecutionStatus.ABORTED, aborted_at=now)
 
 
@@ -232,11 +225,12 @@ async def shutdown_execution(
 ) -> ControlPlaneExecutionShutdownOutput:
     locked = await lock_run(session, data.run_id)
     target = allowed(Action.SHUTDOWN, locked.state)
-    now = utcnow()
+    move = locked.move(data.shutdown_by, utcnow())
+    now = move.at
     steps = await load_steps(session, locked.execution.id)
     running = next((step for step in steps if step.status == StepStatus.RUNNING), None)
     if target == RunState.STOPPING and running is not None:
-        # The running step may finish; its report then stops the run (see runner.py).
+        # The running step may finish; its report then stops the run (see runner_reports.py).
         await set_execution(
             session, locked.execution.id, now, status=ExecutionStatus.RUNNING, shutdown_requested_at=now
         )
@@ -248,9 +242,9 @@ async def shutdown_execution(
             reason=data.reason,
             finishing_step_id=running.id,
         )
-        await _append(session, locked, execution_shutdown_requested.SPEC, requested, now, data.shutdown_by)
+        await append_events(session, [move.event(execution_shutdown_requested.SPEC, requested)])
         return ControlPlaneExecutionShutdownOutput(run_id=data.run_id, status=RunState.STOPPING, shutdown_at=now)
-    await stop_execution(session, locked.execution.id, steps, ExecutionStatus.CANCELLED, "SHUTDOWN", now)
+    await stop_execution(session, move, steps, ExecutionStatus.CANCELLED, "SHUTDOWN")
     cancelled = execution_cancelled.ControlPlaneExecutionCancelledPayload(
         execution_id=locked.execution.id,
         run_id=data.run_id,
@@ -259,7 +253,7 @@ async def shutdown_execution(
         reason=data.reason,
         mode="shutdown",
     )
-    await _append(session, locked, execution_cancelled.SPEC, cancelled, now, data.shutdown_by)
+    await append_events(session, [move.event(execution_cancelled.SPEC, cancelled)])
     return ControlPlaneExecutionShutdownOutput(run_id=data.run_id, status=ExecutionStatus.CANCELLED, shutdown_at=now)
 
 
@@ -296,16 +290,15 @@ async def retry_execution(
     await session.execute(
         update(run_t).where(run_t.c.id == data.run_id).values(ended_status=RunState.SUPERSEDED, ended_at=now)
     )
+    run = NewRun(
+        plan_id=locked.run.plan_id,
+        attempt=locked.run.attempt + 1,
+        from_position=failed.position,
+        mode=locked.run.mode,
+        retry_of=data.run_id,
+    )
     new_run_id, status, events = await start_run(
-        session,
-        execution,
-        locked.run.plan_id,
-        locked.run.attempt + 1,
-        failed.position,
-        locked.run.mode,
-        data.retried_by,
-        data.run_id,
-        now,
+        session, execution, run, Move(execution.id, None, data.retried_by, now)
     )
     retried = execution_retried.ControlPlaneExecutionRetriedPayload(
         execution_id=execution.id,
@@ -316,33 +309,6 @@ async def retry_execution(
         retried_at=now,
         retried_by=data.retried_by,
     )
-    events.insert(
-        0,
-        NewEvent(
-            spec=execution_retried.SPEC,
-            payload=retried,
-            occurred_at=now,
-            execution_id=execution.id,
-            step_id=failed.id,
-            actor=data.retried_by,
-            run_id=new_run_id,
-        ),
-    )
-    await append_events(session, events)
+    retry = Move(execution.id, new_run_id, data.retried_by, now)
+    await append_events(session, [retry.event(execution_retried.SPEC, retried, step_id=failed.id), *events])
     return ControlPlaneExecutionRetryOutput(run_id=new_run_id, status=status, phase=status, retried_at=now)
-
-
-async def _append(session: AsyncSession, locked: LockedRun, spec: Any, payload: Any, at: datetime, actor: str) -> None:
-    await append_events(
-        session,
-        [
-            NewEvent(
-                spec=spec,
-                payload=payload,
-                occurred_at=at,
-                execution_id=locked.execution.id,
-                actor=actor,
-                run_id=locked.run.id,
-            )
-        ],
-    )

@@ -76,7 +76,7 @@ NOTES: Final[Mapping[Action, str]] = {
 }
 
 
-def run_state(execution_status: str, shutdown_requested: bool, is_current: bool, ended_status: str | None) -> State:
+def run_state(execution_status: str, *, shutdown_requested: bool, is_current: bool, ended_status: str | None) -> State:
     """`execution_status` and `ended_status` are stored values: read back as members here."""
     if not is_current:
         return _state(ended_status) if ended_status else SUPERSEDED

@@ -24,7 +24,8 @@ def load_public_key(pem: str) -> PublicKey:
     except (ValueError, TypeError, UnicodeError, UnsupportedAlgorithm) as error:
         raise ValueError("not a PEM SPKI public key") from error
     if not isinstance(key, ed25519.Ed25519PublicKey | rsa.RSAPublicKey):
-        raise ValueError(f"unsupported key type {type(key).__name__}; use an Ed25519 or RSA key")
+        # ValueError, not TypeError: callers report every unusable key text the same way
+        raise ValueError(f"unsupported key type {type(key).__name__}; use an Ed25519 or RSA key")  # noqa: TRY004
     return key
 
 
@@ -39,7 +40,7 @@ def load_private_key(private_key_pem: bytes) -> ed25519.Ed25519PrivateKey | rsa.
     except (ValueError, TypeError, UnsupportedAlgorithm) as error:
         raise ValueError(f"not an unencrypted PEM private key: {error}") from None
     if not isinstance(key, ed25519.Ed25519PrivateKey | rsa.RSAPrivateKey):
-        raise ValueError(f"unsupported key type {type(key).__name__}; use an Ed25519 or RSA key")
+        raise ValueError(f"unsupported key type {type(key).__name__}; use an Ed25519 or RSA key")  # noqa: TRY004 - as above
     return key
 
 

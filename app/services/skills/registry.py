@@ -234,7 +234,7 @@ class SkillRegistry:
     def _installed(
         data: ControlPlaneSkillInstallInput, report: VerificationReport, installation_id: str, at: datetime
     ) -> ControlPlaneSkillInstallOutput:
-        return _install_output(data, report, installation_id, INSTALLED, [], at)
+        return _install_output(data, report=report, installation_id=installation_id, status=INSTALLED, issues=[], at=at)
 
     @staticmethod
     async def _reject(
@@ -265,7 +265,9 @@ class SkillRegistry:
                 )
             ],
         )
-        return _install_output(data, report, new_id("skr"), REJECTED, issues, now)
+        return _install_output(
+            data, report=report, installation_id=new_id("skr"), status=REJECTED, issues=issues, at=now
+        )
 
     async def disable_skill(
         self, session: AsyncSession, _principal: Principal | None, data: ControlPlaneSkillDisableInput
@@ -336,6 +338,7 @@ async def list_skills(
 
 def _install_output(
     data: ControlPlaneSkillInstallInput,
+    *,
     report: VerificationReport,
     installation_id: str,
     status: str,

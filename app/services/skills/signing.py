@@ -59,9 +59,8 @@ def sign_manifest(
         "signature": base64.b64encode(raw).decode("ascii"),
         "publicKey": public_key_pem(private.public_key()),
     }
-    for name, value in (("keyId", key_id), ("issuedAt", issued_at), ("expiresAt", expires_at)):
-        if value is not None:
-            signature[name] = value
+    optional = {"keyId": key_id, "issuedAt": issued_at, "expiresAt": expires_at}
+    signature.update({name: value for name, value in optional.items() if value is not None})
     signed = {key: value for key, value in manifest.items() if key != "signature"}
     signed["signature"] = signature
     return signed

@@ -226,7 +226,7 @@ class _Checks:
         return value
 
 
-def verify_manifest(
+def verify_manifest(  # noqa: PLR0913 - the manifest and, keyword-only, everything it is checked against
     manifest: Any,
     *,
     skill_key: str,
@@ -277,27 +277,22 @@ def verify_manifest(
         checks.invalid(f"The manifest has no canonical form: {error}.")
 
     signature_part = checks.obj(manifest, "signature", "signature", required=False)
-    signing_key: PublicKey | None = None
-    signature_verified = False
-    key_id: str | None = None
-    algorithm: str | None = None
+    signature: _Signature | None = None
     if signature_part is None:
         if "signature" not in manifest or manifest.get("signature") is None:
             checks.add(SIGNATURE_MISSING, "The manifest is not signed.")
     else:
-        signing_key, signature_verified, key_id, algorithm = _check_signature(
-            checks, signature_part, payload, policy, now
-        )
+        signature = _check_signature(checks, signature_part, payload, policy, now)
 
-    _check_trust(checks, policy, publisher_id, provenance, signature_part, signing_key, key_id)
+    _check_trust(checks, policy, publisher_id, provenance, signature)
     return VerificationReport(
         tuple(checks.issues),
-        signature_verified=signature_verified,
+        signature_verified=signature is not None and signature.verified,
         manifest_digest=digest,
         publisher=publisher_id,
         provenance=provenance,
-        key_id=key_id,
-        algorithm=algorithm,
+        key_id=signature.key_id if signature else None,
+        algorithm=signature.algorithm if signature else None,
     )
 
 
@@ -395,9 +390,21 @@ def _version(checks: _Checks, text: str | None, path: str) -> SemVer | None:
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class _Signature:
+    """What the manifest's `signature` member says, as far as it could be read."""
+
+    part: Mapping[str, Any]
+    key: PublicKey | None
+    """The signing key, only when the signature verified with it."""
+    verified: bool
+    key_id: str | None
+    algorithm: str | None
+
+
 def _check_signature(
     checks: _Checks, part: Mapping[str, Any], payload: bytes | None, policy: TrustPolicy, now: datetime
-) -> tuple[PublicKey | None, bool, str | None, str | None]:
+) -> _Signature:
     algorithm = checks.text(part, "algorithm", "signature.algorithm", required=True)
     signature_text = checks.text(part, "signature", "signature.signature", required=True)
     key_text = checks.text(part, "publicKey", "signature.publicKey", required=True)
@@ -407,21 +414,7 @@ def _check_signature(
     if part.get("metadata") is not None and not isinstance(part.get("metadata"), Mapping):
         checks.invalid("signature.metadata must be an object.")
 
-    problems: list[str] = []
-    if algorithm is not None and algorithm not in ALGORITHMS:
-        problems.append(f"algorithm {algorithm!r} is not supported (use {' or '.join(ALGORITHMS)})")
-    key: PublicKey | None = None
-    if key_text is not None:
-        try:
-            key = load_public_key(key_text)
-        except ValueError as error:
-            problems.append(f"publicKey: {error}")
-    if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
-        problems.append(f"the RSA key has {key.key_size} bits; at least {MIN_RSA_BITS} are required")
-    if key is not None and algorithm in ALGORITHMS:
-        expected = ed25519.Ed25519PublicKey if algorithm == ED25519 else rsa.RSAPublicKey
-        if not isinstance(key, expected):
-            problems.append(f"publicKey is not a key for {algorithm}")
+    key, problems = _signing_key(algorithm, key_text)
     raw: bytes | None = None
     if signature_text is not None:
         try:
@@ -440,13 +433,39 @@ def _check_signature(
     if problems:
         checks.add(SIGNATURE_INVALID, "The signature is invalid: " + "; ".join(problems) + ".")
 
+    _check_validity(checks, issued_text, expires_text, policy, now)
+    return _Signature(part, key if verified else None, verified, key_id, algorithm)
+
+
+def _signing_key(algorithm: str | None, key_text: str | None) -> tuple[PublicKey | None, list[str]]:
+    """The public key the signature names, and what is wrong with it or with the algorithm."""
+    problems: list[str] = []
+    if algorithm is not None and algorithm not in ALGORITHMS:
+        problems.append(f"algorithm {algorithm!r} is not supported (use {' or '.join(ALGORITHMS)})")
+    key: PublicKey | None = None
+    if key_text is not None:
+        try:
+            key = load_public_key(key_text)
+        except ValueError as error:
+            problems.append(f"publicKey: {error}")
+    if isinstance(key, rsa.RSAPublicKey) and key.key_size < MIN_RSA_BITS:
+        problems.append(f"the RSA key has {key.key_size} bits; at least {MIN_RSA_BITS} are required")
+    if key is not None and algorithm in ALGORITHMS:
+        expected = ed25519.Ed25519PublicKey if algorithm == ED25519 else rsa.RSAPublicKey
+        if not isinstance(key, expected):
+            problems.append(f"publicKey is not a key for {algorithm}")
+    return key, problems
+
+
+def _check_validity(
+    checks: _Checks, issued_text: str | None, expires_text: str | None, policy: TrustPolicy, now: datetime
+) -> None:
     issued = _instant(checks, issued_text, "signature.issuedAt")
     expires = _instant(checks, expires_text, "signature.expiresAt")
     if issued is not None and expires is not None and issued > expires:
         checks.invalid("signature.issuedAt is after signature.expiresAt.")
     if expires is not None and expires <= now and not policy.allow_expired_signatures:
         checks.add(SIGNATURE_EXPIRED, f"The signature expired at {expires_text}.")
-    return (key if verified else None), verified, key_id, algorithm
 
 
 def _instant(checks: _Checks, text: str | None, path: str) -> datetime | None:
@@ -464,9 +483,7 @@ def _check_trust(
     policy: TrustPolicy,
     publisher_id: str | None,
     provenance: str | None,
-    signature_part: Mapping[str, Any] | None,
-    signing_key: PublicKey | None,
-    key_id: str | None,
+    signature: _Signature | None,
 ) -> None:
     if publisher_id is None:
         return
@@ -474,8 +491,8 @@ def _check_trust(
     if trusted is None:
         checks.add(PUBLISHER_UNTRUSTED, f"Publisher {publisher_id!r} is not a trusted publisher.")
         return
-    if signature_part is not None:
-        reasons = _key_reasons(trusted, signature_part, signing_key, key_id)
+    if signature is not None:
+        reasons = _key_reasons(trusted, signature.part, signature.key, signature.key_id)
         if reasons:
             checks.add(KEY_UNTRUSTED, f"The signing key is not trusted for {publisher_id!r}: {'; '.join(reasons)}.")
     prefixes = trusted.provenance_prefixes
