@@ -30,7 +30,7 @@ from app.db.tables import execution_table as execution_t
 from app.db.tables import step_table as step_t
 from app.errors import Conflict, NotFound
 from app.services.kernel.clock import new_id, utcnow
-from app.services.kernel.event_log import NewEvent, append_events
+from app.services.kernel.event_log import Move, append_events
 
 STEP_REJECTED = "STEP_REJECTED"
 
@@ -206,41 +206,19 @@ async def reject_step(
     await _record_decision(session, vote, now)
     await session.execute(_END_EXECUTION, {"b_execution_id": data.execution_id, "b_at": now})
     await session.execute(_SKIP_REST, {"b_execution_id": data.execution_id, "b_position": target.position, "b_at": now})
-    await append_events(
-        session,
-        [
-            NewEvent(
-                spec=step_blocked.SPEC,
-                payload=step_blocked.ControlPlaneExecutionStepBlockedPayload(
-                    execution_id=data.execution_id,
-                    run_id=target.run_id,
-                    step_id=data.step_id,
-                    blocked_at=now,
-                    reason=data.reason,
-                ),
-                occurred_at=now,
-                execution_id=data.execution_id,
-                step_id=data.step_id,
-                actor=data.rejected_by,
-                run_id=target.run_id,
-            ),
-            NewEvent(
-                spec=execution_failed.SPEC,
-                payload=execution_failed.ControlPlaneExecutionFailedPayload(
-                    execution_id=data.execution_id,
-                    run_id=target.run_id,
-                    failed_at=now,
-                    error_code=STEP_REJECTED,
-                    error_message=f"Step {data.step_id} was rejected by {data.rejected_by}: {data.reason}",
-                ),
-                occurred_at=now,
-                execution_id=data.execution_id,
-                step_id=data.step_id,
-                actor=data.rejected_by,
-                run_id=target.run_id,
-            ),
-        ],
+    move = Move(data.execution_id, target.run_id, data.rejected_by, now)
+    blocked = step_blocked.ControlPlaneExecutionStepBlockedPayload(
+        execution_id=data.execution_id, run_id=target.run_id, step_id=data.step_id, blocked_at=now, reason=data.reason
     )
+    failed = execution_failed.ControlPlaneExecutionFailedPayload(
+        execution_id=data.execution_id,
+        run_id=target.run_id,
+        failed_at=now,
+        error_code=STEP_REJECTED,
+        error_message=f"Step {data.step_id} was rejected by {data.rejected_by}: {data.reason}",
+    )
+    events = [move.event(step_blocked.SPEC, blocked, step_id=data.step_id)]
+    await append_events(session, [*events, move.event(execution_failed.SPEC, failed, step_id=data.step_id)])
     return ControlPlaneExecutionRejectOutput(
         execution_id=data.execution_id, step_id=data.step_id, status=StepStatus.REJECTED, rejected_at=now
     )
@@ -259,27 +237,16 @@ async def approve_step(
         )
     await _record_decision(session, vote, now)
     await session.execute(_RESUME_EXECUTION, {"b_execution_id": data.execution_id, "b_at": now})
-    await append_events(
-        session,
-        [
-            NewEvent(
-                spec=step_approved.SPEC,
-                payload=step_approved.ControlPlaneExecutionStepApprovedPayload(
-                    execution_id=data.execution_id,
-                    run_id=target.run_id,
-                    step_id=data.step_id,
-                    approved_at=now,
-                    approved_by=data.approved_by,
-                    note=data.note,
-                ),
-                occurred_at=now,
-                execution_id=data.execution_id,
-                step_id=data.step_id,
-                actor=data.approved_by,
-                run_id=target.run_id,
-            )
-        ],
+    approved = step_approved.ControlPlaneExecutionStepApprovedPayload(
+        execution_id=data.execution_id,
+        run_id=target.run_id,
+        step_id=data.step_id,
+        approved_at=now,
+        approved_by=data.approved_by,
+        note=data.note,
     )
+    move = Move(data.execution_id, target.run_id, data.approved_by, now)
+    await append_events(session, [move.event(step_approved.SPEC, approved, step_id=data.step_id)])
     return ControlPlaneExecutionApproveOutput(
         execution_id=data.execution_id, step_id=data.step_id, status=StepStatus.APPROVED, approved_at=now
     )

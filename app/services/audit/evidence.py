@@ -30,7 +30,7 @@ from app.db.tables import step_table as step_t
 from app.errors import NotFound
 from app.services.kernel.canonical import sha256_digest
 from app.services.kernel.clock import new_id, utcnow
-from app.services.kernel.event_log import NewEvent, append_events
+from app.services.kernel.event_log import append_events
 from app.services.lifecycle.interface import lock_run
 
 BUNDLE_FORMAT = "control-plane.evidence/1"
@@ -180,15 +180,7 @@ async def export_evidence(
         exported_at=now,
         exported_by=data.exported_by,
     )
-    event = NewEvent(
-        spec=evidence_exported.SPEC,
-        payload=payload,
-        occurred_at=now,
-        execution_id=locked.execution.id,
-        actor=data.exported_by,
-        run_id=data.run_id,
-    )
-    await append_events(session, [event])
+    await append_events(session, [locked.move(data.exported_by, now).event(evidence_exported.SPEC, payload)])
     return ControlPlaneExecutionEvidenceExportOutput(
         run_id=data.run_id, evidence_bundle_count=count + 1, exported_at=now, bundle_id=bundle_id, digest=digest
     )

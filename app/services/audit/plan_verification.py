@@ -15,7 +15,7 @@ from app.db.tables import execution_table as execution_t
 from app.db.tables import plan_table as plan_t
 from app.errors import BadUserInput
 from app.services.kernel.clock import utcnow
-from app.services.kernel.event_log import NewEvent, append_events
+from app.services.kernel.event_log import Move, append_events
 from app.services.lifecycle.interface import (
     Action,
     PlanStepView,
@@ -61,18 +61,12 @@ class PlanVerifier:
             )
         )
         await session.execute(update(execution_t).where(execution_t.c.id == execution.id).values(updated_at=now))
-        event: NewEvent
+        move = Move(execution.id, None, principal.id, now)
         if verdict.verdict == Verdict.REJECTED:
             rejected = plan_rejected.ControlPlanePlanRejectedPayload(
                 execution_id=execution.id, plan_id=plan.id, rejected_at=now, reasons=list(verdict.blocked_reasons)
             )
-            event = NewEvent(
-                spec=plan_rejected.SPEC,
-                payload=rejected,
-                occurred_at=now,
-                execution_id=execution.id,
-                actor=principal.id,
-            )
+            event = move.event(plan_rejected.SPEC, rejected)
         else:
             verified = plan_verified.ControlPlanePlanVerifiedPayload(
                 execution_id=execution.id,
@@ -82,13 +76,7 @@ class PlanVerifier:
                 policy_version=self.policy.version,
                 verified_at=now,
             )
-            event = NewEvent(
-                spec=plan_verified.SPEC,
-                payload=verified,
-                occurred_at=now,
-                execution_id=execution.id,
-                actor=principal.id,
-            )
+            event = move.event(plan_verified.SPEC, verified)
         await append_events(session, [event])
         return ControlPlanePlanVerifyOutput(
             verdict=verdict.verdict,

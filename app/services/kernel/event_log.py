@@ -62,6 +62,28 @@ class NewEvent:
     run_id: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class Move:
+    """One move of a command: which run of which execution, who makes it and when. Every event of the
+    move records these, so `event` only needs what differs (its contract, payload and step)."""
+
+    execution_id: str
+    run_id: str | None
+    actor: str | None
+    at: datetime
+
+    def event(self, spec: EventSpec, payload: BaseModel, *, step_id: str | None = None) -> NewEvent:
+        return NewEvent(
+            spec=spec,
+            payload=payload,
+            occurred_at=self.at,
+            execution_id=self.execution_id,
+            step_id=step_id,
+            actor=self.actor,
+            run_id=self.run_id,
+        )
+
+
 async def append_events(session: AsyncSession, events: list[NewEvent]) -> list[int]:
     """Append events with gap-free sequence numbers taken in the caller's transaction.
 

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.tables import execution_table as execution_t
 from app.db.tables import run_table as run_t
 from app.errors import NotFound
-from app.services.lifecycle.moves import Move
+from app.services.kernel.event_log import Move
 from app.services.lifecycle.state_machine import State, run_state
 
 

@@ -28,7 +28,7 @@ from app.db.tables import step_table as step_t
 from app.errors import BadUserInput, Conflict, NotFound
 from app.services.kernel.canonical import sha256_digest
 from app.services.kernel.clock import new_id, utcnow
-from app.services.kernel.event_log import NewEvent, append_events
+from app.services.kernel.event_log import Move, append_events
 from app.services.lifecycle.locking import execution_state, lock_execution
 from app.services.lifecycle.policy import MAX_PLAN_STEPS, STEP_KEY_PATTERN, Policy, highest_tier
 from app.services.lifecycle.state_machine import Action, allowed
@@ -111,18 +111,7 @@ class Plans:
             actor_id=data.actor_id,
             channel_key=data.channel_key,
         )
-        await append_events(
-            session,
-            [
-                NewEvent(
-                    spec=intent_received.SPEC,
-                    payload=payload,
-                    occurred_at=now,
-                    execution_id=execution_id,
-                    actor=principal.id,
-                )
-            ],
-        )
+        await append_events(session, [Move(execution_id, None, principal.id, now).event(intent_received.SPEC, payload)])
         return ControlPlaneIntentSubmitOutput(
             execution_id=execution_id, intent_id=intent_id, status=ExecutionStatus.PENDING, received_at=now
         )
@@ -226,18 +215,7 @@ class Plans:
         payload = plan_compiled.ControlPlanePlanCompiledPayload(
             execution_id=execution.id, plan_id=plan_id, compiled_at=now, step_count=len(steps)
         )
-        await append_events(
-            session,
-            [
-                NewEvent(
-                    spec=plan_compiled.SPEC,
-                    payload=payload,
-                    occurred_at=now,
-                    execution_id=execution.id,
-                    actor=principal.id,
-                )
-            ],
-        )
+        await append_events(session, [Move(execution.id, None, principal.id, now).event(plan_compiled.SPEC, payload)])
         return ControlPlanePlanCompileOutput(
             plan_id=plan_id, compiled_at=now, step_count=len(steps), deterministic_hash=digest
         )

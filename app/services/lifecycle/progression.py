@@ -9,8 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.contracts.control_plane.events import execution_completed, step_approval_requested
 from app.contracts.control_plane.statuses import ExecutionStatus, StepStatus
-from app.services.kernel.event_log import NewEvent
-from app.services.lifecycle.moves import Move
+from app.services.kernel.event_log import Move, NewEvent
 from app.services.lifecycle.rows import next_step, set_execution, set_step, skip_open_steps
 
 

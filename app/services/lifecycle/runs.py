@@ -58,9 +58,8 @@ from app.db.tables import decision_table as decision_t
 from app.db.tables import run_table as run_t
 from app.errors import Conflict
 from app.services.kernel.clock import new_id, utcnow
-from app.services.kernel.event_log import NewEvent, append_events
+from app.services.kernel.event_log import Move, NewEvent, append_events
 from app.services.lifecycle.locking import execution_state, lock_execution, lock_run
-from app.services.lifecycle.moves import Move
 from app.services.lifecycle.plans import current_plan
 from app.services.lifecycle.progression import advance, stop_execution
 from app.services.lifecycle.rows import load_steps, set_execution, set_step
