@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 PG_ADMIN_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/control_plane
 
-.PHONY: install serve serve-pg test lint typecheck pytest pytest-sqlite pytest-postgresql schema bench bench-pg bench-lifecycle clean
+.PHONY: install serve serve-pg test lint typecheck pytest pytest-sqlite pytest-postgresql schema bench bench-pg bench-lifecycle bench-smoke clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,16 +55,24 @@ pytest-postgresql: install
 schema: install
 	$(BIN)/python -m app export-schema
 
+# The benchmarks (bench/README.md). BENCH_ARGS passes options, e.g. `make bench BENCH_ARGS=--smoke` for about a
+# second of load on tiny data; `make bench-smoke` runs every smoke mode (as `make test` does, in
+# tests/e2e/test_bench_smoke.py). Exit 1 only when a bench could not measure (check not ok, errors, no server).
 bench: install
-	$(BIN)/python bench/reject.py
+	$(BIN)/python -m bench.reject $(BENCH_ARGS)
 
 # PostgreSQL scale-out: 1 vs 2 server processes, and SQLite vs PostgreSQL (needs the local server).
 bench-pg: install
-	$(BIN)/python bench/scale.py
+	$(BIN)/python -m bench.scale $(BENCH_ARGS)
 
-# Whole execution lifecycles, 16 at a time, on SQLite (bench/lifecycle.py --database-url for PostgreSQL).
+# Whole execution lifecycles, 16 at a time, on SQLite (python -m bench.lifecycle --database-url for PostgreSQL).
 bench-lifecycle: install
-	$(BIN)/python bench/lifecycle.py
+	$(BIN)/python -m bench.lifecycle $(BENCH_ARGS)
+
+bench-smoke: install
+	$(BIN)/python -m bench.reject --smoke
+	$(BIN)/python -m bench.scale --smoke
+	$(BIN)/python -m bench.lifecycle --smoke
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache test-artifacts

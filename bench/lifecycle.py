@@ -27,43 +27,24 @@ import argparse
 import asyncio
 import json
 import math
-import multiprocessing
 import os
 import secrets
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
-from datetime import UTC, datetime
-from pathlib import Path
+from contextlib import ExitStack
 from typing import Any
 
-from common import (
-    RESULTS_DIR,
-    ROOT,
-    _RawConnection,
-    all_processes_cpu,
-    base_env,
-    command_line,
-    environment,
-    free_port,
-    machine_cpu,
-    migrate,
-    percentile,
-    process_cpu_seconds,
-    raise_keyboard_interrupt,
-    run_client,
-    start_server,
-    stop_server,
-    tail,
-    verdict,
-    wait_healthy,
-)
+from app.testing import documents as docs
+from bench.kit import run as kit_run
+from bench.kit.client import RAW_ERRORS, RawConnection, address, request_prefix, run_in_process, typename_run
+from bench.kit.cpu import all_processes_cpu, busiest_others, machine_busy, machine_cpu, process_cpu_seconds
+from bench.kit.report import environment, fmt, latency_summary, loadavg, ratio, timestamp, verdict, write_result
+from bench.kit.run import Outcome, add_standard_arguments, parse
+from bench.kit.scratch import scratch_database, temporary_directory
+from bench.kit.server import mint_cli, run_check, start_server, wait_healthy
 
 ADMIN = "bench-admin"
 RUNNER = "bench-runner"
@@ -100,12 +81,11 @@ OPERATIONS = (
 )
 PREFLIGHT = 2  # one execution that succeeds at once, one that fails step 2 and is retried
 TARGET_TAIL_RATIO = 5.0
+SMOKE = {"executions": 24, "concurrency": 8, "typename_duration": 0.4, "warmup": 0.2}
 
 
 def documents() -> dict[str, str]:
-    """The GraphQL documents, the mutations shared with the integration tests (tests/integration/lifecycle.py)."""
-    from tests.integration import lifecycle as docs
-
+    """The GraphQL documents: the mutations the integration tests send too (app.testing.documents)."""
     return {
         "submitIntent": docs.SUBMIT,
         "compilePlan": docs.COMPILE,
@@ -136,14 +116,10 @@ class Driver:
     (pre-flight only: it makes the statements of each operation exact, one request at a time)."""
 
     def __init__(self, config: dict[str, Any], probe: Callable[[], int] | None = None) -> None:
-        parts = urllib.parse.urlsplit(config["base_url"])
-        self.address = (parts.hostname or "127.0.0.1", parts.port or 80)
+        self.address = address(config["base_url"])
         self.documents = documents()
         self.prefix = {
-            role: (
-                f"POST /graphql HTTP/1.1\r\nHost: {parts.netloc}\r\nAuthorization: Bearer {token}\r\n"
-                "Content-Type: application/json\r\nContent-Length: "
-            ).encode()
+            role: request_prefix(config["base_url"], "/graphql", token)
             for role, token in (("admin", config["admin_token"]), ("runner", config["runner_token"]))
         }
         self.fail_every: int = config["fail_every"]
@@ -164,7 +140,7 @@ class Driver:
         return self.fail_every > 0 and index % self.fail_every == self.fail_every - 1
 
     async def call(
-        self, connection: _RawConnection, operation: str, payload: dict[str, Any], role: str = "admin"
+        self, connection: RawConnection, operation: str, payload: dict[str, Any], role: str = "admin"
     ) -> dict[str, Any]:
         body = json.dumps(
             {"query": self.documents[operation], "variables": {"input": payload}}, separators=(",", ":")
@@ -185,7 +161,7 @@ class Driver:
                     problem = f"errors: {json.dumps(document)[:400]}"
                 else:
                     data = document["data"]
-        except (OSError, EOFError, ValueError, TimeoutError, asyncio.IncompleteReadError) as error:
+        except RAW_ERRORS as error:
             connection.close()
             problem = f"{type(error).__name__}: {error}"
         finished = time.perf_counter()
@@ -205,7 +181,7 @@ class Driver:
         if wrong:
             raise LifecycleError(f"{operation}: expected {expected}, got {wrong} in {json.dumps(answer)[:300]}")
 
-    async def lifecycle(self, connection: _RawConnection, index: int) -> None:
+    async def lifecycle(self, connection: RawConnection, index: int) -> None:
         """One execution from submitIntent to `completed`."""
         began = time.perf_counter()
         submitted = await self.call(connection, "submitIntent", {"workspaceId": WORKSPACE, "text": f"Ship #{index}"})
@@ -257,7 +233,7 @@ class Driver:
         indexes = iter(range(first, first + count))
 
         async def worker() -> None:
-            connection = _RawConnection(*self.address)
+            connection = RawConnection(*self.address)
             try:
                 for index in indexes:  # shared iterator: each execution is taken by one worker
                     try:
@@ -294,20 +270,6 @@ class Driver:
         }
 
 
-def latency_summary(values: list[float]) -> dict[str, Any]:
-    ordered = sorted(values)
-    p50, p99 = percentile(ordered, 0.50), percentile(ordered, 0.99)
-    return {
-        "count": len(ordered),
-        "p50_ms": p50 * 1000,
-        "p90_ms": percentile(ordered, 0.90) * 1000,
-        "p99_ms": p99 * 1000,
-        "max_ms": ordered[-1] * 1000 if ordered else math.nan,
-        "mean_ms": sum(ordered) / len(ordered) * 1000 if ordered else math.nan,
-        "p99_over_p50": p99 / p50 if ordered and p50 > 0 else math.nan,
-    }
-
-
 async def _load(config: dict[str, Any]) -> dict[str, Any]:
     driver = Driver(config)
     cpu = time.process_time()
@@ -317,69 +279,14 @@ async def _load(config: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def _client_process(conn: Any, config: dict[str, Any]) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent owns Ctrl-C and terminates this process
-    try:
-        try:
-            import uvloop
-
-            runner: Any = uvloop.run
-        except ImportError:
-            runner = asyncio.run
-        message: tuple[str, Any] = ("ok", runner(_load(config)))
-    except BaseException as error:
-        message = ("error", f"{type(error).__name__}: {error}")
-    try:
-        conn.send(message)
-    except (BrokenPipeError, OSError):
-        pass
-    finally:
-        conn.close()
-
-
 def run_lifecycles(config: dict[str, Any], timeout: float) -> dict[str, Any]:
-    """The measured load, in a fresh process (as common.run_client)."""
-    context = multiprocessing.get_context("spawn")
-    receiver, sender = context.Pipe(duplex=False)
-    process = context.Process(target=_client_process, args=(sender, config), name="bench-lifecycle")
-    process.start()
-    sender.close()
-    finished = False
-    try:
-        if not receiver.poll(timeout):
-            raise RuntimeError(f"the load generator did not report within {timeout:.0f} s")
-        status, payload = receiver.recv()
-        finished = True
-        if status != "ok":
-            raise RuntimeError(f"the load generator failed: {payload}")
-        payload["client_pid"] = process.pid
-        return payload  # type: ignore[no-any-return]
-    finally:
-        if not finished:
-            process.terminate()
-        process.join(timeout=5)
-        if process.is_alive():
-            process.kill()
-            process.join(timeout=5)
-        receiver.close()
+    """The measured load, in a fresh process (as bench.kit.client.run_client)."""
+    return run_in_process(_load, config, timeout, "bench-lifecycle")
 
 
 # --------------------------------------------------------------------------------------------------
 # Server helpers
 # --------------------------------------------------------------------------------------------------
-
-
-def mint(var_dir: Path, env: dict[str, str], sub: str, role: str) -> str:
-    """A bearer token from the app's own CLI (`python -m app token`), with the server's JWT_SECRET."""
-    completed = subprocess.run(
-        [sys.executable, "-m", "app", "token", "--sub", sub, "--role", role, "--ttl", str(6 * 3600)],
-        cwd=var_dir,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return completed.stdout.strip()
 
 
 def get_json(url: str, token: str | None = None, body: bytes | None = None) -> Any:
@@ -401,32 +308,6 @@ def execution_counts(base_url: str, token: str) -> dict[str, int]:
     return {"completed": answer["data"]["completed"]["total"], "all": answer["data"]["all"]["total"]}
 
 
-def typename_run(base_url: str, concurrency: int, duration: float, warmup: float) -> dict[str, Any]:
-    config = {
-        "target": "typename",
-        "client": "raw",
-        "concurrency": concurrency,
-        "warmup": warmup,
-        "duration": duration,
-        "base_url": base_url,
-        "token": "",
-        "first_step": 0,
-        "last_step": 0,
-    }
-    return run_client(config)
-
-
-def busiest_others(before: dict[int, tuple[float, str]], known: set[int], count: int = 5) -> dict[str, int]:
-    """CPU ms during the load of the busiest processes other than the server, the client and this one (PostgreSQL
-    included: on a shared server its backends for other databases are other load too)."""
-    used = sorted(
-        ((seconds - before.get(pid, (0.0, ""))[0], pid, name) for pid, (seconds, name) in all_processes_cpu().items()),
-        reverse=True,
-    )
-    others = [item for item in used if item[1] not in known and item[0] >= 0.05][:count]
-    return {f"{pid} {command_line(pid)[:90] or f'[{name}]'}": round(seconds * 1000) for seconds, pid, name in others}
-
-
 def preflight(config: dict[str, Any], base_url: str) -> dict[str, Any]:
     """One execution that succeeds and one that fails step 2 and is retried, one request at a time, reading the
     server's statement counter around each request: the statements of every operation, exactly."""
@@ -437,37 +318,9 @@ def preflight(config: dict[str, Any], base_url: str) -> dict[str, Any]:
     return {name: sorted(set(counts)) for name, counts in driver.statements.items() if counts}
 
 
-def run_check(var_dir: Path, env: dict[str, str], timeout: float = 600.0) -> dict[str, Any]:
-    started = time.perf_counter()
-    try:
-        completed = subprocess.run(
-            [sys.executable, "-m", "app", "check"],
-            cwd=var_dir,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=timeout,
-        )
-        code, output = completed.returncode, (completed.stdout + completed.stderr).strip()
-    except subprocess.TimeoutExpired:
-        code, output = None, f"did not finish within {timeout:.0f} s"
-    lines = output.splitlines()
-    return {
-        "exit_code": code,
-        "ok": code == 0,
-        "seconds": time.perf_counter() - started,
-        "output": "\n".join(lines[:20] + ([f"... {len(lines) - 20} more lines"] if len(lines) > 20 else [])),
-    }
-
-
 # --------------------------------------------------------------------------------------------------
 # Report
 # --------------------------------------------------------------------------------------------------
-
-
-def _fmt(value: float | None, digits: int = 2) -> str:
-    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
 
 def print_report(result: dict[str, Any]) -> None:
@@ -481,7 +334,7 @@ def print_report(result: dict[str, Any]) -> None:
     print(
         f"executions={config['executions']}  concurrency={config['concurrency']}  "
         f"fail step 2 and retry: 1 in {config['fail_every']} ({load['executions_retried']})  "
-        f"wall {load['elapsed_s']:.1f} s  machine busy {_fmt(server.get('machine_busy_pct'), 0)}%"
+        f"wall {load['elapsed_s']:.1f} s  machine busy {fmt(server.get('machine_busy_pct'), 0)}%"
     )
     print()
     header = (
@@ -505,7 +358,7 @@ def print_report(result: dict[str, Any]) -> None:
     print(
         f"{'all requests':<21} {overall['count']:>6} {overall['p50_ms']:>8.2f} {overall['p90_ms']:>8.2f} "
         f"{overall['p99_ms']:>8.2f} {overall['max_ms']:>8.2f} {overall['p99_over_p50']:>7.2f} "
-        f"{_fmt(server['statements_per_request']):>9}"
+        f"{fmt(server['statements_per_request']):>9}"
     )
     whole = load["execution_latency"]
     print(
@@ -518,11 +371,11 @@ def print_report(result: dict[str, Any]) -> None:
     before, after = result["typename"]["before"], result["typename"]["after"]
     print(
         f"executions/s {load['executions_per_s']:.2f}   requests/s {load['requests_per_s']:.1f}   "
-        f"errors {load['errors']}   server CPU {_fmt(server['cpu_ms_per_req'])} ms/req   "
-        f"client CPU {_fmt(load['client_cpu_ms_per_req'])} ms/req"
+        f"errors {load['errors']}   server CPU {fmt(server['cpu_ms_per_req'])} ms/req   "
+        f"client CPU {fmt(load['client_cpu_ms_per_req'])} ms/req"
     )
     print(
-        f"mean SQL statements per request (server) {_fmt(server['statements_per_request'])}  "
+        f"mean SQL statements per request (server) {fmt(server['statements_per_request'])}  "
         f"({server['statements']} statements / {server['requests']} GraphQL requests; client sent {load['requests']})"
     )
     print(
@@ -548,14 +401,14 @@ def checks(result: dict[str, Any]) -> list[dict[str, Any]]:
     load, counts, config = result["load"], result["counts"], result["config"]
     expected = config["executions"] + PREFLIGHT
     typename = (result["typename"]["before"]["throughput_rps"] + result["typename"]["after"]["throughput_rps"]) / 2
-    ratio = load["requests_per_s"] / typename if typename else math.nan
+    throughput_ratio = ratio(load["requests_per_s"], typename)
     completed = counts["after"]["completed"] - counts["before"]["completed"]
     created = counts["after"]["all"] - counts["before"]["all"]
     tail_ratio = load["overall"]["p99_over_p50"]
     return [
         {
             "name": f"lifecycle req/s ÷ {{ __typename }} req/s (c={config['concurrency']})",
-            "value": ratio,
+            "value": throughput_ratio,
             "target": None,
             "pass": None,
         },
@@ -607,139 +460,142 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds before each typename run")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed to the lifecycle load")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary VAR_DIR (database, server log)")
-    parser.add_argument(
-        "--no-json", action="store_true", help="do not write bench/results/lifecycle-<database>-<timestamp>.json"
-    )
-    args = parser.parse_args(argv)
+    add_standard_arguments(parser, "lifecycle-<database>-<timestamp>.json")
+    args = parse(parser, argv, SMOKE)
     if args.executions < 1 or args.concurrency < 1 or args.fail_every < 0:
         parser.error("--executions and --concurrency must be positive, --fail-every not negative")
     return args
 
 
+def server_figures(
+    stats: tuple[dict[str, int], dict[str, int]],
+    cpu: tuple[float | None, float | None],
+    machine: tuple[Any, Any],
+    others: dict[str, int],
+) -> dict[str, Any]:
+    """The server's side of the load: statements per GraphQL request, CPU per request, how busy the machine was."""
+    served = stats[1]["requests"] - stats[0]["requests"]
+    executed = stats[1]["statements"] - stats[0]["statements"]
+    before, after = cpu
+    figures: dict[str, Any] = {
+        "statements": executed,
+        "requests": served,
+        "statements_per_request": executed / served if served else math.nan,
+        "cpu_ms_per_req": (
+            (after - before) * 1000 / served if before is not None and after is not None and served else None
+        ),
+        "other_processes_cpu_ms": others,
+    }
+    if (used := machine_busy(*machine)) is not None:
+        busy, _steal, _irq, total = used
+        figures["machine_busy_pct"] = busy / total * 100 if total else None
+    return figures
+
+
+def bench(args: argparse.Namespace, cleanup: ExitStack) -> Outcome:
+    env_info = environment(("asyncpg", "uvloop"))
+    var_dir = temporary_directory("bench-lifecycle-", cleanup, keep=args.keep)
+    secret = secrets.token_urlsafe(48)
+    database = urllib.parse.urlsplit(args.database_url).scheme if args.database_url else "sqlite"
+    scratch = scratch_database(
+        "pg" if args.database_url else "sqlite",
+        var_dir,
+        secret,
+        cleanup,
+        keep=args.keep,
+        database_url=args.database_url,
+    )
+    env = scratch.env
+    admin, runner = mint_cli(var_dir, env, ADMIN, "admin"), mint_cli(var_dir, env, RUNNER, "runner")
+    server = start_server(var_dir, env, database=database)
+    cleanup.callback(server.stop)
+    boot = wait_healthy(server)
+    base_url = server.base_url
+    print(f"server pid {server.proc.pid} on {base_url} ({database}) healthy after {boot:.1f} s")
+
+    config = {
+        "base_url": base_url,
+        "admin_token": admin,
+        "runner_token": runner,
+        "fail_every": args.fail_every,
+        "concurrency": args.concurrency,
+        "executions": args.executions,
+        "first": PREFLIGHT,
+    }
+    counts_before = execution_counts(base_url, admin)
+    statements = preflight(config, base_url)
+    print(f"pre-flight: {PREFLIGHT} lifecycles (one retried) ok; SQL statements per operation {statements}")
+
+    typename_before = typename_run(base_url, args.concurrency, args.typename_duration, args.warmup)
+    print(f"  {{ __typename }} c={args.concurrency}: {typename_before['throughput_rps']:.1f} req/s")
+
+    stats_before, cpu_before, machine_before = (
+        bench_stats(base_url),
+        process_cpu_seconds(server.proc.pid),
+        machine_cpu(),
+    )
+    everything_before = all_processes_cpu()
+    load = run_lifecycles(config, args.timeout)
+    stats_after, cpu_after, machine_after = bench_stats(base_url), process_cpu_seconds(server.proc.pid), machine_cpu()
+    others = busiest_others(everything_before, {server.proc.pid, os.getpid(), load["client_pid"]})
+    print(
+        f"  lifecycle c={args.concurrency}: {load['executions_per_s']:.2f} executions/s, "
+        f"{load['requests_per_s']:.1f} req/s, errors {load['errors']}"
+    )
+    if (gone := server.exited()) is not None:
+        raise RuntimeError(gone)
+
+    typename_after = typename_run(base_url, args.concurrency, args.typename_duration, args.warmup)
+    print(f"  {{ __typename }} c={args.concurrency}: {typename_after['throughput_rps']:.1f} req/s")
+    counts_after = execution_counts(base_url, admin)
+    server.stop()
+    app_check = run_check(var_dir, env)
+    lines = app_check["output"].splitlines()
+    app_check["output"] = "\n".join(lines[:20] + ([f"... {len(lines) - 20} more lines"] if len(lines) > 20 else []))
+
+    result: dict[str, Any] = {
+        "timestamp": timestamp(),
+        "config": {
+            "executions": args.executions,
+            "concurrency": args.concurrency,
+            "fail_every": args.fail_every,
+            "database": database,
+            "typename_duration": args.typename_duration,
+            "smoke": args.smoke,
+            "server": "python -m app serve --no-seed (WORKERS=1, LOG_LEVEL=warning, BENCH_ENDPOINTS=1)",
+            "client": "separate process, raw asyncio HTTP/1.1, one keep-alive connection per in-flight execution",
+        },
+        "environment": env_info | {"loadavg_after": loadavg()},
+        "statements_per_operation": statements,
+        "load": load,
+        "server": server_figures(
+            (stats_before, stats_after), (cpu_before, cpu_after), (machine_before, machine_after), others
+        ),
+        "typename": {"before": typename_before, "after": typename_after},
+        "counts": {"before": counts_before, "after": counts_after},
+        "app_check": app_check,
+    }
+    result["checks"] = checks(result)
+    print_report(result)
+    if not args.no_json:
+        write_result(f"lifecycle-{database.split('+')[0]}", result)
+    outcome = Outcome()
+    for check in result["checks"]:
+        name, value = check["name"], check["value"]
+        if name == "errors":
+            outcome.require(f"{value} errors in responses", ok=check["pass"])
+        elif name.startswith("executions `completed`"):
+            outcome.require(f"{value} executions completed, expected {check['target']}", ok=check["pass"])
+        elif name == "`python -m app check`":
+            outcome.require("`python -m app check` is not ok", ok=check["pass"])
+        else:
+            outcome.target(name, check["pass"])
+    return outcome
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, raise_keyboard_interrupt)  # cleanup runs on SIGTERM as on Ctrl-C
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))  # app and tests.integration.lifecycle (inherited by the spawned client)
-    env_info = environment(("asyncpg", "uvloop"))
-    var_dir = Path(tempfile.mkdtemp(prefix="bench-lifecycle-"))
-    server: subprocess.Popen[bytes] | None = None
-    try:
-        secret = secrets.token_urlsafe(48)
-        env = base_env(var_dir, secret)
-        if args.database_url:
-            env["DATABASE_URL"] = args.database_url
-        database = urllib.parse.urlsplit(args.database_url).scheme if args.database_url else "sqlite"
-        migrate(var_dir, env)
-        admin, runner = mint(var_dir, env, ADMIN, "admin"), mint(var_dir, env, RUNNER, "runner")
-
-        port = free_port()
-        base_url = f"http://127.0.0.1:{port}"
-        log_path = var_dir / "server.log"
-        server = start_server(var_dir, env, port, log_path)
-        boot = wait_healthy(server, base_url, log_path)
-        print(f"server pid {server.pid} on {base_url} ({database}) healthy after {boot:.1f} s")
-
-        config = {
-            "base_url": base_url,
-            "admin_token": admin,
-            "runner_token": runner,
-            "fail_every": args.fail_every,
-            "concurrency": args.concurrency,
-            "executions": args.executions,
-            "first": PREFLIGHT,
-        }
-        counts_before = execution_counts(base_url, admin)
-        statements = preflight(config, base_url)
-        print(f"pre-flight: {PREFLIGHT} lifecycles (one retried) ok; SQL statements per operation {statements}")
-
-        typename_before = typename_run(base_url, args.concurrency, args.typename_duration, args.warmup)
-        print(f"  {{ __typename }} c={args.concurrency}: {typename_before['throughput_rps']:.1f} req/s")
-
-        stats_before, cpu_before, machine_before = bench_stats(base_url), process_cpu_seconds(server.pid), machine_cpu()
-        everything_before = all_processes_cpu()
-        load = run_lifecycles(config, args.timeout)
-        stats_after, cpu_after, machine_after = bench_stats(base_url), process_cpu_seconds(server.pid), machine_cpu()
-        others = busiest_others(everything_before, {server.pid, os.getpid(), load["client_pid"]})
-        print(
-            f"  lifecycle c={args.concurrency}: {load['executions_per_s']:.2f} executions/s, "
-            f"{load['requests_per_s']:.1f} req/s, errors {load['errors']}"
-        )
-        if server.poll() is not None:
-            raise RuntimeError(f"the server exited with code {server.returncode}:\n{tail(log_path)}")
-
-        typename_after = typename_run(base_url, args.concurrency, args.typename_duration, args.warmup)
-        print(f"  {{ __typename }} c={args.concurrency}: {typename_after['throughput_rps']:.1f} req/s")
-        counts_after = execution_counts(base_url, admin)
-        stop_server(server)
-        app_check = run_check(var_dir, env)
-
-        served = stats_after["requests"] - stats_before["requests"]
-        executed = stats_after["statements"] - stats_before["statements"]
-        server_info: dict[str, Any] = {
-            "statements": executed,
-            "requests": served,
-            "statements_per_request": executed / served if served else math.nan,
-            "cpu_ms_per_req": (
-                (cpu_after - cpu_before) * 1000 / served
-                if cpu_before is not None and cpu_after is not None and served
-                else None
-            ),
-        }
-        server_info["other_processes_cpu_ms"] = others
-        if machine_before and machine_after:
-            busy, _steal, _irq, total = (
-                after - before for after, before in zip(machine_after, machine_before, strict=True)
-            )
-            server_info["machine_busy_pct"] = busy / total * 100 if total else None
-        result: dict[str, Any] = {
-            "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-            "config": {
-                "executions": args.executions,
-                "concurrency": args.concurrency,
-                "fail_every": args.fail_every,
-                "database": database,
-                "typename_duration": args.typename_duration,
-                "server": "python -m app serve --no-seed (WORKERS=1, LOG_LEVEL=warning, BENCH_ENDPOINTS=1)",
-                "client": "separate process, raw asyncio HTTP/1.1, one keep-alive connection per in-flight execution",
-            },
-            "environment": env_info | {"loadavg_after": [round(x, 2) for x in os.getloadavg()]},
-            "statements_per_operation": statements,
-            "load": load,
-            "server": server_info,
-            "typename": {"before": typename_before, "after": typename_after},
-            "counts": {"before": counts_before, "after": counts_after},
-            "app_check": app_check,
-        }
-        result["checks"] = checks(result)
-        print_report(result)
-        if not args.no_json:
-            RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-            path = (
-                RESULTS_DIR / f"lifecycle-{database.split('+')[0]}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
-            )
-            path.write_text(json.dumps(result, indent=2, allow_nan=True) + "\n")
-            print(f"\nresults: {path.relative_to(ROOT)}")
-        gating = ("errors", "executions `completed`", "`python -m app check`")  # the tail ratio only informs
-        return 0 if all(c["pass"] for c in result["checks"] if c["name"].startswith(gating)) else 1
-    except KeyboardInterrupt:
-        print("\ninterrupted; cleaning up", file=sys.stderr)
-        return 130
-    except (RuntimeError, OSError, subprocess.CalledProcessError) as error:
-        detail = f"\n{error.stderr}" if isinstance(error, subprocess.CalledProcessError) and error.stderr else ""
-        print(f"error: {error}{detail}", file=sys.stderr)
-        if server is not None:
-            print(f"server log (last lines):\n{tail(var_dir / 'server.log')}", file=sys.stderr)
-        return 1
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the cleanup
-        if server is not None:
-            stop_server(server)
-        if args.keep:
-            print(f"kept {var_dir}", file=sys.stderr)
-        else:
-            shutil.rmtree(var_dir, ignore_errors=True)
+    return kit_run.run("bench.lifecycle", lambda cleanup: bench(args, cleanup))
 
 
 if __name__ == "__main__":

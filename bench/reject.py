@@ -1,63 +1,42 @@
 """Benchmark the reject command through GraphQL against its bare baseline and an empty GraphQL query.
 
-    .venv/bin/python bench/reject.py [--duration 8] [--warmup 1] [--concurrency 1,16] [--executions 30000]
+    .venv/bin/python -m bench.reject [--duration 8] [--warmup 1] [--concurrency 1,16] [--executions 30000] [--smoke]
 
-It prepares a throw-away VAR_DIR (migrated, pre-seeded with one `awaiting_approval` step per execution),
-starts the real server (`python -m app serve --no-seed`, BENCH_ENDPOINTS=1, one worker) and drives it from
-a separate load-generator process (asyncio + one httpx.AsyncClient, connection limit = concurrency).
+It prepares a throw-away VAR_DIR (migrated, seeded by app.seeding.bulk with one `awaiting_approval` step per
+execution), starts the real server (`python -m app serve --no-seed`, BENCH_ENDPOINTS=1, one worker) and drives it
+from a separate load-generator process (asyncio + one httpx.AsyncClient, connection limit = concurrency).
 Targets, each for a fixed duration after an unmeasured warm-up, at each concurrency:
 
     reject    POST /graphql        rejectExecutionStep mutation (variables), a distinct step per request
     bare      POST /bench/reject   the same command through the executor, JSON in and out, no GraphQL
     typename  POST /graphql        { __typename }
 
-It prints throughput, p50/p99 and errors, the ratios against their targets, and writes the whole result
-to bench/results/reject-<timestamp>.json. The server and the temporary directory are removed on exit.
+It prints throughput, p50/p99 and errors, the ratios against their targets, checks the database with
+`python -m app check`, and writes the whole result to bench/results/reject-<timestamp>.json. The server and the
+temporary directory are removed on exit. Exit status: bench/README.md, "Exit status".
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import secrets
-import shutil
-import signal
-import subprocess
 import sys
-import tempfile
-import time
-from datetime import UTC, datetime
-from pathlib import Path
+from contextlib import ExitStack
 from typing import Any
 
-from common import (
-    RESULTS_DIR,
-    ROOT,
-    TYPENAME_BODY,
-    bare_reject_body,
-    base_env,
-    environment,
-    free_port,
-    graphql_reject_body,
-    migrate,
-    mint_token,
-    post,
-    process_cpu_seconds,
-    raise_keyboard_interrupt,
-    response_error,
-    run_client,
-    seed,
-    start_server,
-    stop_server,
-    tail,
-    target_path,
-    verdict,
-    wait_healthy,
-)
+from bench.kit import run as kit_run
+from bench.kit.bodies import TYPENAME_BODY, answer_problem, bare_reject_body, graphql_reject_body, target_path
+from bench.kit.client import run_client
+from bench.kit.cpu import process_cpu_seconds
+from bench.kit.report import environment, timestamp, verdict, write_result
+from bench.kit.run import Outcome, add_standard_arguments, parse
+from bench.kit.scratch import ScratchDatabase, scratch_database, temporary_directory, verify
+from bench.kit.server import Server, mint_token, post, start_server, wait_healthy
 
 TARGETS = ("reject", "bare", "typename")
 SANITY_STEPS = 2  # steps 0 and 1 are used by the pre-flight check, the runs start after them
+SMOKE = {"duration": 0.3, "warmup": 0.2, "concurrency": "16", "executions": 1500}
 
 # Targets printed next to the ratios measured in the same run.
 TARGET_REJECT_VS_BARE = 0.60
@@ -71,7 +50,7 @@ TAIL_CONCURRENCY = 16
 # --------------------------------------------------------------------------------------------------
 
 
-def preflight(base_url: str, token: str) -> None:
+def preflight(base_url: str, token: str, database: ScratchDatabase) -> None:
     """One request of each target, so a broken setup fails loudly before any measurement."""
     checks = [
         ("reject", graphql_reject_body(0), '"status":"rejected"'),
@@ -80,11 +59,12 @@ def preflight(base_url: str, token: str) -> None:
     ]
     for target, body, expected in checks:
         status, content = post(base_url + target_path(target), body, token)
-        problem = response_error(target, status, content)
-        if problem is None and expected not in content.decode(errors="replace").replace(" ", ""):
-            problem = f"unexpected answer: {content[:300]!r}"
+        problem = answer_problem(target, status, content, expected)
         if problem is not None:
             raise RuntimeError(f"pre-flight {target} failed: {problem}")
+        if target != "typename":
+            database.succeeded += 1
+    database.cursor = SANITY_STEPS
 
 
 # --------------------------------------------------------------------------------------------------
@@ -173,6 +153,15 @@ def print_report(result: dict[str, Any]) -> None:
             print(f"  error sample ({run['target']}, c={run['concurrency']}): {sample}")
 
 
+def print_verification(check: dict[str, Any]) -> None:
+    attempt = check["check"][-1]
+    print(f"\n`python -m app check` (exit {attempt['exit_code']}, {attempt['seconds']:.1f} s): {attempt['summary']}")
+    print(
+        f"rejected steps {check['rejected_steps']}, successful rejects {check['successful_rejects']}"
+        f" (+{check['failed_rejects']} failed): {'consistent' if check['counts_agree'] else 'MISMATCH'}"
+    )
+
+
 # --------------------------------------------------------------------------------------------------
 # Main
 # --------------------------------------------------------------------------------------------------
@@ -186,9 +175,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--executions", type=int, default=30_000, help="pre-seeded executions, one awaiting step each (default 30000)"
     )
-    parser.add_argument("--keep", action="store_true", help="keep the temporary VAR_DIR (database, server log)")
-    parser.add_argument("--no-json", action="store_true", help="do not write bench/results/reject-<timestamp>.json")
-    args = parser.parse_args(argv)
+    parser.add_argument(
+        "--check-timeout", type=float, default=600.0, help="seconds allowed to `python -m app check` (default 600)"
+    )
+    add_standard_arguments(parser, "reject-<timestamp>.json")
+    args = parse(parser, argv, SMOKE)
     args.concurrencies = [int(part) for part in args.concurrency.split(",") if part.strip()]
     if not args.concurrencies or min(args.concurrencies) < 1:
         parser.error("--concurrency needs positive integers")
@@ -197,102 +188,96 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def measure(server: Server, database: ScratchDatabase, token: str, args: argparse.Namespace) -> list[dict[str, Any]]:
+    runs: list[dict[str, Any]] = []
+    for concurrency in args.concurrencies:
+        for target in TARGETS:
+            config = {
+                "target": target,
+                "concurrency": concurrency,
+                "warmup": args.warmup,
+                "duration": args.duration,
+                "base_url": server.base_url,
+                "token": token,
+                "first_step": database.cursor,
+                "last_step": args.executions,
+            }
+            cpu_before = process_cpu_seconds(server.proc.pid)
+            run = run_client(config)
+            cpu_after = process_cpu_seconds(server.proc.pid)
+            # Server CPU per request (warm-up included: the server is idle between runs). Less sensitive
+            # than req/s to other load on a shared machine.
+            served = run["requests"] + run["warmup_requests"]
+            run["server_cpu_ms_per_req"] = (
+                (cpu_after - cpu_before) * 1000 / served
+                if cpu_before is not None and cpu_after is not None and served
+                else None
+            )
+            database.cursor += run["steps_used"]
+            if target != "typename":
+                failed = run["errors"] + run["warmup_errors"]
+                database.succeeded += served - failed
+                database.uncertain += failed
+            runs.append(run)
+            print(
+                f"  {target:<9} c={concurrency:<3} {run['throughput_rps']:8.1f} req/s  "
+                f"p50 {run['p50_ms']:7.2f} ms  p99 {run['p99_ms']:7.2f} ms  errors {run['errors']}"
+                + ("  STEPS EXHAUSTED: raise --executions" if run["exhausted"] else "")
+            )
+            if (gone := server.exited()) is not None:
+                raise RuntimeError(gone)
+    return runs
+
+
+def bench(args: argparse.Namespace, cleanup: ExitStack) -> Outcome:
+    env_info = environment()
+    var_dir = temporary_directory("bench-reject-", cleanup, keep=args.keep)
+    secret = secrets.token_urlsafe(48)
+    database = scratch_database("sqlite", var_dir, secret, cleanup, keep=args.keep, awaiting=args.executions)
+    server = start_server(var_dir, database.env)
+    cleanup.callback(server.stop)
+    boot = wait_healthy(server)
+    print(f"server pid {server.proc.pid} on {server.base_url} healthy after {boot:.1f} s")
+    token = mint_token(secret)
+    preflight(server.base_url, token, database)
+    runs = measure(server, database, token, args)
+    server.stop()
+    verification = verify(database, args.check_timeout)
+
+    result = {
+        "timestamp": timestamp(),
+        "config": {
+            "duration": args.duration,
+            "warmup": args.warmup,
+            "concurrencies": args.concurrencies,
+            "executions": args.executions,
+            "steps_consumed": database.cursor,
+            "smoke": args.smoke,
+            "server": "python -m app serve --no-seed (WORKERS=1, LOG_LEVEL=warning, BENCH_ENDPOINTS=1)",
+            "client": "separate process, asyncio + httpx.AsyncClient, connection limit = concurrency",
+        },
+        "environment": env_info,
+        "runs": runs,
+        "ratios": ratios(runs, args.concurrencies),
+        "verification": verification,
+    }
+    print_report(result)
+    print_verification(verification)
+    if not args.no_json:
+        write_result("reject", result)
+    outcome = Outcome()
+    for check in result["ratios"]:
+        outcome.target(f"c={check['concurrency']} {check['name']}", check["pass"])
+    errors = sum(run["errors"] + run["warmup_errors"] for run in runs)
+    outcome.require(f"{errors} errors in responses", ok=errors == 0)
+    outcome.require("`python -m app check` is not ok", ok=verification["check_ok"])
+    outcome.require("rejected steps and successful rejects disagree", ok=verification["counts_agree"])
+    return outcome
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, raise_keyboard_interrupt)  # cleanup runs on SIGTERM as on Ctrl-C
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    env_info = environment()
-    var_dir = Path(tempfile.mkdtemp(prefix="bench-reject-"))
-    server: subprocess.Popen[bytes] | None = None
-    try:
-        secret = secrets.token_urlsafe(48)
-        env = base_env(var_dir, secret)
-        started = time.perf_counter()
-        migrate(var_dir, env)
-        added = seed(var_dir, args.executions)
-        print(f"prepared {var_dir}: migrated and seeded {added} executions in {time.perf_counter() - started:.1f} s")
-
-        port = free_port()
-        base_url = f"http://127.0.0.1:{port}"
-        log_path = var_dir / "server.log"
-        server = start_server(var_dir, env, port, log_path)
-        boot = wait_healthy(server, base_url, log_path)
-        print(f"server pid {server.pid} on {base_url} healthy after {boot:.1f} s")
-        token = mint_token(secret)
-        preflight(base_url, token)
-
-        runs: list[dict[str, Any]] = []
-        cursor = SANITY_STEPS
-        for concurrency in args.concurrencies:
-            for target in TARGETS:
-                config = {
-                    "target": target,
-                    "concurrency": concurrency,
-                    "warmup": args.warmup,
-                    "duration": args.duration,
-                    "base_url": base_url,
-                    "token": token,
-                    "first_step": cursor,
-                    "last_step": args.executions,
-                }
-                cpu_before = process_cpu_seconds(server.pid)
-                run = run_client(config)
-                cpu_after = process_cpu_seconds(server.pid)
-                # Server CPU per request (warm-up included: the server is idle between runs). Less sensitive
-                # than req/s to other load on a shared machine.
-                served = run["requests"] + run["warmup_requests"]
-                run["server_cpu_ms_per_req"] = (
-                    (cpu_after - cpu_before) * 1000 / served
-                    if cpu_before is not None and cpu_after is not None and served
-                    else None
-                )
-                cursor += run["steps_used"]
-                runs.append(run)
-                print(
-                    f"  {target:<9} c={concurrency:<3} {run['throughput_rps']:8.1f} req/s  "
-                    f"p50 {run['p50_ms']:7.2f} ms  p99 {run['p99_ms']:7.2f} ms  errors {run['errors']}"
-                    + ("  STEPS EXHAUSTED: raise --executions" if run["exhausted"] else "")
-                )
-                if server.poll() is not None:
-                    raise RuntimeError(f"the server exited with code {server.returncode}:\n{tail(log_path)}")
-
-        result = {
-            "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-            "config": {
-                "duration": args.duration,
-                "warmup": args.warmup,
-                "concurrencies": args.concurrencies,
-                "executions": args.executions,
-                "steps_consumed": cursor,
-                "server": "python -m app serve --no-seed (WORKERS=1, LOG_LEVEL=warning, BENCH_ENDPOINTS=1)",
-                "client": "separate process, asyncio + httpx.AsyncClient, connection limit = concurrency",
-            },
-            "environment": env_info,
-            "runs": runs,
-            "ratios": ratios(runs, args.concurrencies),
-        }
-        print_report(result)
-        if not args.no_json:
-            RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-            path = RESULTS_DIR / f"reject-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
-            path.write_text(json.dumps(result, indent=2, allow_nan=True) + "\n")
-            print(f"\nresults: {path.relative_to(ROOT)}")
-        return 0
-    except KeyboardInterrupt:
-        print("\ninterrupted; cleaning up", file=sys.stderr)
-        return 130
-    except (RuntimeError, subprocess.CalledProcessError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the cleanup
-        if server is not None:
-            stop_server(server)
-        if args.keep:
-            print(f"kept {var_dir}", file=sys.stderr)
-        else:
-            shutil.rmtree(var_dir, ignore_errors=True)
+    return kit_run.run("bench.reject", lambda cleanup: bench(args, cleanup))
 
 
 if __name__ == "__main__":

@@ -24,56 +24,45 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import math
 import os
 import resource
 import secrets
-import shutil
-import signal
-import sqlite3
-import subprocess
 import sys
-import tempfile
 import threading
 import time
-import urllib.parse
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from common import (
-    RESULTS_DIR,
-    ROOT,
+import asyncpg
+
+from bench.kit import run as kit_run
+from bench.kit.bodies import answer_problem, graphql_reject_body
+from bench.kit.client import run_client
+from bench.kit.cpu import (
     all_processes_cpu,
-    base_env,
-    command_line,
     cpu_delta,
     cpu_snapshot,
-    environment,
     established_connections,
-    free_port,
-    graphql_reject_body,
+    machine_busy,
     machine_cpu,
-    migrate,
-    mint_token,
-    post,
     process_cpu_seconds,
-    process_tree,
-    raise_keyboard_interrupt,
-    response_error,
-    run_client,
-    seed,
-    start_server,
-    stop_server,
-    tail,
-    verdict,
-    wait_healthy,
 )
+from bench.kit.report import environment, fmt, loadavg, timestamp, verdict, write_result
+from bench.kit.run import Outcome, add_standard_arguments, parse
+from bench.kit.scratch import (
+    DEFAULT_PG_ADMIN_URL,
+    SAMPLER_NAME,
+    ScratchDatabase,
+    pg_fetch,
+    scratch_database,
+    temporary_directory,
+    verify,
+)
+from bench.kit.server import Server, mint_token, post, start_server, wait_healthy
 
-DEFAULT_PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 CONFIGS = {
     # name: (database, servers it drives, label)
     "pg1": ("pg", ("pg-a",), "PostgreSQL, 1 process"),
@@ -84,7 +73,7 @@ CONFIGS = {
 SERVERS = {"pg-a": ("pg", 1), "pg-b": ("pg", 1), "pg-w2": ("pg", 2), "sqlite": ("sqlite", 1)}  # database, workers
 TARGET_SCALE = 1.6  # PG two processes ÷ one process throughput
 APP_NAME = "control-plane"  # the application_name of the servers' PostgreSQL connections
-SAMPLER_NAME = "bench-sampler"
+SMOKE = {"duration": 0.3, "warmup": 0.2, "concurrency": "16", "executions": 1500}
 
 # One row per sample of the servers' PostgreSQL connections. A decision takes the event_counter row lock with
 # `UPDATE event_counter ...` (on PostgreSQL inside `WITH seq AS (UPDATE event_counter ...) INSERT ...`) and holds
@@ -135,75 +124,9 @@ PG_WAITS_LEGEND = (
 SAMPLE_COLUMNS = ("connections", "active", "running", "idle_in_tx", "lock_waits", "counter_waits", "wal_waits")
 
 
-@dataclass
-class Server:
-    name: str
-    database: str
-    workers: int
-    port: int
-    log_path: Path
-    proc: subprocess.Popen[bytes]
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def pids(self) -> list[int]:
-        return process_tree(self.proc.pid)
-
-    def worker_pids(self) -> list[int]:
-        """The processes that serve requests: the workers under uvicorn's supervisor, or the server itself."""
-        if self.workers == 1:
-            return [self.proc.pid]
-        return [pid for pid in self.pids()[1:] if "spawn_main" in command_line(pid)]  # not the resource tracker
-
-
-@dataclass
-class Database:
-    kind: str  # pg | sqlite
-    var_dir: Path
-    env: dict[str, str]
-    url: str | None = None  # DATABASE_URL (PostgreSQL)
-    dsn: str | None = None  # asyncpg DSN of the same database (PostgreSQL)
-    name: str | None = None
-    cursor: int = 0  # the next unused seeded step
-    succeeded: int = 0  # successful rejects, pre-flight and warm-up included
-    uncertain: int = 0  # failed rejects (a failure may still have committed)
-    servers: list[Server] = field(default_factory=list)
-
-
 # --------------------------------------------------------------------------------------------------
 # PostgreSQL helpers
 # --------------------------------------------------------------------------------------------------
-
-
-def _with_database(url: str, name: str, scheme: str | None = None) -> str:
-    parts = urllib.parse.urlsplit(url)
-    return urllib.parse.urlunsplit((scheme or parts.scheme, parts.netloc, f"/{name}", parts.query, ""))
-
-
-async def _pg_admin(admin_url: str, statement: str) -> None:
-    import asyncpg
-
-    connection = await asyncpg.connect(admin_url, timeout=10)
-    try:
-        await connection.execute(statement)
-    finally:
-        await connection.close()
-
-
-async def _pg_fetch(dsn: str, query: str, *args: Any) -> list[Any]:
-    import asyncpg
-
-    connection = await asyncpg.connect(dsn, timeout=10, server_settings={"application_name": SAMPLER_NAME})
-    try:
-        return list(await connection.fetch(query, *args))
-    finally:
-        await connection.close()
-
-
-def pg_fetch(dsn: str, query: str, *args: Any) -> list[Any]:
-    return asyncio.run(_pg_fetch(dsn, query, *args))
 
 
 def pg_pids(dsn: str) -> list[int]:
@@ -240,14 +163,12 @@ class Sampler(threading.Thread):
     def run(self) -> None:
         try:
             asyncio.run(self._main())
-        except Exception as error:  # reported, not fatal: the samples only explain the figures
+        except Exception as error:  # noqa: BLE001 - reported, not fatal: the samples only explain the figures
             self.error = f"{type(error).__name__}: {error}"
 
     async def _main(self) -> None:
         connection = None
         if self.dsn is not None:
-            import asyncpg
-
             connection = await asyncpg.connect(self.dsn, timeout=10, server_settings={"application_name": SAMPLER_NAME})
             self.backend_pid = connection.get_server_pid()
         try:
@@ -301,28 +222,20 @@ class Sampler(threading.Thread):
 
 
 def prepare_database(
-    kind: str, root: Path, secret: str, args: argparse.Namespace, databases: dict[str, Database]
-) -> Database:
-    """Registered in `databases` before anything is created, so that the cleanup finds it whatever fails."""
-    var_dir = root / kind
-    var_dir.mkdir()
-    env = base_env(var_dir, secret)
-    if args.db_pool_size is not None:
-        env["DB_POOL_SIZE"] = str(args.db_pool_size)
-    database = databases[kind] = Database(kind=kind, var_dir=var_dir, env=env)
-    started = time.perf_counter()
-    if kind == "pg":
-        name = f"bench_scale_{secrets.token_hex(4)}"
-        asyncio.run(_pg_admin(args.pg_admin_url, f'CREATE DATABASE "{name}"'))
-        database.name = name  # from here on, dropped at exit
-        database.url = _with_database(args.pg_admin_url, name, "postgresql+asyncpg")
-        database.dsn = _with_database(args.pg_admin_url, name)
-        env["DATABASE_URL"] = database.url
-    migrate(var_dir, env)
-    added = seed(var_dir, args.executions, database.url)
-    label = f"PostgreSQL database {database.name}" if kind == "pg" else f"SQLite in {var_dir}"
-    print(f"prepared {label}: migrated and seeded {added} executions in {time.perf_counter() - started:.1f} s")
-    return database
+    kind: str, root: Path, secret: str, args: argparse.Namespace, cleanup: ExitStack
+) -> ScratchDatabase:
+    """Migrated and seeded; a PostgreSQL database is dropped by `cleanup` whatever fails after it was created."""
+    extra = {"DB_POOL_SIZE": str(args.db_pool_size)} if args.db_pool_size is not None else {}
+    return scratch_database(
+        kind,
+        root / kind,
+        secret,
+        cleanup,
+        keep=args.keep,
+        pg_admin_url=args.pg_admin_url,
+        extra_env=extra,
+        awaiting=args.executions,
+    )
 
 
 def wait_workers(server: Server, timeout: float = 60.0) -> None:
@@ -331,8 +244,8 @@ def wait_workers(server: Server, timeout: float = 60.0) -> None:
     deadline = time.perf_counter() + timeout
     previous: dict[int, float] = {}
     while time.perf_counter() < deadline:
-        if server.proc.poll() is not None:
-            raise RuntimeError(f"{server.name} exited with code {server.proc.returncode}:\n{tail(server.log_path)}")
+        if (gone := server.exited()) is not None:
+            raise RuntimeError(gone)
         workers = server.worker_pids()
         current = cpu_snapshot(workers)
         if (
@@ -346,18 +259,26 @@ def wait_workers(server: Server, timeout: float = 60.0) -> None:
     raise RuntimeError(f"{server.name}: the {server.workers} workers did not settle within {timeout:.0f} s")
 
 
-def start_servers(names: list[str], databases: dict[str, Database]) -> dict[str, Server]:
+def start_servers(names: list[str], databases: dict[str, ScratchDatabase], cleanup: ExitStack) -> dict[str, Server]:
     servers: dict[str, Server] = {}
     for name in names:
         kind, workers = SERVERS[name]
         database = databases[kind]
-        port = free_port()
         log_path = database.var_dir.parent / f"{name}.log"
-        proc = start_server(database.var_dir, database.env, port, log_path, workers=workers, bench_endpoints=False)
-        servers[name] = Server(name, kind, workers, port, log_path, proc)
-        database.servers.append(servers[name])
+        server = start_server(
+            database.var_dir,
+            database.env,
+            name=name,
+            database=kind,
+            workers=workers,
+            bench_endpoints=False,
+            log_path=log_path,
+        )
+        cleanup.callback(server.stop)
+        servers[name] = server
+        database.servers.append(server)
     for server in servers.values():
-        boot = wait_healthy(server.proc, server.base_url, server.log_path)
+        boot = wait_healthy(server)
         if server.workers > 1:
             wait_workers(server)
         print(
@@ -367,13 +288,11 @@ def start_servers(names: list[str], databases: dict[str, Database]) -> dict[str,
     return servers
 
 
-def preflight(server: Server, database: Database, token: str) -> None:
+def preflight(server: Server, database: ScratchDatabase, token: str) -> None:
     """One reject through the server, so a broken setup fails loudly before any measurement."""
     status, content = post(server.base_url + "/graphql", graphql_reject_body(database.cursor), token)
     database.cursor += 1
-    problem = response_error("reject", status, content)
-    if problem is None and '"status":"rejected"' not in content.decode(errors="replace").replace(" ", ""):
-        problem = f"unexpected answer: {content[:300]!r}"
+    problem = answer_problem("reject", status, content, '"status":"rejected"')
     if problem is not None:
         database.uncertain += 1
         raise RuntimeError(f"pre-flight reject through {server.name} failed: {problem}")
@@ -386,7 +305,13 @@ def preflight(server: Server, database: Database, token: str) -> None:
 
 
 def measure(
-    config_name: str, concurrency: int, database: Database, servers: list[Server], token: str, args: argparse.Namespace
+    config_name: str,
+    concurrency: int,
+    database: ScratchDatabase,
+    servers: list[Server],
+    *,
+    token: str,
+    args: argparse.Namespace,
 ) -> dict[str, Any]:
     config = {
         "target": "reject",
@@ -454,10 +379,8 @@ def measure(
         # Busy processes on the machine that are neither servers, PostgreSQL (this database) nor the bench.
         "other_processes_cpu_ms": {name: round(seconds * 1000) for seconds, name in others[:5] if seconds >= 0.05},
     }
-    if machine_before and machine_after:
-        busy, steal, interrupts, total = (
-            after - before for after, before in zip(machine_after, machine_before, strict=True)
-        )
+    if (used := machine_busy(machine_before, machine_after)) is not None:
+        busy, steal, interrupts, total = used
         run["machine_busy_pct"] = busy / total * 100 if total else None
         run["machine_steal_pct"] = steal / total * 100 if total else None
         run["machine_irq_pct"] = interrupts / total * 100 if total else None
@@ -478,13 +401,9 @@ def measure(
     database.succeeded += served - run["errors"] - run["warmup_errors"]
     database.uncertain += run["errors"] + run["warmup_errors"]
     for server in servers:
-        if server.proc.poll() is not None:
-            raise RuntimeError(f"{server.name} exited with code {server.proc.returncode}:\n{tail(server.log_path)}")
+        if (gone := server.exited()) is not None:
+            raise RuntimeError(gone)
     return run
-
-
-def _fmt(value: float | None, digits: int = 2) -> str:
-    return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
 
 
 def progress_line(run: dict[str, Any]) -> str:
@@ -493,73 +412,9 @@ def progress_line(run: dict[str, Any]) -> str:
     return (
         f"  {run['config']:<7} c={run['concurrency']:<3} {run['throughput_rps']:8.1f} req/s  "
         f"p50 {run['p50_ms']:7.2f} ms  p99 {run['p99_ms']:7.2f} ms  errors {run['errors']}"
-        f"  srv {_fmt(run['server_cpu_ms_per_req'])} ms/req{extra}"
+        f"  srv {fmt(run['server_cpu_ms_per_req'])} ms/req{extra}"
         + ("  STEPS EXHAUSTED: raise --executions" if run["exhausted"] else "")
     )
-
-
-# --------------------------------------------------------------------------------------------------
-# Verification
-# --------------------------------------------------------------------------------------------------
-
-
-def _run_check(database: Database, timeout: float) -> dict[str, Any]:
-    started = time.perf_counter()
-    try:
-        completed = subprocess.run(
-            [sys.executable, "-m", "app", "check"],
-            cwd=database.var_dir,
-            env=database.env,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=timeout,
-        )
-        code, output = completed.returncode, (completed.stdout + completed.stderr).strip()
-    except subprocess.TimeoutExpired:
-        code, output = None, f"did not finish within {timeout:.0f} s"
-    return {"exit_code": code, "seconds": time.perf_counter() - started, "output": output}
-
-
-def _summary(output: str) -> str:
-    """The check's verdict in a line or a few: its own messages, or the gist of a traceback."""
-    if "statement timeout" in output:
-        return "cancelled by PostgreSQL's statement timeout (DB_STATEMENT_TIMEOUT_MS, default 15 s)"
-    if "Traceback" in output:
-        errors = [line.strip(" │") for line in output.splitlines() if "Error" in line and ":" in line]
-        return errors[-1] if errors else output.splitlines()[-1]
-    lines = output.splitlines()
-    return "\n  ".join(lines[:10] + ([f"... {len(lines) - 10} more lines"] if len(lines) > 10 else []))
-
-
-def verify(database: Database, timeout: float) -> dict[str, Any]:
-    """`python -m app check` on the database, and the rejected steps counted against the successful requests.
-
-    On PostgreSQL the check counts each rejected step's events with a correlated subquery, and execution_event
-    has no index on step_id: the time grows with rejected steps × events. When the statement timeout cancels it,
-    that is reported, then the check runs again after adding that index to this throw-away database."""
-    attempts = [_run_check(database, timeout)]
-    if database.kind == "pg" and database.dsn and "statement timeout" in attempts[0]["output"]:
-        pg_fetch(database.dsn, "CREATE INDEX IF NOT EXISTS bench_execution_event_step ON execution_event (step_id)")
-        attempts.append(_run_check(database, timeout) | {"note": "after CREATE INDEX ON execution_event (step_id)"})
-    query = "SELECT count(*) FROM execution_step WHERE status = 'rejected'"
-    if database.kind == "pg" and database.dsn:
-        rejected = int(pg_fetch(database.dsn, query)[0][0])
-    else:
-        with sqlite3.connect(database.var_dir / "control-plane.db") as connection:
-            rejected = int(connection.execute(query).fetchone()[0])
-    low, high = database.succeeded, database.succeeded + database.uncertain
-    for attempt in attempts:
-        attempt["summary"] = _summary(attempt["output"])
-    return {
-        "database": database.kind,
-        "check": attempts,
-        "rejected_steps": rejected,
-        "successful_rejects": database.succeeded,
-        "failed_rejects": database.uncertain,
-        "counts_agree": low <= rejected <= high,
-        "ok": attempts[-1]["exit_code"] == 0 and low <= rejected <= high,
-    }
 
 
 # --------------------------------------------------------------------------------------------------
@@ -631,13 +486,19 @@ def print_report(result: dict[str, Any]) -> None:
         print(
             f"{run['config']:<7} {run['processes']:>5} {run['concurrency']:>4} {run['requests']:>8} "
             f"{run['errors']:>6} {run['throughput_rps']:>8.1f} {run['p50_ms']:>8.2f} {run['p99_ms']:>8.2f} "
-            f"{_fmt(run['server_cpu_ms_per_req']):>10} {_fmt(run['db_cpu_ms_per_req']):>9} "
-            f"{run['client_cpu_ms_per_req']:>6.2f} {_fmt(run.get('machine_busy_pct'), 0):>5} {_fmt(other):>6}  {split}"
+            f"{fmt(run['server_cpu_ms_per_req']):>10} {fmt(run['db_cpu_ms_per_req']):>9} "
+            f"{run['client_cpu_ms_per_req']:>6.2f} {fmt(run.get('machine_busy_pct'), 0):>5} {fmt(other):>6}  {split}"
             + ("  (steps exhausted!)" if run["exhausted"] else "")
         )
     for line in RUNS_LEGEND:
         print(f"  {line}")
+    print_pg_waits(result)
+    print_ratios(result)
+    print_verification(result["verification"])
 
+
+def print_pg_waits(result: dict[str, Any]) -> None:
+    config = result["config"]
     pg_runs = [run for run in result["runs"] if run.get("pg_waits")]
     if pg_runs:
         print()
@@ -664,6 +525,9 @@ def print_report(result: dict[str, Any]) -> None:
         for line in PG_WAITS_LEGEND:
             print(f"  {line}")
 
+
+def print_ratios(result: dict[str, Any]) -> None:
+    env = result["environment"]
     print()
     for check in result["ratios"]:
         target = f"target {check['target']:<8} {verdict(check['pass'])}" if check["target"] else "(info)"
@@ -689,8 +553,10 @@ def print_report(result: dict[str, Any]) -> None:
         if run.get("pg_waits_error"):
             print(f"  sampler ({run['config']}, c={run['concurrency']}): {run['pg_waits_error']}")
 
+
+def print_verification(verification: list[dict[str, Any]]) -> None:
     print()
-    for check in result["verification"]:
+    for check in verification:
         label = "PostgreSQL" if check["database"] == "pg" else "SQLite"
         for attempt in check["check"]:
             note = f", {attempt['note']}" if "note" in attempt else ""
@@ -748,9 +614,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--check-timeout", type=float, default=600.0, help="seconds allowed to `python -m app check` (default 600)"
     )
-    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL database and the temporary directory")
-    parser.add_argument("--no-json", action="store_true", help="do not write bench/results/scale-<timestamp>.json")
-    args = parser.parse_args(argv)
+    add_standard_arguments(parser, "scale-<timestamp>.json")
+    args = parse(parser, argv, SMOKE)
     args.concurrencies = [int(part) for part in args.concurrency.split(",") if part.strip()]
     if not args.concurrencies or min(args.concurrencies) < 1:
         parser.error("--concurrency needs positive integers")
@@ -765,88 +630,77 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def bench(args: argparse.Namespace, cleanup: ExitStack) -> Outcome:
+    env_info = environment(("asyncpg", "uvloop"))
+    root = temporary_directory("bench-scale-", cleanup, keep=args.keep)
+    secret = secrets.token_urlsafe(48)
+    token = mint_token(secret)
+    kinds = sorted({CONFIGS[name][0] for name in args.config_names}, key=["pg", "sqlite"].index)
+    databases = {kind: prepare_database(kind, root, secret, args, cleanup) for kind in kinds}
+    if "pg" in databases and databases["pg"].dsn:
+        env_info["postgresql"] = pg_fetch(databases["pg"].dsn, "SHOW server_version")[0][0]
+    names = [name for name in SERVERS if any(name in CONFIGS[config][1] for config in args.config_names)]
+    servers = start_servers(names, databases, cleanup)
+    for server in servers.values():
+        preflight(server, databases[server.database], token)
+
+    runs: list[dict[str, Any]] = []
+    for concurrency in args.concurrencies:
+        for name in args.config_names:
+            kind, server_names, _label = CONFIGS[name]
+            run = measure(
+                name, concurrency, databases[kind], [servers[s] for s in server_names], token=token, args=args
+            )
+            runs.append(run)
+            print(progress_line(run))
+
+    for server in servers.values():
+        server.stop()
+    with ThreadPoolExecutor() as pool:  # both checks at once: on large databases they take a while
+        verification = list(pool.map(lambda db: verify(db, args.check_timeout), databases.values()))
+    result = {
+        "timestamp": timestamp(),
+        "config": {
+            "duration": args.duration,
+            "warmup": args.warmup,
+            "concurrencies": args.concurrencies,
+            "configs": {name: CONFIGS[name][2] for name in args.config_names},
+            "executions": args.executions,
+            "steps_consumed": {kind: database.cursor for kind, database in databases.items()},
+            "client": args.client,
+            "db_pool_size": args.db_pool_size,
+            "sample_ms": round(args.sample_interval * 1000),
+            "smoke": args.smoke,
+            "server": "python -m app serve --no-seed (LOG_LEVEL=warning, BENCH_ENDPOINTS=0)",
+            "load": "separate process; worker i of `concurrency` uses server i mod n, one keep-alive connection",
+        },
+        "environment": env_info | {"loadavg_after": loadavg()},
+        "runs": runs,
+        "ratios": ratios(runs, args.concurrencies),
+        "verification": verification,
+    }
+    print_report(result)
+    if not args.no_json:
+        write_result("scale", result)
+    return outcome_of(result)
+
+
+def outcome_of(result: dict[str, Any]) -> Outcome:
+    outcome = Outcome()
+    for check in result["ratios"]:
+        outcome.target(f"c={check['concurrency']} {check['name']}", check["pass"])
+    errors = sum(run["errors"] + run["warmup_errors"] for run in result["runs"])
+    outcome.require(f"{errors} errors in responses", ok=errors == 0)
+    for check in result["verification"]:
+        label = "PostgreSQL" if check["database"] == "pg" else "SQLite"
+        outcome.require(f"`python -m app check` is not ok on {label}", ok=check["check_ok"])
+        outcome.require(f"rejected steps and successful rejects disagree on {label}", ok=check["counts_agree"])
+    return outcome
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    signal.signal(signal.SIGTERM, raise_keyboard_interrupt)  # cleanup runs on SIGTERM as on Ctrl-C
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    env_info = environment(("asyncpg", "uvloop"))
-    root = Path(tempfile.mkdtemp(prefix="bench-scale-"))
-    databases: dict[str, Database] = {}
-    servers: dict[str, Server] = {}
-    try:
-        secret = secrets.token_urlsafe(48)
-        token = mint_token(secret)
-        kinds = sorted({CONFIGS[name][0] for name in args.config_names}, key=["pg", "sqlite"].index)
-        for kind in kinds:
-            prepare_database(kind, root, secret, args, databases)
-        if "pg" in databases and databases["pg"].dsn:
-            env_info["postgresql"] = pg_fetch(databases["pg"].dsn, "SHOW server_version")[0][0]
-        names = [name for name in SERVERS if any(name in CONFIGS[config][1] for config in args.config_names)]
-        servers = start_servers(names, databases)
-        for server in servers.values():
-            preflight(server, databases[server.database], token)
-
-        runs: list[dict[str, Any]] = []
-        for concurrency in args.concurrencies:
-            for name in args.config_names:
-                kind, server_names, _label = CONFIGS[name]
-                run = measure(name, concurrency, databases[kind], [servers[s] for s in server_names], token, args)
-                runs.append(run)
-                print(progress_line(run))
-
-        for server in servers.values():
-            stop_server(server.proc)
-        with ThreadPoolExecutor() as pool:  # both checks at once: on large databases they take a while
-            verification = list(pool.map(lambda db: verify(db, args.check_timeout), databases.values()))
-        result = {
-            "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-            "config": {
-                "duration": args.duration,
-                "warmup": args.warmup,
-                "concurrencies": args.concurrencies,
-                "configs": {name: CONFIGS[name][2] for name in args.config_names},
-                "executions": args.executions,
-                "steps_consumed": {kind: database.cursor for kind, database in databases.items()},
-                "client": args.client,
-                "db_pool_size": args.db_pool_size,
-                "sample_ms": round(args.sample_interval * 1000),
-                "server": "python -m app serve --no-seed (LOG_LEVEL=warning, BENCH_ENDPOINTS=0)",
-                "load": "separate process; worker i of `concurrency` uses server i mod n, one keep-alive connection",
-            },
-            "environment": env_info | {"loadavg_after": [round(x, 2) for x in os.getloadavg()]},
-            "runs": runs,
-            "ratios": ratios(runs, args.concurrencies),
-            "verification": verification,
-        }
-        print_report(result)
-        if not args.no_json:
-            RESULTS_DIR.mkdir(parents=True, exist_ok=True)
-            path = RESULTS_DIR / f"scale-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
-            path.write_text(json.dumps(result, indent=2, allow_nan=True) + "\n")
-            print(f"\nresults: {path.relative_to(ROOT)}")
-        return 0 if all(check["ok"] for check in verification) else 1
-    except KeyboardInterrupt:
-        print("\ninterrupted; cleaning up", file=sys.stderr)
-        return 130
-    except (RuntimeError, subprocess.CalledProcessError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the cleanup
-        for server in servers.values():
-            stop_server(server.proc)
-        pg = databases.get("pg")
-        if args.keep:
-            kept = f" and PostgreSQL database {pg.name} ({pg.url})" if pg and pg.name else ""
-            print(f"kept {root}{kept}", file=sys.stderr)
-        else:
-            if pg and pg.name:
-                try:
-                    asyncio.run(_pg_admin(args.pg_admin_url, f'DROP DATABASE IF EXISTS "{pg.name}" WITH (FORCE)'))
-                except Exception as error:
-                    print(f"could not drop PostgreSQL database {pg.name}: {error}", file=sys.stderr)
-            shutil.rmtree(root, ignore_errors=True)
+    return kit_run.run("bench.scale", lambda cleanup: bench(args, cleanup))
 
 
 if __name__ == "__main__":
