@@ -82,7 +82,7 @@ DEFAULT_LIMIT = DEFAULT_PAGE_SIZE
 
 
 class ControlPlaneExecutionLaneSummary(ContractModel):
-    """A run's lane in a list; every field is derived from stored state (see app/services/lanes.py)."""
+    """A run's lane in a list; every field is derived from stored state (see app/services/lifecycle/lanes.py)."""
 
     run_id: ID
     execution_id: ID
@@ -101,7 +101,7 @@ class ControlPlaneExecutionLaneSummary(ContractModel):
 
 
 class ControlPlaneExecutionLaneDetail(ContractModel):
-    """Everything about a run's lane; every field is derived from stored state (see app/services/lanes.py)."""
+    """Everything about a run's lane; every field is derived from stored state (see app/services/lifecycle/lanes.py)."""
 
     run_id: ID
     execution_id: ID

@@ -1,6 +1,6 @@
 """Evidence bundles: everything a run did, frozen as JSON with a digest an auditor can recompute.
 
-digest = "sha256:" + hex(SHA-256(RFC 8785 canonical JSON of the bundle)); see app/services/canonical.py.
+digest = "sha256:" + hex(SHA-256(RFC 8785 canonical JSON of the bundle)); see app/services/kernel/canonical.py.
 """
 
 from __future__ import annotations

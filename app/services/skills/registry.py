@@ -1,6 +1,6 @@
 """The skill registry: verify, install, disable and list skills (the gate agents' skills pass through).
 
-Verification is the pure `skill_verification` module; this module adds the trust policy from the
+Verification is pure (verification.py, signing.py, trust.py); this module adds the trust policy from the
 settings, what this server provides, and the store. An install is one insert that does nothing on
 a duplicate key + version (`ON CONFLICT DO NOTHING`), so two concurrent installs of one version
 cannot both win: the loser reads the winner's row and is idempotent (same manifest digest) or a
