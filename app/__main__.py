@@ -91,8 +91,8 @@ def serve(
     typer.echo(f"Control plane ({settings.app_env}) on {_database_label(settings)} — database {outcome}")
     typer.echo(f"  GraphQL endpoint: {url}" + ("  (GraphiQL in a browser)" if settings.graphiql_enabled else ""))
     if not settings.is_production and tokens.can_mint:
-        token = tokens.mint("admin", ["admin"], DEV_TOKEN_TTL)
-        typer.echo("  Admin token (sub 'admin', valid 12 h):")
+        token = tokens.mint("admin", ["admin"], ["*"], DEV_TOKEN_TTL)
+        typer.echo("  Admin token (sub 'admin', every workspace, valid 12 h):")
         typer.echo(f"    {token}")
         if settings.graphiql_enabled:
             # The same token for the page of every worker (and reloaded process): they inherit the
@@ -185,18 +185,29 @@ def check() -> None:
 def token(
     sub: Annotated[str, typer.Option(help="the principal id (JWT `sub`)")],
     role: Annotated[list[str] | None, typer.Option(help="a role; repeat for several (admin, runner, user)")] = None,
+    workspace: Annotated[
+        list[str] | None,
+        typer.Option(help="a workspace it may reach; repeat for several, '*' for all (none: no workspace data)"),
+    ] = None,
     ttl: Annotated[int, typer.Option(min=1, help="seconds until the token expires")] = 3600,
 ) -> None:
     """Mint a bearer token; prints the token alone, so TOKEN=$(python -m app token ...) works."""
-    from app.auth import ROLE_LEVELS, token_service_from_settings
+    import re
+
+    from app.auth import ALL_WORKSPACES, ROLE_LEVELS, token_service_from_settings
+    from app.contracts.types import ID_PATTERN
 
     unknown = sorted(set(role or []) - ROLE_LEVELS.keys())
     if unknown:
         raise _fail(f"unknown role(s) {', '.join(unknown)}; known roles: {', '.join(ROLE_LEVELS)}")
+    grants = workspace or []
+    invalid = [item for item in grants if item != ALL_WORKSPACES and not re.match(ID_PATTERN, item)]
+    if invalid:
+        raise _fail(f"invalid workspace id(s) {', '.join(map(repr, invalid))}; use ids like ws-acme, or '*'")
     settings = _settings()
     try:
         tokens = token_service_from_settings(settings)
-        typer.echo(tokens.mint(sub, role or [], ttl))
+        typer.echo(tokens.mint(sub, role or [], grants, ttl))
     except ConfigurationError as error:
         raise _fail(str(error)) from None
 

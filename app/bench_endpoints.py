@@ -75,8 +75,8 @@ class BenchEndpoints:
     async def reject(self, request: Request) -> Response:
         body = await request.json()
 
-        def authenticate() -> Principal:
-            return self.tokens.authenticate(request.headers.get("authorization"))
+        async def authenticate() -> Principal:
+            return await self.tokens.authenticate(request.headers.get("authorization"))
 
         try:
             result = await self.executor.execute(self.reject_spec, body, authenticate)

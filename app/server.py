@@ -100,7 +100,9 @@ def create_app(
         routes.extend(bench.routes())
     metrics = _metrics(services) if settings.metrics_enabled else None
     if metrics is not None:
-        routes.append(Route("/metrics", metrics.endpoint, methods=["GET"]))
+        scrape_token = settings.metrics_bearer_token.get_secret_value() if settings.metrics_bearer_token else None
+        endpoint = metrics.protected_endpoint(scrape_token) if scrape_token else metrics.endpoint
+        routes.append(Route("/metrics", endpoint, methods=["GET"]))
     tracing = build_tracing(settings.otel_exporter_otlp_endpoint)
 
     @asynccontextmanager

@@ -33,6 +33,19 @@ class Settings(BaseSettings):
     jwt_issuer: str | None = None
     jwt_audience: str | None = None
     jwt_leeway_seconds: int = Field(default=0, ge=0, le=300)
+    jwt_algorithms: str | None = None
+    """Comma-separated algorithms a token may be signed with (pinned; `none` never). Default: HS256 with
+    JWT_SECRET, RS256 with JWT_PUBLIC_KEY, RS256 and ES256 with JWT_JWKS_URL. JWT_ALGORITHM (one) also works."""
+    jwt_jwks_url: str | None = None
+    """An identity provider's JWKS endpoint (Keycloak: .../protocol/openid-connect/certs)."""
+    jwt_jwks_cache_seconds: float = Field(default=300, gt=0)
+    jwt_jwks_min_refresh_seconds: float = Field(default=30, ge=0)
+    """An unknown `kid` refetches the JWKS at most once per this many seconds."""
+    jwt_jwks_timeout_seconds: float = Field(default=5, gt=0)
+    jwt_roles_claim: str = "roles"
+    """Dotted path of the roles claim (`realm_access.roles` for Keycloak, a namespaced URL for Auth0)."""
+    jwt_workspaces_claim: str = "workspaces"
+    """Dotted path of the workspace grants claim: a list of workspace ids, or ["*"] for all."""
 
     graphiql: bool | None = None
     graphiql_token: SecretStr | None = None
@@ -56,6 +69,9 @@ class Settings(BaseSettings):
     """When set, the Content-Security-Policy of every HTML response (replacing a page's own)."""
     metrics_enabled: bool = True
     """Prometheus metrics at GET /metrics."""
+    metrics_bearer_token: SecretStr | None = None
+    """When set, GET /metrics answers 401 unless `Authorization: Bearer <this>` (otherwise keep /metrics
+    on an internal network)."""
     otel_exporter_otlp_endpoint: str | None = None
     """OTLP/HTTP collector (e.g. http://127.0.0.1:4318): one span per GraphQL request (needs the `otel` extra)."""
     bench_endpoints: bool = False
@@ -97,6 +113,12 @@ class Settings(BaseSettings):
         if self.log_format is not None:
             return self.log_format
         return "json" if self.is_production else "text"
+
+    @property
+    def jwt_algorithm_list(self) -> list[str]:
+        if self.jwt_algorithms:
+            return [name.strip() for name in self.jwt_algorithms.split(",") if name.strip()]
+        return [self.jwt_algorithm] if self.jwt_algorithm else []
 
     @property
     def cors_origin_list(self) -> list[str]:

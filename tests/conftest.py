@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -141,8 +141,9 @@ def database(services: Services) -> Database:
 
 @pytest.fixture
 def token(services: Services) -> Callable[..., str]:
-    def mint(sub: str = "dana", *roles: str, ttl: int = 600) -> str:
-        return services.tokens.mint(sub, list(roles) if roles else ["admin"], ttl)
+    def mint(sub: str = "dana", *roles: str, ttl: int = 600, workspaces: Sequence[str] = ("*",)) -> str:
+        """A token of `sub` (admin unless roles are given), granted every workspace unless `workspaces` says."""
+        return services.tokens.mint(sub, list(roles) if roles else ["admin"], list(workspaces), ttl)
 
     return mint
 

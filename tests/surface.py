@@ -33,6 +33,7 @@ QUERY_FIELDS = {
     "controlPlane.execution.evidence.get": "evidenceBundle",  # project addition
     "controlPlane.approval.list": "pendingApprovals",  # project addition
     "controlPlane.contract.list": "contracts",  # project addition
+    "controlPlane.identity.viewer": "viewer",  # project addition
     "controlPlane.skill.verify": "skillVerification",
     "controlPlane.skill.list": "skills",
 }

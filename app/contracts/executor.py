@@ -8,7 +8,7 @@ handlers the service layer bound to each contract.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -32,7 +32,7 @@ class UnitOfWorkFactory(Protocol[_UnitOfWork_co]):
     def __call__(self, *, write: bool) -> AbstractAsyncContextManager[_UnitOfWork_co]: ...
 
 
-Authenticate = Callable[[], Principal]
+Authenticate = Callable[[], Awaitable[Principal]]
 """Returns the caller or raises Unauthenticated; called only when a contract needs it."""
 
 
@@ -86,7 +86,7 @@ class Executor(Generic[UnitOfWork]):
             raise masked from error
 
     async def _execute(self, spec: OperationSpec, raw: Mapping[str, Any], authenticate: Authenticate) -> BaseModel:
-        principal = self._guard(spec, authenticate)
+        principal = await self._guard(spec, authenticate)
         try:
             data = spec.input.model_validate(raw)
         except ValidationError as error:
@@ -104,13 +104,13 @@ class Executor(Generic[UnitOfWork]):
         return result
 
     @staticmethod
-    def _guard(spec: OperationSpec, authenticate: Authenticate) -> Principal | None:
+    async def _guard(spec: OperationSpec, authenticate: Authenticate) -> Principal | None:
         if spec.auth is AuthLevel.ANONYMOUS:
             try:
-                return authenticate()
+                return await authenticate()
             except Unauthenticated:
                 return None
-        principal = authenticate()
+        principal = await authenticate()
         if principal.level < spec.auth:
             raise Forbidden(f"This operation needs the {spec.auth.label} role.")
         return principal

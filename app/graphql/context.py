@@ -28,12 +28,13 @@ class Context:
     record: RequestRecord | None = field(default_factory=current_request, repr=False)
     """The request's observability record (None outside the HTTP middleware): what it ran, for whom, how."""
 
-    def authenticate(self) -> Principal:
-        """The caller, from the bearer token; decoded once per request, on first need."""
+    async def authenticate(self) -> Principal:
+        """The caller, from the bearer token; verified once per request, on first need."""
         if self._principal is None:
-            self._principal = self.tokens.authenticate(self.request.headers.get("authorization"))
+            self._principal = await self.tokens.authenticate(self.request.headers.get("authorization"))
             if self.record is not None:
                 self.record.principal_id = self._principal.id
+                self.record.workspace_grants = self._principal.grant_count
         return self._principal
 
     async def run(self, spec: OperationSpec, raw: Mapping[str, Any]) -> BaseModel:

@@ -35,6 +35,8 @@ class RequestRecord:
     path: str
     operation_name: str | None = None
     principal_id: str | None = None
+    workspace_grants: int | None = None
+    """How many workspaces the caller is granted (None: all, or not known); never the token or the ids."""
     calls: list[tuple[str, str]] = field(default_factory=list)
     """(contract key, outcome code) per contract the request ran, in completion order."""
     error_codes: list[str] = field(default_factory=list)

@@ -8,7 +8,8 @@ or an `extensions.code`. The pool gauges are read at scrape time, so requests pa
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import hmac
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
@@ -110,6 +111,23 @@ class Metrics:
 
     async def endpoint(self, _: Request) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+
+    def protected_endpoint(self, bearer_token: str) -> Callable[[Request], Awaitable[Response]]:
+        """The endpoint behind `Authorization: Bearer <bearer_token>` (compared in constant time)."""
+        expected = f"Bearer {bearer_token}".encode()
+
+        async def endpoint(request: Request) -> Response:
+            given = request.headers.get("authorization", "").encode()
+            if not hmac.compare_digest(given, expected):
+                return Response(
+                    "metrics need a bearer token\n",
+                    status_code=401,
+                    media_type="text/plain",
+                    headers={"WWW-Authenticate": 'Bearer realm="metrics"'},
+                )
+            return await self.endpoint(request)
+
+        return endpoint
 
 
 __all__ = ["LATENCY_BUCKETS", "Metrics", "PoolCollector"]

@@ -124,6 +124,7 @@ class RequestObserver:
             "operation": _clip(record.operation_name) if record.operation_name else None,
             "contracts": record.contracts,
             "principal": record.principal_id,
+            "workspace_grants": _grants(record),
             "outcome": outcome,
             "duration_ms": round(seconds * 1000, 2),
         }
@@ -160,3 +161,10 @@ async def _internal_error(send: Send, request_id: str) -> None:
 
 
 __all__ = ["RequestObserver"]
+
+
+def _grants(record: RequestRecord) -> int | str | None:
+    """How many workspaces the caller holds (`*` for all); the ids and the token are never logged."""
+    if record.principal_id is None:
+        return None
+    return "*" if record.workspace_grants is None else record.workspace_grants

@@ -85,19 +85,26 @@ class _Player:
 
     async def call(self, key: str, raw: dict[str, Any], actor: str, role: str = "admin") -> Any:
         spec = self.spec(key)
-        principal = Principal(id=actor, roles=frozenset({role}))
+        principal = Principal.of(actor, {role}, {self.scenario.workspace})
+
+        async def caller() -> Principal:
+            return principal
+
         try:
-            result = await self.executor.execute(spec, raw, lambda: principal)
+            result = await self.executor.execute(spec, raw, caller)
         except Exception as error:
             raise SeedError(f"seed scenario {self.scenario.name!r}: {spec.field_name} failed: {error}") from error
         self.tick += 1
         return result
 
     async def next_step(self, *statuses: StepStatus) -> str:
+        operator = Principal.of(self.scenario.operator, {"admin"}, {self.scenario.workspace})
+
+        async def caller() -> Principal:
+            return operator
+
         record = await self.executor.execute(
-            self.spec("controlPlane.execution.get"),
-            {"execution_id": self.execution_id},
-            lambda: Principal(id=self.scenario.operator, roles=frozenset({"admin"})),
+            self.spec("controlPlane.execution.get"), {"execution_id": self.execution_id}, caller
         )
         for step in record.execution.steps:  # type: ignore[attr-defined]
             if step.status in statuses:

@@ -18,7 +18,7 @@ from app.services.approval import decisions, queue
 from app.services.audit import evidence, lane_queries, trace
 from app.services.audit.explanation import Explainer
 from app.services.audit.plan_verification import PlanVerifier
-from app.services.lifecycle import reads, runner_reports, runs
+from app.services.lifecycle import reads, runner_reports, runs, viewer
 from app.services.lifecycle.catalogue import Catalogue
 from app.services.lifecycle.plans import Plans
 from app.services.lifecycle.policy import Policy
@@ -71,6 +71,7 @@ def handlers_by_key(registry: Registry, settings: Settings | None = None) -> dic
         "controlPlane.execution.get": reads.get_execution,
         "controlPlane.execution.list": reads.list_executions,
         "controlPlane.contract.list": Catalogue(registry).list_contracts,
+        "controlPlane.identity.viewer": viewer.get_viewer,
         # capability control-plane.approval, in approval/
         "controlPlane.execution.reject": decisions.reject_step,
         "controlPlane.execution.approve": decisions.approve_step,

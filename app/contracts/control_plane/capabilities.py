@@ -27,6 +27,7 @@ CAPABILITIES = (
             "controlPlane.execution.get",
             "controlPlane.execution.list",
             "controlPlane.contract.list",
+            "controlPlane.identity.viewer",
             "controlPlane.intent.received",
             "controlPlane.plan.compiled",
             "controlPlane.plan.rejected",

@@ -31,6 +31,7 @@ from app.db.tables import step_table as step_t
 from app.errors import Conflict, NotFound
 from app.services.kernel.clock import new_id, utcnow
 from app.services.kernel.event_log import Move, append_events
+from app.services.kernel.grants import grant_params, granted
 
 STEP_REJECTED = "STEP_REJECTED"
 
@@ -56,7 +57,11 @@ class _Decided:
 # say, a cancel of the same execution queue up instead of deadlocking on PostgreSQL.
 _LIVE_EXECUTION = (
     select(execution_t.c.id)
-    .where(execution_t.c.id == bindparam("b_execution_id"), execution_t.c.status.not_in(TERMINAL_EXECUTION_STATUSES))
+    .where(
+        execution_t.c.id == bindparam("b_execution_id"),
+        execution_t.c.status.not_in(TERMINAL_EXECUTION_STATUSES),
+        granted(execution_t.c.workspace_id),
+    )
     .with_for_update()
     .cte("live_execution")
 )
@@ -90,7 +95,7 @@ _CURRENT = (
     )
     .select_from(execution_t)
     .outerjoin(step_t, and_(step_t.c.id == bindparam("b_step_id"), step_t.c.execution_id == execution_t.c.id))
-    .where(execution_t.c.id == bindparam("b_execution_id"))
+    .where(execution_t.c.id == bindparam("b_execution_id"), granted(execution_t.c.workspace_id))
 )
 _RECORD_DECISION = insert(decision_t)
 _END_EXECUTION = (
@@ -130,6 +135,8 @@ class _Vote:
     decision: Decision
     actor: str
     note: str | None
+    principal: Principal | None
+    """Whose workspace grants the decision is made under (the actor, by the contract's actor check)."""
 
     @property
     def step_status(self) -> StepStatus:
@@ -149,14 +156,16 @@ async def _claim(session: AsyncSession, vote: _Vote, at: datetime) -> _Claimed |
         "b_actor": vote.actor,
         "b_note": vote.note,
         "b_at": at,
+        **grant_params(vote.principal),
     }
     row = (await session.execute(_CLAIM, params)).one_or_none()
     return None if row is None else _Claimed(position=row[0], run_id=row[1])
 
 
-async def _current(session: AsyncSession, execution_id: str, step_id: str) -> _Decided:
+async def _current(session: AsyncSession, vote: _Vote) -> _Decided:
     """Why a claim failed: the step as it is now, or NOT_FOUND (one round trip tells which)."""
-    params = {"b_step_id": step_id, "b_execution_id": execution_id}
+    execution_id, step_id = vote.execution_id, vote.step_id
+    params = {"b_step_id": step_id, "b_execution_id": execution_id, **grant_params(vote.principal)}
     row = (await session.execute(_CURRENT, params)).one_or_none()
     if row is None:
         raise NotFound(f"Execution {execution_id!r} does not exist.")
@@ -168,7 +177,7 @@ async def _current(session: AsyncSession, execution_id: str, step_id: str) -> _D
 async def _replayed(session: AsyncSession, vote: _Vote) -> datetime:
     """After a failed claim: the original decision time when this request repeats the decision already
     taken (same status, actor and note), so a retried request is safe; otherwise NOT_FOUND or CONFLICT."""
-    current = await _current(session, vote.execution_id, vote.step_id)
+    current = await _current(session, vote)
     if (
         current.status == vote.step_status
         and current.decided_by == vote.actor
@@ -196,7 +205,7 @@ async def reject_step(
     session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionRejectInput
 ) -> ControlPlaneExecutionRejectOutput:
     now = utcnow()
-    vote = _Vote(data.execution_id, data.step_id, Decision.REJECTED, data.rejected_by, data.reason)
+    vote = _Vote(data.execution_id, data.step_id, Decision.REJECTED, data.rejected_by, data.reason, principal)
     target = await _claim(session, vote, now)
     if target is None:
         decided_at = await _replayed(session, vote)
@@ -228,7 +237,7 @@ async def approve_step(
     session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionApproveInput
 ) -> ControlPlaneExecutionApproveOutput:
     now = utcnow()
-    vote = _Vote(data.execution_id, data.step_id, Decision.APPROVED, data.approved_by, data.note)
+    vote = _Vote(data.execution_id, data.step_id, Decision.APPROVED, data.approved_by, data.note, principal)
     target = await _claim(session, vote, now)
     if target is None:
         decided_at = await _replayed(session, vote)

@@ -14,13 +14,17 @@ from app.contracts.control_plane.queries.approval_list import (
 from app.contracts.control_plane.statuses import StepStatus
 from app.db.tables import execution_table as execution_t
 from app.db.tables import step_table as step_t
+from app.services.kernel.grants import in_grants
 from app.services.kernel.paging import page
 
 
 async def list_pending_approvals(
     session: AsyncSession, principal: Principal | None, data: ControlPlaneApprovalListInput
 ) -> ControlPlaneApprovalListOutput:
-    filters: list[ColumnElement[bool]] = [step_t.c.status == StepStatus.AWAITING_APPROVAL]
+    filters: list[ColumnElement[bool]] = [
+        step_t.c.status == StepStatus.AWAITING_APPROVAL,
+        in_grants(principal, execution_t.c.workspace_id),
+    ]
     if data.workspace_id is not None:
         filters.append(execution_t.c.workspace_id == data.workspace_id)
     if data.risk_tier is not None:

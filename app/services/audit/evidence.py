@@ -24,6 +24,7 @@ from app.contracts.control_plane.queries.evidence_get import (
 from app.db.tables import bundle_table as bundle_t
 from app.db.tables import decision_table as decision_t
 from app.db.tables import event_table as event_t
+from app.db.tables import execution_table as execution_t
 from app.db.tables import intent_table as intent_t
 from app.db.tables import plan_table as plan_t
 from app.db.tables import step_table as step_t
@@ -31,6 +32,7 @@ from app.errors import NotFound
 from app.services.kernel.canonical import sha256_digest
 from app.services.kernel.clock import new_id, utcnow
 from app.services.kernel.event_log import append_events
+from app.services.kernel.grants import in_grants
 from app.services.lifecycle.interface import lock_run
 
 BUNDLE_FORMAT = "control-plane.evidence/1"
@@ -152,7 +154,7 @@ async def export_evidence(
     session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionEvidenceExportInput
 ) -> ControlPlaneExecutionEvidenceExportOutput:
     # Locking the execution orders concurrent exports of one run, so ordinals never collide.
-    locked = await lock_run(session, data.run_id)
+    locked = await lock_run(session, data.run_id, principal)
     now = utcnow()
     count = (await session.execute(select(func.count()).where(bundle_t.c.run_id == data.run_id))).scalar_one()
     bundle_id = new_id("evb")
@@ -189,7 +191,11 @@ async def export_evidence(
 async def get_bundle(
     session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionEvidenceGetInput
 ) -> ControlPlaneExecutionEvidenceGetOutput:
-    query = select(bundle_t).where(bundle_t.c.run_id == data.run_id)
+    query = (
+        select(bundle_t)
+        .join(execution_t, execution_t.c.id == bundle_t.c.execution_id)
+        .where(bundle_t.c.run_id == data.run_id, in_grants(principal, execution_t.c.workspace_id))
+    )
     if data.bundle_id is not None:
         query = query.where(bundle_t.c.id == data.bundle_id)
     row = (await session.execute(query.order_by(bundle_t.c.ordinal.desc()).limit(1))).one_or_none()

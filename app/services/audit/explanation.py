@@ -17,6 +17,7 @@ from app.db.tables import execution_table as execution_t
 from app.db.tables import plan_table as plan_t
 from app.db.tables import step_table as step_t
 from app.errors import NotFound
+from app.services.kernel.grants import in_grants
 from app.services.lifecycle.interface import Policy
 
 UNVERIFIED = "unverified"
@@ -42,7 +43,7 @@ class Explainer:
                     plan_t.c.document,
                 )
                 .select_from(execution_t.outerjoin(plan_t, plan_t.c.id == execution_t.c.plan_id))
-                .where(execution_t.c.id == data.execution_id)
+                .where(execution_t.c.id == data.execution_id, in_grants(principal, execution_t.c.workspace_id))
             )
         ).one_or_none()
         if row is None:

@@ -28,6 +28,7 @@ from app.db.tables import run_table as run_t
 from app.db.tables import step_table as step_t
 from app.errors import NotFound
 from app.services.kernel.clock import utcnow
+from app.services.kernel.grants import in_grants
 from app.services.kernel.paging import page
 from app.services.lifecycle.interface import (
     RunFacts,
@@ -80,7 +81,8 @@ async def _steps_by_execution(session: AsyncSession, execution_ids: Sequence[str
 async def get_lane(
     session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionLaneGetInput
 ) -> ControlPlaneExecutionLaneGetOutput:
-    row = (await session.execute(_runs_with_facts().where(run_t.c.id == data.run_id))).one_or_none()
+    granted = in_grants(principal, execution_t.c.workspace_id)
+    row = (await session.execute(_runs_with_facts().where(run_t.c.id == data.run_id, granted))).one_or_none()
     if row is None:
         raise NotFound(f"Run {data.run_id!r} does not exist.")
     steps = await _steps_by_execution(session, [row.execution_id])
@@ -93,7 +95,7 @@ async def list_lanes(
     session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionLaneListInput
 ) -> ControlPlaneExecutionLaneListOutput:
     state = run_state_sql()
-    filters: list[ColumnElement[bool]] = []
+    filters: list[ColumnElement[bool]] = [in_grants(principal, execution_t.c.workspace_id)]
     if data.lane_key is not None:
         filters.append(lane_key_sql(state) == data.lane_key)
     if data.lane_status is not None:

@@ -40,7 +40,7 @@ class PlanVerifier:
                 f"Unknown policy version {data.policy_version!r}; this server enforces {self.policy.version!r}.",
                 {"policyVersion": f"must be {self.policy.version!r} or absent"},
             )
-        execution = await lock_execution(session, data.execution_id)
+        execution = await lock_execution(session, data.execution_id, principal)
         plan = await current_plan(session, execution, data.plan_id)
         allowed(Action.VERIFY, execution_state(execution))
         views = [

@@ -14,6 +14,7 @@ from app.contracts.control_plane.statuses import ExecutionStatus, RunState, Step
 from app.db.tables import event_table as event_t
 from app.db.tables import execution_table as execution_t
 from app.errors import NotFound
+from app.services.kernel.grants import in_grants
 
 # event key -> the status the execution (or, for step events, the step) had after it; the plan and
 # evidence events name what happened to the plan (compiled, verified) or the run (exported) instead
@@ -50,7 +51,11 @@ async def get_trace(
     session: AsyncSession, principal: Principal | None, data: ControlPlaneTraceGetInput
 ) -> ControlPlaneTraceGetOutput:
     exists = (
-        await session.execute(select(execution_t.c.id).where(execution_t.c.id == data.execution_id))
+        await session.execute(
+            select(execution_t.c.id).where(
+                execution_t.c.id == data.execution_id, in_grants(principal, execution_t.c.workspace_id)
+            )
+        )
     ).one_or_none()
     if exists is None:
         raise NotFound(f"Execution {data.execution_id!r} does not exist.")

@@ -17,10 +17,12 @@ from typing import Any
 from sqlalchemy import Row, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth import Principal
 from app.db.tables import execution_table as execution_t
 from app.db.tables import run_table as run_t
 from app.errors import NotFound
 from app.services.kernel.event_log import Move
+from app.services.kernel.grants import grant_params, granted
 from app.services.lifecycle.state_machine import State, run_state
 
 
@@ -58,10 +60,17 @@ def execution_state(execution: Any) -> State:
     )
 
 
-async def lock_execution(session: AsyncSession, execution_id: str) -> Row[Any]:
-    row = (
-        await session.execute(select(execution_t).where(execution_t.c.id == execution_id).with_for_update())
-    ).one_or_none()
+_EXECUTION = (
+    select(execution_t)
+    .where(execution_t.c.id == bindparam("execution_id"), granted(execution_t.c.workspace_id))
+    .with_for_update()
+)
+
+
+async def lock_execution(session: AsyncSession, execution_id: str, principal: Principal | None) -> Row[Any]:
+    """The execution, its row locked; NOT_FOUND as well outside the caller's workspaces."""
+    params = {"execution_id": execution_id, **grant_params(principal)}
+    row = (await session.execute(_EXECUTION, params)).one_or_none()
     if row is None:
         raise NotFound(f"Execution {execution_id!r} does not exist.")
     return row
@@ -71,15 +80,17 @@ async def lock_execution(session: AsyncSession, execution_id: str) -> Row[Any]:
 _RUN_AND_EXECUTION = (
     select(*run_t.c, *execution_t.c)
     .join_from(run_t, execution_t, execution_t.c.id == run_t.c.execution_id)
-    .where(run_t.c.id == bindparam("run_id"))
+    .where(run_t.c.id == bindparam("run_id"), granted(execution_t.c.workspace_id))
     .with_for_update(of=execution_t)
 )
 _RUN_COLUMNS = tuple(run_t.c.keys())
 _EXECUTION_COLUMNS = tuple(execution_t.c.keys())
 
 
-async def lock_run(session: AsyncSession, run_id: str) -> LockedRun:
-    row = (await session.execute(_RUN_AND_EXECUTION, {"run_id": run_id})).one_or_none()
+async def lock_run(session: AsyncSession, run_id: str, principal: Principal | None) -> LockedRun:
+    """The run and its execution, the execution's row locked; NOT_FOUND as well outside the caller's workspaces."""
+    params = {"run_id": run_id, **grant_params(principal)}
+    row = (await session.execute(_RUN_AND_EXECUTION, params)).one_or_none()
     if row is None:
         raise NotFound(f"Run {run_id!r} does not exist.")
     values = tuple(row)

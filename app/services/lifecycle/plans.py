@@ -25,7 +25,7 @@ from app.db.tables import execution_table as execution_t
 from app.db.tables import intent_table as intent_t
 from app.db.tables import plan_table as plan_t
 from app.db.tables import step_table as step_t
-from app.errors import BadUserInput, Conflict, NotFound
+from app.errors import BadUserInput, Conflict, Forbidden, NotFound
 from app.services.kernel.canonical import sha256_digest
 from app.services.kernel.clock import new_id, utcnow
 from app.services.kernel.event_log import Move, append_events
@@ -77,6 +77,8 @@ class Plans:
         self, session: AsyncSession, principal: Principal | None, data: ControlPlaneIntentSubmitInput
     ) -> ControlPlaneIntentSubmitOutput:
         assert principal is not None  # the contract needs a user
+        if not principal.may_reach(data.workspace_id):
+            raise Forbidden(f"You hold no grant for workspace {data.workspace_id!r}; ask for it in your token.")
         now = utcnow()
         execution_id, intent_id = new_id("exe"), new_id("int")
         await session.execute(
@@ -139,7 +141,7 @@ class Plans:
         self, session: AsyncSession, principal: Principal | None, data: ControlPlanePlanCompileInput
     ) -> ControlPlanePlanCompileOutput:
         assert principal is not None
-        execution = await lock_execution(session, data.execution_id)
+        execution = await lock_execution(session, data.execution_id, principal)
         if execution.intent_id != data.intent_id:
             raise NotFound(f"Intent {data.intent_id!r} is not the intent of execution {data.execution_id!r}.")
         allowed(Action.COMPILE, execution_state(execution))

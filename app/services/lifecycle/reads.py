@@ -28,6 +28,7 @@ from app.db.tables import execution_table as execution_t
 from app.db.tables import plan_table as plan_t
 from app.db.tables import step_table as step_t
 from app.errors import NotFound
+from app.services.kernel.grants import in_grants
 from app.services.kernel.paging import page
 from app.services.lifecycle.lanes import execution_lane, plan_phase, run_state_sql_for_execution
 
@@ -65,7 +66,11 @@ async def get_execution(
     session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionGetInput
 ) -> ControlPlaneExecutionGetOutput:
     execution = (
-        await session.execute(select(execution_t, *_lane_columns()).where(execution_t.c.id == data.execution_id))
+        await session.execute(
+            select(execution_t, *_lane_columns()).where(
+                execution_t.c.id == data.execution_id, in_grants(principal, execution_t.c.workspace_id)
+            )
+        )
     ).one_or_none()
     if execution is None:
         raise NotFound(f"Execution {data.execution_id!r} does not exist.")
@@ -107,7 +112,7 @@ async def get_execution(
 async def list_executions(
     session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionListInput
 ) -> ControlPlaneExecutionListOutput:
-    filters: list[ColumnElement[bool]] = []
+    filters: list[ColumnElement[bool]] = [in_grants(principal, execution_t.c.workspace_id)]
     if data.workspace_id is not None:
         filters.append(execution_t.c.workspace_id == data.workspace_id)
     if data.status is not None:

@@ -60,7 +60,7 @@ def _not_running(step: Row[Any]) -> Conflict:
 async def report_step_started(
     session: AsyncSession, principal: Principal | None, data: ControlPlaneRunnerStepStartedInput
 ) -> ControlPlaneRunnerStepReportOutput:
-    locked = await lock_run(session, data.run_id)
+    locked = await lock_run(session, data.run_id, principal)
     steps = await load_steps(session, locked.execution.id)
     step = step_of(steps, data.step_id, locked.execution.id)
     if _running_in(locked, step) and locked.is_current:
@@ -86,7 +86,7 @@ async def report_step_started(
 async def report_step_completed(
     session: AsyncSession, principal: Principal | None, data: ControlPlaneRunnerStepCompletedInput
 ) -> ControlPlaneRunnerStepReportOutput:
-    locked = await lock_run(session, data.run_id)
+    locked = await lock_run(session, data.run_id, principal)
     steps = await load_steps(session, locked.execution.id)
     step = step_of(steps, data.step_id, locked.execution.id)
     if step.status == StepStatus.COMPLETED and step.run_id == locked.run.id and step.output == (data.output or None):
@@ -133,7 +133,7 @@ async def report_step_completed(
 async def report_step_failed(
     session: AsyncSession, principal: Principal | None, data: ControlPlaneRunnerStepFailedInput
 ) -> ControlPlaneRunnerStepReportOutput:
-    locked = await lock_run(session, data.run_id)
+    locked = await lock_run(session, data.run_id, principal)
     steps = await load_steps(session, locked.execution.id)
     step = step_of(steps, data.step_id, locked.execution.id)
     if (

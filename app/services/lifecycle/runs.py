@@ -117,7 +117,7 @@ async def start_execution(
     session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionStartInput
 ) -> ControlPlaneExecutionStartOutput:
     assert principal is not None
-    execution = await lock_execution(session, data.execution_id)
+    execution = await lock_execution(session, data.execution_id, principal)
     plan = await current_plan(session, execution, data.plan_id)
     allowed(Action.START, execution_state(execution))
     if plan.verdict not in RUNNABLE_VERDICTS:
@@ -137,7 +137,7 @@ async def start_execution(
 async def pause_execution(
     session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionPauseInput
 ) -> ControlPlaneExecutionPauseOutput:
-    locked = await lock_run(session, data.run_id)
+    locked = await lock_run(session, data.run_id, principal)
     previous = locked.state
     allowed(Action.PAUSE, previous)
     now = utcnow()
@@ -157,7 +157,7 @@ async def pause_execution(
 async def resume_execution(
     session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionResumeInput
 ) -> ControlPlaneExecutionResumeOutput:
-    locked = await lock_run(session, data.run_id)
+    locked = await lock_run(session, data.run_id, principal)
     allowed(Action.RESUME, locked.state)
     now = utcnow()
     steps = await load_steps(session, locked.execution.id)
@@ -177,7 +177,7 @@ async def resume_execution(
 async def cancel_execution(
     session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionCancelInput
 ) -> ControlPlaneExecutionCancelOutput:
-    execution = await lock_execution(session, data.execution_id)
+    execution = await lock_execution(session, data.execution_id, principal)
     # The execution's own run is current by definition; before startExecution there is none.
     allowed(Action.CANCEL, execution_state(execution))
     move = Move(execution.id, execution.run_id, data.cancelled_by, utcnow())
@@ -201,7 +201,7 @@ async def cancel_execution(
 async def abort_execution(
     session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionAbortInput
 ) -> ControlPlaneExecutionAbortOutput:
-    locked = await lock_run(session, data.run_id)
+    locked = await lock_run(session, data.run_id, principal)
     allowed(Action.ABORT, locked.state)
     move = locked.move(data.aborted_by, utcnow())
     now = move.at
@@ -222,7 +222,7 @@ async def abort_execution(
 async def shutdown_execution(
     session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionShutdownInput
 ) -> ControlPlaneExecutionShutdownOutput:
-    locked = await lock_run(session, data.run_id)
+    locked = await lock_run(session, data.run_id, principal)
     target = allowed(Action.SHUTDOWN, locked.state)
     move = locked.move(data.shutdown_by, utcnow())
     now = move.at
@@ -259,7 +259,7 @@ async def shutdown_execution(
 async def retry_execution(
     session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionRetryInput
 ) -> ControlPlaneExecutionRetryOutput:
-    locked = await lock_run(session, data.run_id)
+    locked = await lock_run(session, data.run_id, principal)
     allowed(Action.RETRY, locked.state)
     now = utcnow()
     execution = locked.execution

@@ -42,7 +42,7 @@ from app.contracts.control_plane.shared import ControlPlaneSkillVerificationIssu
 from app.contracts.control_plane.statuses import SkillStatus
 from app.contracts.naming import camel
 from app.db.tables import skill_table as skill_t
-from app.errors import ConfigurationError, Conflict, NotFound
+from app.errors import ConfigurationError, Conflict, Forbidden, NotFound
 from app.services.kernel.clock import new_id, utcnow
 from app.services.kernel.event_log import NewEvent, append_events
 from app.services.kernel.paging import page
@@ -51,6 +51,12 @@ from app.services.skills.verification import ServerFacts, VerificationReport, ve
 from app.settings import Settings
 
 INSTALLED, DISABLED, REJECTED = SkillStatus.INSTALLED, SkillStatus.DISABLED, SkillStatus.REJECTED
+
+
+def _registry_wide(principal: Principal | None) -> None:
+    """The registry serves every workspace: changing it needs a grant of every workspace (`*`)."""
+    if principal is None or not principal.all_workspaces:
+        raise Forbidden("Installing or disabling skills changes every workspace: it needs an admin token with '*'.")
 
 
 def load_trust_policy(settings: Settings) -> TrustPolicy:
@@ -150,6 +156,7 @@ class SkillRegistry:
     async def install_skill(
         self, session: AsyncSession, principal: Principal | None, data: ControlPlaneSkillInstallInput
     ) -> ControlPlaneSkillInstallOutput:
+        _registry_wide(principal)
         actor = principal.id if principal else None
         now = self._clock()
         document = manifest_document(data.manifest)
@@ -270,10 +277,11 @@ class SkillRegistry:
         )
 
     async def disable_skill(
-        self, session: AsyncSession, _principal: Principal | None, data: ControlPlaneSkillDisableInput
+        self, session: AsyncSession, principal: Principal | None, data: ControlPlaneSkillDisableInput
     ) -> ControlPlaneSkillDisableOutput:
         """Disables the installed version (or every installed version); already disabled ones keep their
         original record, and a repeated request answers the time they were disabled."""
+        _registry_wide(principal)
         now = self._clock()
         target: list[ColumnElement[bool]] = [skill_t.c.skill_key == data.skill_key]
         if data.version is not None:

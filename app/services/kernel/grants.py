@@ -1,0 +1,38 @@
+"""Workspace grants as SQL: every query and command reaches only the workspaces its caller holds.
+
+The filter goes into the statement itself, never onto a fetched page, so totals and paging stay
+right; a row outside the grants is simply not found, so an id of another workspace answers exactly
+like an id that does not exist. No principal, or one without grants, reaches nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Boolean, ColumnElement, bindparam, false, or_, true
+
+from app.auth import Principal
+
+
+def in_grants(principal: Principal | None, workspace: ColumnElement[Any]) -> ColumnElement[bool]:
+    """`workspace` is one the principal may reach (for statements built per request)."""
+    if principal is None or not (principal.all_workspaces or principal.workspaces):
+        return false()
+    if principal.all_workspaces:
+        return true()
+    return workspace.in_(sorted(principal.workspaces))
+
+
+def granted(workspace: ColumnElement[Any]) -> ColumnElement[bool]:
+    """The same filter with bind parameters, for statements built once; execute them with
+    `grant_params(principal)`."""
+    return or_(
+        bindparam("g_all_workspaces", type_=Boolean),
+        workspace.in_(bindparam("g_workspaces", expanding=True)),
+    )
+
+
+def grant_params(principal: Principal | None) -> dict[str, Any]:
+    if principal is None:
+        return {"g_all_workspaces": False, "g_workspaces": []}
+    return {"g_all_workspaces": principal.all_workspaces, "g_workspaces": sorted(principal.workspaces)}
