@@ -36,7 +36,7 @@ ENDS = {
 
 
 def token(env: dict[str, str], sub: str, role: str) -> str:
-    minted = run_cli("token", "--sub", sub, "--role", role, env=env)
+    minted = run_cli("token", "--sub", sub, "--role", role, "--workspace", "*", env=env)
     assert minted.returncode == 0, describe(minted)
     return minted.stdout.strip()
 

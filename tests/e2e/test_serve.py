@@ -176,7 +176,7 @@ def test_admin_token_is_accepted_and_anonymous_is_not(server: ServerProcess) -> 
 
 
 def test_token_command_prints_the_token_alone(server: ServerProcess) -> None:
-    result = run_cli("token", "--sub", "alice", "--role", "admin", env=server.env)
+    result = run_cli("token", "--sub", "alice", "--role", "admin", "--workspace", "*", env=server.env)
     assert result.returncode == 0, describe(result)
     token = result.stdout.strip()
     assert result.stdout == token + "\n", f"stdout is not one line holding the token: {result.stdout!r}"
@@ -198,7 +198,7 @@ def test_token_command_prints_the_token_alone(server: ServerProcess) -> None:
 
 def test_token_command_repeats_role(tmp_path: Path) -> None:
     env = app_env(tmp_path / "var")
-    result = run_cli("token", "--sub", "bob", "--role", "admin", "--role", "user", env=env)
+    result = run_cli("token", "--sub", "bob", "--role", "admin", "--role", "user", "--workspace", "*", env=env)
     assert result.returncode == 0, describe(result)
     assert len(result.stdout.splitlines()) == 1, describe(result)
     claims = unverified_claims(result.stdout.strip())
@@ -211,7 +211,7 @@ def test_token_command_repeats_role(tmp_path: Path) -> None:
 def test_token_command_ttl_sets_expiry(tmp_path: Path) -> None:
     env = app_env(tmp_path / "var")
     before = int(time.time())
-    result = run_cli("token", "--sub", "carol", "--role", "admin", "--ttl", "60", env=env)
+    result = run_cli("token", "--sub", "carol", "--role", "admin", "--ttl", "60", "--workspace", "*", env=env)
     after = int(time.time()) + 1
     assert result.returncode == 0, describe(result)
     claims = unverified_claims(result.stdout.strip())
@@ -223,7 +223,7 @@ def test_token_command_ttl_sets_expiry(tmp_path: Path) -> None:
 
 
 async def test_gql_reject_flow_over_http(server: ServerProcess) -> None:
-    alice = run_cli("token", "--sub", "alice", "--role", "admin", env=server.env)
+    alice = run_cli("token", "--sub", "alice", "--role", "admin", "--workspace", "*", env=server.env)
     assert alice.returncode == 0, describe(alice)
     client = gql_client(server, alice.stdout.strip())
     async with client as session:

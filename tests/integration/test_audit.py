@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import or_, select
 
-from app.contracts.control_plane.events import ALL
+from app.contracts.control_plane import build_registry
 from app.contracts.control_plane.shared import ControlPlaneExecutionLaneDetail
 from app.contracts.naming import camel
 from app.db.tables import (
@@ -44,7 +44,7 @@ from tests.integration.lifecycle import (
 )
 
 AWAITING = "awaiting_approval"
-VERSIONS = {spec.key: spec.version for spec in ALL}
+VERSIONS = {spec.key: spec.version for spec in build_registry().events}
 EXECUTIONS = """
 query Executions($input: ControlPlaneExecutionListInput!) {
   executions(input: $input) { total items {

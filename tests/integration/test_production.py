@@ -264,7 +264,7 @@ async def test_the_content_security_policy_setting_replaces_the_pages_own(build_
 async def test_tokens_and_secrets_never_appear_in_logs(build_app, capture_log, monkeypatch, log_format):
     app = build_app(app_env="production", log_format=log_format)
     token = bearer(app)["Authorization"].removeprefix("Bearer ")
-    expired = app.state.services.tokens.mint("dana", ["admin"], -60)
+    expired = app.state.services.tokens.mint("dana", ["admin"], ["*"], -60)
     real_append = decisions.append_events
 
     async def leak(session, new_events):  # a careless failure message quoting both

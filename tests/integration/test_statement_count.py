@@ -98,8 +98,12 @@ class Driver:
         self.executor = services.executor
 
     async def call(self, spec: Any, raw: dict[str, Any], actor: str = "dana", role: str = "admin") -> Any:
-        principal = Principal(id=actor, roles=frozenset({role}))
-        return await self.executor.execute(spec, raw, lambda: principal)
+        principal = Principal.of(actor, {role}, {"*"})
+
+        async def caller() -> Principal:
+            return principal
+
+        return await self.executor.execute(spec, raw, caller)
 
     async def report(self, spec: Any, run_id: str, step_id: str, **extra: Any) -> Any:
         return await self.call(spec, {"run_id": run_id, "step_id": step_id, **extra}, "rita", "runner")
