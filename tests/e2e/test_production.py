@@ -45,7 +45,9 @@ def test_production_with_a_key_serves_without_graphiql_or_introspection(
     serve: Callable[..., ServerProcess], cli_env: dict[str, str]
 ) -> None:
     server = serve(APP_ENV="production", JWT_SECRET=SECRET)
-    minted = run_cli("token", "--sub", "dana", "--role", "admin", "--workspace", "*", env={**cli_env, "JWT_SECRET": SECRET})
+    minted = run_cli(
+        "token", "--sub", "dana", "--role", "admin", "--workspace", "*", env={**cli_env, "JWT_SECRET": SECRET}
+    )
     assert minted.returncode == 0, describe(minted)
     token = minted.stdout.strip()
 

@@ -47,7 +47,7 @@ def client(app: Starlette, headers: dict[str, str] | None = None) -> httpx.Async
 
 
 def bearer(app: Starlette, sub: str = "dana", *roles: str) -> dict[str, str]:
-    token = app.state.services.tokens.mint(sub, list(roles) or ["admin"], 600)
+    token = app.state.services.tokens.mint(sub, list(roles) or ["admin"], ["*"], 600)
     return {"Authorization": f"Bearer {token}"}
 
 

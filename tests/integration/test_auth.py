@@ -46,7 +46,13 @@ OTHER_SECRET = "another-secret-" + "y" * 40
 
 def signed(secret: str = TEST_SECRET, algorithm: str = "HS256", **overrides: Any) -> str:
     """A JWT built by hand, so that tests can produce what the server's own minting never does."""
-    claims: dict[str, Any] = {"sub": "dana", "roles": ["admin"], "iat": int(time.time()), "exp": int(time.time()) + 600}
+    claims: dict[str, Any] = {
+        "sub": "dana",
+        "roles": ["admin"],
+        "workspaces": ["*"],
+        "iat": int(time.time()),
+        "exp": int(time.time()) + 600,
+    }
     claims.update(overrides)
     return jwt.encode({k: v for k, v in claims.items() if v is not DROP}, secret, algorithm=algorithm)
 
@@ -128,6 +134,17 @@ async def test_a_valid_hand_made_token_is_accepted(execute, database, operation)
     data = await execute(operation.document, operation.variables("dana"), bearer=signed())
 
     assert data[operation.field]["status"] in ("rejected", "approved")
+
+
+@pytest.mark.parametrize("operation", OPERATIONS)
+async def test_a_token_without_workspace_grants_reaches_nothing(execute, database, operation):
+    """Deny by default: no `workspaces` claim, no workspace; the step answers as if it did not exist."""
+    error = await failing(
+        execute, database, operation.document, operation.variables("dana"), bearer=signed(workspaces=DROP)
+    )
+
+    assert error["extensions"]["code"] == "NOT_FOUND"
+    assert error["message"] == f"Execution {operation.variables()['input']['executionId']!r} does not exist."
 
 
 @pytest.mark.parametrize("operation", OPERATIONS)

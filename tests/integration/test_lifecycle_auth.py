@@ -175,6 +175,7 @@ async def test_the_table_matches_the_contracts() -> None:
         "disableSkill",
         "contracts",
         "pendingApprovals",
+        "viewer",  # who the caller is: tests/integration/test_workspaces.py and the auth matrix
     }
     assert {operation.field for operation in OPERATIONS + DECISIONS} == lifecycle_fields
     for operation in OPERATIONS + DECISIONS:

@@ -150,6 +150,7 @@ async def test_the_log_line_of_a_conflict(build_app, capture_log):
     assert line["operation"] == "Reject"  # named in the document
     assert line["contracts"] == [REJECT_KEY]
     assert line["principal"] == "dana"
+    assert line["workspace_grants"] == "*"  # how many workspaces, never which nor the token
     assert line["outcome"] == "CONFLICT"
     assert line["message"] == "POST /graphql 200 CONFLICT"
 
@@ -180,7 +181,7 @@ async def test_the_text_log_line(build_app, capture_log):
 
     (line,) = [text for text in log.text.splitlines() if " app.request: " in text]
     assert line.split(" INFO app.request: ")[1].startswith("POST /graphql 200 ok request_id=rq-2 method=POST")
-    assert f"contracts={REJECT_KEY} principal=dana outcome=ok duration_ms=" in line
+    assert f'contracts={REJECT_KEY} principal=dana workspace_grants="*" outcome=ok duration_ms=' in line
 
 
 async def test_probes_are_logged_at_debug(build_app, capture_log):

@@ -424,7 +424,7 @@ async def test_contracts_list_every_operation_and_event(execute, token):
     assert events["total"] == len(events["items"]) == len(EVENT_KEYS) == 22
     assert {item["key"] for item in events["items"]} == EVENT_KEYS
     assert {(item["kind"], item["auth"], item["graphqlField"]) for item in events["items"]} == {("event", None, None)}
-    assert everything["total"] == len(everything["items"]) == len(EVENT_KEYS) + len(OPERATION_FIELDS) == 51
+    assert everything["total"] == len(everything["items"]) == len(EVENT_KEYS) + len(OPERATION_FIELDS) == 52
     operations = {item["key"]: item["graphqlField"] for item in everything["items"] if item["kind"] != "event"}
     assert operations == OPERATION_FIELDS
     assert {item["key"]: item["kind"] for item in everything["items"] if item["kind"] != "event"} == {
