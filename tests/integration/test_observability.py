@@ -117,6 +117,7 @@ async def test_the_log_line_of_a_successful_mutation(build_app, capture_log):
         "operation",
         "contracts",
         "principal",
+        "workspace_grants",
         "outcome",
         "duration_ms",
     }
