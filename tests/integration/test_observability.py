@@ -133,6 +133,7 @@ async def test_the_log_line_of_a_successful_mutation(build_app, capture_log):
         "operation": "Reject",
         "contracts": [REJECT_KEY],
         "principal": "dana",
+        "workspace_grants": "*",
         "outcome": "ok",
         "duration_ms": None,
     }
