@@ -277,10 +277,14 @@ async def test_every_operation_has_a_sample_input() -> None:
     assert not stale, f"SAMPLES names contracts the registry does not have: {', '.join(stale)}"
 
 
-async def test_the_matrix_covers_every_operation_and_token_kind() -> None:
-    print(f"auth matrix: {len(OPERATIONS)} operations × {len(KINDS)} token kinds = {len(CELLS)} cells")
+async def test_the_module_docstring_states_the_matrix_size(record_property) -> None:
+    """A new contract adds a row: this test (with the sample one) asks for the docstring to say so."""
+    size = f"{len(OPERATIONS)} operations × {len(KINDS)} token kinds = {len(CELLS)} cells"
+    record_property("auth_matrix", size)
     assert len(CELLS) == len(OPERATIONS) * len(KINDS)
     assert len({spec.field_name for spec in OPERATIONS}) == len(OPERATIONS)
+    assert __doc__ is not None
+    assert size in __doc__, f"update the module docstring: {size}"
 
 
 @pytest.mark.parametrize(("spec", "kind"), CELLS)
@@ -299,7 +303,6 @@ async def test_cell(execute, database, services, token, spec: OperationSpec, kin
     except TransportQueryError as failure:
         error = error_of(pytest.ExceptionInfo.from_exception(failure))
         code = error["extensions"]["code"]
-        print("CELL", spec.field_name, kind.name, want, code, error["message"][:90])
         assert error["extensions"].get("contract", {}).get("key") == spec.key, error
         if want == THROUGH:
             assert code in DOMAIN_ERRORS, f"{spec.field_name} as {kind.name}: expected to get through, got {error}"
@@ -310,7 +313,6 @@ async def test_cell(execute, database, services, token, spec: OperationSpec, kin
             assert f"needs the {spec.auth.label} role" in error["message"], error
         return
     answer = data[spec.field_name]
-    print("CELL", spec.field_name, kind.name, want, "OK", answer)
     assert answer["__typename"], answer
     if want == EMPTY:
         assert answer["total"] == 0, f"{spec.field_name} as {kind.name} sees another workspace: {answer}"

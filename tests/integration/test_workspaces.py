@@ -85,7 +85,7 @@ RUNS = {
     },
     "ws-initech": {"run-initech-email-5-1", "run-initech-payout-2-1"},
 }
-METRICS_TOKEN = "scrape-" + "m" * 32  # noqa: S105 - a test credential
+METRICS_TOKEN = "scrape-" + "m" * 32
 GRANTS = [
     pytest.param(("ws-acme",), id="acme"),
     pytest.param(("ws-globex", "ws-initech"), id="globex+initech"),
@@ -139,13 +139,16 @@ def swapped(error: dict[str, Any], old: str, new: str) -> tuple[str, str, dict[s
 
 
 async def test_the_expected_ids_are_those_of_the_seeds() -> None:
-    scenarios = tomllib.loads(SEEDS.read_text())["scenarios"]
-    by_workspace: dict[str, set[str]] = {}
-    for scenario in scenarios:
-        by_workspace.setdefault(scenario["workspace"], set()).add(f"exec-{scenario['name']}")
-    assert by_workspace == EXECUTIONS
-    for workspace, runs in RUNS.items():
-        assert {run.rsplit("-", 1)[0].replace("run-", "exec-", 1) for run in runs} <= EXECUTIONS[workspace]
+    """Executions by workspace, and a run per start and per retry, as seeds/demo.toml plays them."""
+    executions: dict[str, set[str]] = {}
+    runs: dict[str, set[str]] = {}
+    for scenario in tomllib.loads(SEEDS.read_text())["scenarios"]:
+        name, workspace, actions = scenario["name"], scenario["workspace"], scenario.get("actions", [])
+        executions.setdefault(workspace, set()).add(f"exec-{name}")
+        attempts = actions.count("start") + actions.count("retry")
+        runs.setdefault(workspace, set()).update(f"run-{name}-{n}" for n in range(1, attempts + 1))
+    assert executions == EXECUTIONS
+    assert runs == RUNS
 
 
 # --- viewer ----------------------------------------------------------------------------------------
@@ -514,6 +517,59 @@ async def test_the_same_command_with_the_grant_gets_through(execute, database, t
     else:
         error = await failing(execute, database, command.document, command.variables(), bearer=insider)
         assert error["extensions"]["code"] not in GRANT_REFUSALS, error
+
+
+# An object whose state the grant holder would be told about (CONFLICT, with its current status): the
+# outsider must not learn that state either.
+SETTLED = [
+    Command(
+        "rejectExecutionStep",
+        d.REJECT,
+        acting("rejectedBy", executionId="exec-initech-payout-2", stepId="step-initech-payout-2-2", reason="No."),
+        "exec-initech-payout-2",
+        "ws-initech",
+    ),
+    Command(
+        "approveExecutionStep",
+        d.APPROVE,
+        acting("approvedBy", executionId="exec-initech-payout-2", stepId="step-initech-payout-2-2"),
+        "exec-initech-payout-2",
+        "ws-initech",
+    ),
+    Command(
+        "cancelExecution",
+        d.CANCEL,
+        acting("cancelledBy", executionId="exec-initech-cleanup-1"),
+        "exec-initech-cleanup-1",
+        "ws-initech",
+    ),
+    Command(
+        "retryExecution", d.RETRY, acting("retriedBy", runId="run-acme-crawl-3-1"), "run-acme-crawl-3-1", "ws-acme"
+    ),
+    Command(
+        "reportStepCompleted",
+        d.STEP_COMPLETED,
+        {"runId": "run-acme-digest-8-1", "stepId": "step-acme-digest-8-2", "output": {"other": True}},
+        "run-acme-digest-8-1",
+        "ws-acme",
+        "runner",
+    ),
+]
+
+
+@pytest.mark.parametrize("command", by_name(SETTLED))
+async def test_the_state_of_another_workspaces_object_does_not_leak(execute, database, token, command) -> None:
+    insider = token("dana", command.role, workspaces=(command.workspace,))
+    outsider = token("dana", command.role, workspaces=others(command.workspace))
+
+    inside = await failing(execute, database, command.document, command.variables(), bearer=insider)
+    outside = await failing(execute, database, command.document, command.variables(), bearer=outsider)
+    missing = await failing(execute, database, command.document, command.variables(MISSING), bearer=outsider)
+
+    assert inside["extensions"]["code"] == "CONFLICT", inside
+    assert outside["extensions"]["code"] == "NOT_FOUND", outside
+    assert "currentStatus" not in outside["extensions"]
+    assert swapped(outside, command.target, MISSING) == swapped(missing, command.target, MISSING)
 
 
 # --- submitIntent ----------------------------------------------------------------------------------
