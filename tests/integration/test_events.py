@@ -11,7 +11,7 @@ import pytest
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from app.contracts.control_plane.events import ALL
+from app.contracts.control_plane import build_registry
 from app.contracts.model import EventSpec
 from app.contracts.naming import camel
 from app.db.tables import counter_table, event_table
@@ -20,7 +20,7 @@ from app.services.kernel.event_log import payload_json
 from tests.integration.helpers import fetch
 from tests.integration.lifecycle import JOURNEYS, Lifecycle
 
-SPECS: dict[str, EventSpec] = {spec.key: spec for spec in ALL}
+SPECS: dict[str, EventSpec] = {spec.key: spec for spec in build_registry().events}
 RUN_EVENTS = {key for key, spec in SPECS.items() if "run_id" in spec.payload.model_fields}
 """Events told about a run: their `run_id` column is the payload's `runId`."""
 PLAN_EVENTS = {

@@ -3,6 +3,8 @@ from pathlib import Path
 
 import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from app.auth import AuthLevel, Principal, TokenService, token_service_from_settings
 from app.errors import ConfigurationError, Unauthenticated
@@ -45,7 +47,7 @@ def test_issuer_and_audience_are_checked_when_configured():
 
 
 def test_none_algorithm_is_refused():
-    unsigned = jwt.encode({"sub": "a", "roles": ["admin"], "exp": int(time.time()) + 60}, None, algorithm="none")
+    unsigned = jwt.encode({"sub": "a", "roles": ["admin"], "exp": int(time.time()) + 60}, "", algorithm="none")
     with pytest.raises(Unauthenticated):
         service().verify(unsigned)
 
@@ -76,9 +78,6 @@ def test_short_secret_is_refused(tmp_path: Path):
 
 
 def test_rs256_public_key_verifies_tokens_signed_by_the_private_key(tmp_path: Path):
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     private_pem = key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
