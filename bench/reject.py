@@ -29,8 +29,8 @@ from bench.kit import run as kit_run
 from bench.kit.bodies import TYPENAME_BODY, answer_problem, bare_reject_body, graphql_reject_body, target_path
 from bench.kit.client import run_client
 from bench.kit.cpu import process_cpu_seconds
-from bench.kit.report import environment, timestamp, verdict, write_result
-from bench.kit.run import Outcome, add_standard_arguments, parse
+from bench.kit.report import counts_line, environment, timestamp, verdict, write_result
+from bench.kit.run import Outcome, add_load_arguments, add_standard_arguments, concurrency_levels, parse
 from bench.kit.scratch import ScratchDatabase, scratch_database, temporary_directory, verify
 from bench.kit.server import Server, mint_token, post, start_server, wait_healthy
 
@@ -156,10 +156,7 @@ def print_report(result: dict[str, Any]) -> None:
 def print_verification(check: dict[str, Any]) -> None:
     attempt = check["check"][-1]
     print(f"\n`python -m app check` (exit {attempt['exit_code']}, {attempt['seconds']:.1f} s): {attempt['summary']}")
-    print(
-        f"rejected steps {check['rejected_steps']}, successful rejects {check['successful_rejects']}"
-        f" (+{check['failed_rejects']} failed): {'consistent' if check['counts_agree'] else 'MISMATCH'}"
-    )
+    print(counts_line(check))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -169,20 +166,13 @@ def print_verification(check: dict[str, Any]) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--duration", type=float, default=8.0, help="measured seconds per run (default 8)")
-    parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds before each run (default 1)")
-    parser.add_argument("--concurrency", default="1,16", help="comma-separated concurrency levels (default 1,16)")
-    parser.add_argument(
-        "--executions", type=int, default=30_000, help="pre-seeded executions, one awaiting step each (default 30000)"
-    )
+    add_load_arguments(parser, concurrency="1,16", executions=30_000)
     parser.add_argument(
         "--check-timeout", type=float, default=600.0, help="seconds allowed to `python -m app check` (default 600)"
     )
     add_standard_arguments(parser, "reject-<timestamp>.json")
     args = parse(parser, argv, SMOKE)
-    args.concurrencies = [int(part) for part in args.concurrency.split(",") if part.strip()]
-    if not args.concurrencies or min(args.concurrencies) < 1:
-        parser.error("--concurrency needs positive integers")
+    args.concurrencies = concurrency_levels(parser, args.concurrency)
     if args.executions <= SANITY_STEPS:
         parser.error(f"--executions must be more than {SANITY_STEPS}")
     return args

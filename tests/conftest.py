@@ -5,10 +5,11 @@ Studio does."""
 from __future__ import annotations
 
 import asyncio
+import enum
 import os
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, Protocol
 
 import httpx
 import pytest
@@ -139,8 +140,15 @@ def database(services: Services) -> Database:
     return services.database
 
 
+class MintToken(Protocol):
+    """The `token` fixture: `token()` is an admin token for dana granted every workspace, `token("rita",
+    "runner", workspaces=["ws-acme"])` one with those roles and grants."""
+
+    def __call__(self, sub: str = "dana", *roles: str, ttl: int = 600, workspaces: Sequence[str] = ("*",)) -> str: ...
+
+
 @pytest.fixture
-def token(services: Services) -> Callable[..., str]:
+def token(services: Services) -> MintToken:
     def mint(sub: str = "dana", *roles: str, ttl: int = 600, workspaces: Sequence[str] = ("*",)) -> str:
         """A token of `sub` (admin unless roles are given), granted every workspace unless `workspaces` says."""
         return services.tokens.mint(sub, list(roles) if roles else ["admin"], list(workspaces), ttl)
@@ -148,11 +156,32 @@ def token(services: Services) -> Callable[..., str]:
     return mint
 
 
-GqlCall = Callable[..., Awaitable[dict[str, Any]]]
+class DefaultToken(enum.Enum):
+    """The one value of `DEFAULT_TOKEN` (an enum, so the type checker knows it from every string)."""
+
+    ADMIN = enum.auto()
+
+
+DEFAULT_TOKEN: Final = DefaultToken.ADMIN
+Bearer = str | DefaultToken | None
+"""What a request sends as its bearer token: that string; None, no Authorization header at all; or
+DEFAULT_TOKEN, a fresh admin token for dana (what `execute` and the helpers around it send unless told)."""
+
+
+class Execute(Protocol):
+    """The `execute` fixture: runs a document, returns its data or raises TransportQueryError carrying `.errors`."""
+
+    async def __call__(
+        self, document: str, variables: dict[str, Any] | None = None, *, bearer: Bearer = DEFAULT_TOKEN
+    ) -> dict[str, Any]: ...
+
+
+HttpClient = Callable[[dict[str, str]], httpx.AsyncClient]
+GqlClient = Callable[[str | None], Client]
 
 
 @pytest.fixture
-def http(app: Starlette) -> Callable[[dict[str, str]], httpx.AsyncClient]:
+def http(app: Starlette) -> HttpClient:
     def client(headers: dict[str, str]) -> httpx.AsyncClient:
         return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver", headers=headers)
 
@@ -160,7 +189,7 @@ def http(app: Starlette) -> Callable[[dict[str, str]], httpx.AsyncClient]:
 
 
 @pytest.fixture
-def gql_client(app: Starlette) -> Callable[[str | None], Client]:
+def gql_client(app: Starlette) -> GqlClient:
     """A gql Client over httpx's ASGI transport; `None` sends no Authorization header."""
 
     def client(bearer: str | None) -> Client:
@@ -174,18 +203,26 @@ def gql_client(app: Starlette) -> Callable[[str | None], Client]:
 
 
 @pytest.fixture
-def execute(gql_client: Callable[[str | None], Client], token: Callable[..., str]) -> GqlCall:
-    """Run a document; returns data, or raises TransportQueryError carrying `.errors`."""
-
-    async def run(document: str, variables: dict[str, Any] | None = None, *, bearer: str | None = "default") -> Any:
-        credential = token() if bearer == "default" else bearer
+def execute(gql_client: GqlClient, token: MintToken) -> Execute:
+    async def run(
+        document: str, variables: dict[str, Any] | None = None, *, bearer: Bearer = DEFAULT_TOKEN
+    ) -> dict[str, Any]:
+        credential = token() if bearer is DEFAULT_TOKEN else bearer
         request = gql(document)
         if variables is not None:
             request.variable_values = variables
         async with gql_client(credential) as session:
-            return await session.execute(request)
+            data: dict[str, Any] = await session.execute(request)
+            return data
 
     return run
+
+
+def first_error(error: TransportQueryError) -> dict[str, Any]:
+    """The first GraphQL error of a failed request (gql's `errors` is typed optional)."""
+    assert error.errors, error
+    first: dict[str, Any] = error.errors[0]
+    return first
 
 
 def error_of(excinfo: pytest.ExceptionInfo[TransportQueryError]) -> dict[str, Any]:
@@ -195,9 +232,13 @@ def error_of(excinfo: pytest.ExceptionInfo[TransportQueryError]) -> dict[str, An
     return error
 
 
-async def snapshot(database: Database) -> dict[str, list[tuple[Any, ...]]]:
+Snapshot = dict[str, list[tuple[Any, ...]]]
+"""Table name -> every row, as `snapshot` reads them."""
+
+
+async def snapshot(database: Database) -> Snapshot:
     """Every row of every table, in a stable order: equal snapshots mean nothing changed."""
-    rows: dict[str, list[tuple[Any, ...]]] = {}
+    rows: Snapshot = {}
     async with database.engine.connect() as conn:
         for table in TABLES:
             result = await conn.execute(text(f"SELECT * FROM {table}"))

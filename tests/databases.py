@@ -7,8 +7,10 @@ PostgreSQL. Tests never see each other's rows.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
+import sys
 import uuid
 from pathlib import Path
 
@@ -111,18 +113,14 @@ class PostgresBackend(Backend):
 
 def _main(argv: list[str]) -> int:
     """`python -m tests.databases ping`: exit 0 when PostgreSQL answers at TEST_POSTGRES_URL."""
-    import asyncio
-
     if argv[:1] == ["ping"]:
         ok = asyncio.run(postgres_available())
         if not ok:
-            print(f"PostgreSQL does not answer at {postgres_admin_url()}")
+            print(f"PostgreSQL does not answer at {postgres_admin_url()}")  # noqa: T201 - a command-line tool
         return 0 if ok else 1
-    print("usage: python -m tests.databases ping")
+    print("usage: python -m tests.databases ping")  # noqa: T201 - a command-line tool
     return 2
 
 
 if __name__ == "__main__":
-    import sys
-
     raise SystemExit(_main(sys.argv[1:]))

@@ -7,7 +7,7 @@ import functools
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from app.services.skills.keys import generate_key
 from app.services.skills.signing import sign_manifest
@@ -21,19 +21,23 @@ ARTIFACT_DIGEST = "sha256:" + "ab" * 32
 PROVENANCE = "https://github.com/acme/skills/actions/runs/42"
 
 
+KeyAlgorithm = Literal["ed25519", "rsa-pss-sha256"]
+
+
 @functools.cache
 def vectors() -> dict[str, Any]:
-    return json.loads(VECTORS_FILE.read_text())
+    loaded: dict[str, Any] = json.loads(VECTORS_FILE.read_text())
+    return loaded
 
 
-def key_pair(name: str, algorithm: str = "ed25519") -> tuple[str, str]:
+def key_pair(name: str, algorithm: KeyAlgorithm = "ed25519") -> tuple[str, str]:
     """(private PEM, public PEM), one per name, algorithm and test session."""
     return _key_pair(name, algorithm)
 
 
 @functools.cache
-def _key_pair(name: str, algorithm: str) -> tuple[str, str]:
-    return generate_key(algorithm)  # type: ignore[arg-type]
+def _key_pair(name: str, algorithm: KeyAlgorithm) -> tuple[str, str]:
+    return generate_key(algorithm)
 
 
 def unsigned_manifest(key: str = SKILL_KEY, version: str = VERSION) -> dict[str, Any]:
@@ -58,7 +62,7 @@ def signed(
     manifest: dict[str, Any] | None = None,
     key: str = "acme",
     *,
-    algorithm: str = "ed25519",
+    algorithm: KeyAlgorithm = "ed25519",
     key_id: str | None = "acme-2026",
     issued_at: str | None = "2026-01-01T00:00:00.000Z",
     expires_at: str | None = "2099-01-01T00:00:00.000Z",

@@ -47,7 +47,7 @@ from app.contracts.executor import Executor
 from app.db.database import Database
 from app.db.tables import bundle_table, counter_table, event_table, execution_table, metadata, plan_table
 from app.seeding.dataset import Scenario, ScenarioStep
-from app.seeding.player import _Ids, _Player
+from app.seeding.player import ScenarioIds, ScenarioPlayer
 from app.services.kernel.canonical import sha256_digest
 from app.services.kernel.clock import replayed_as
 from app.services.kernel.event_log import EVENT_SEQUENCE
@@ -104,7 +104,7 @@ class _RecordingIds:
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self.ids = _Ids(name)
+        self.ids = ScenarioIds(name)
 
     def __call__(self, prefix: str) -> str:
         return self.ids(prefix) or f"{prefix}-{self.name}-{self.ids.counts[prefix]}"
@@ -196,7 +196,7 @@ def _render(moment: datetime, like: str) -> str:
 
 async def _play(executor: Executor[AsyncSession], scenario: Scenario) -> frozenset[datetime]:
     """Plays one scenario through the real services; returns every time its clock handed out."""
-    player = _Player(executor, scenario)
+    player = ScenarioPlayer(executor, scenario)
     handed_out: set[datetime] = set()
 
     def clock() -> datetime:

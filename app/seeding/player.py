@@ -43,7 +43,7 @@ class SeedError(RuntimeError):
     """A scenario asked for something the lifecycle refused; names the scenario and the action."""
 
 
-class _Ids:
+class ScenarioIds:
     """exec-<name>, int-<name>, plan-<name>, run-<name>-<n>, step-<name>-<n>; other ids stay random."""
 
     def __init__(self, name: str) -> None:
@@ -62,7 +62,7 @@ class _Ids:
         return None
 
 
-class _Player:
+class ScenarioPlayer:
     def __init__(self, executor: Executor[AsyncSession], scenario: Scenario) -> None:
         self.executor = executor
         self.scenario = scenario
@@ -212,7 +212,7 @@ class _Player:
     async def shutdown(self, reason: str | None) -> None:
         await self._stop("controlPlane.execution.shutdown", "shutdown_by", reason)
 
-    ACTIONS: ClassVar[Mapping[str, Callable[[_Player, str | None], Awaitable[object]]]] = {
+    ACTIONS: ClassVar[Mapping[str, Callable[[ScenarioPlayer, str | None], Awaitable[object]]]] = {
         "compile": compile_plan,
         "verify": verify,
         "start": start,
@@ -242,8 +242,8 @@ async def load_seed(database: Database, executor: Executor[AsyncSession], datase
     for scenario in dataset.scenarios:
         if f"exec-{scenario.name}" in existing:
             continue
-        player = _Player(executor, scenario)
-        with replayed_as(player.now, _Ids(scenario.name)):
+        player = ScenarioPlayer(executor, scenario)
+        with replayed_as(player.now, ScenarioIds(scenario.name)):
             actions += await player.play()
         added += 1
     return SeedReport(executions_added=added, actions=actions)

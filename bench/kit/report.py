@@ -93,3 +93,12 @@ def write_result(name: str, result: dict[str, Any]) -> None:
     path = RESULTS_DIR / f"{name}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
     path.write_text(json.dumps(result, indent=2, allow_nan=True) + "\n")
     print(f"\nresults: {path.relative_to(ROOT)}")
+
+
+def counts_line(check: dict[str, Any], label: str = "") -> str:
+    """Rejected steps in the database against the rejects the load generator saw succeed."""
+    agree = "consistent" if check["counts_agree"] else "MISMATCH"
+    return (
+        f"{label}rejected steps {check['rejected_steps']}, successful rejects {check['successful_rejects']}"
+        f" (+{check['failed_rejects']} failed): {agree}"
+    )

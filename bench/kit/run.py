@@ -53,6 +53,29 @@ def raise_keyboard_interrupt(_signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt
 
 
+def add_load_arguments(parser: argparse.ArgumentParser, *, concurrency: str, executions: int, per: str = "") -> None:
+    """--duration, --warmup, --concurrency (comma-separated levels) and --executions, as the reject
+    benches take them; `per` names what the executions are seeded into ("per database")."""
+    parser.add_argument("--duration", type=float, default=8.0, help="measured seconds per run (default 8)")
+    parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured seconds before each run (default 1)")
+    parser.add_argument(
+        "--concurrency", default=concurrency, help=f"comma-separated concurrency levels (default {concurrency})"
+    )
+    parser.add_argument(
+        "--executions",
+        type=int,
+        default=executions,
+        help=f"pre-seeded executions{' ' + per if per else ''}, one awaiting step each (default {executions})",
+    )
+
+
+def concurrency_levels(parser: argparse.ArgumentParser, text: str) -> list[int]:
+    levels = [int(part) for part in text.split(",") if part.strip()]
+    if not levels or min(levels) < 1:
+        parser.error("--concurrency needs positive integers")
+    return levels
+
+
 def add_standard_arguments(parser: argparse.ArgumentParser, results: str) -> None:
     parser.add_argument(
         "--smoke", action="store_true", help="about a second of load on tiny data, no JSON (what `make test` runs)"

@@ -56,7 +56,7 @@ def migrate(var_dir: Path, env: dict[str, str]) -> None:
 
 def mint_cli(var_dir: Path, env: dict[str, str], sub: str, role: str) -> str:
     """A bearer token from the app's own CLI (`python -m app token`), with the server's JWT_SECRET."""
-    return app_command(var_dir, env, "token", "--sub", sub, "--role", role, "--ttl", str(6 * 3600))
+    return app_command(var_dir, env, "token", "--sub", sub, "--role", role, "--workspace", "*", "--ttl", str(6 * 3600))
 
 
 def mint_token(secret: str, ttl: int = 4 * 3600) -> str:

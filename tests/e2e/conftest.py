@@ -20,10 +20,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import asyncpg
 import httpx
@@ -246,15 +247,20 @@ def _wait_until_healthy(server: ServerProcess, timeout: float) -> str | None:
 
 
 def start_server(
-    database: E2EDatabase, *, timeout: float = STARTUP_TIMEOUT, attempts: int = 3, **extra_env: str
+    database: E2EDatabase,
+    extra_env: Mapping[str, str] | None = None,
+    *,
+    timeout: float = STARTUP_TIMEOUT,
+    attempts: int = 3,
 ) -> ServerProcess:
-    """Start `python -m app serve` on `database` and wait for /healthz. The free port is picked
-    before the server binds it, so another process may grab it in between: then retry on a new port."""
+    """Start `python -m app serve` on `database` (with `extra_env` added to its environment) and wait
+    for /healthz. The free port is picked before the server binds it, so another process may grab it in
+    between: then retry on a new port."""
     failure = ""
     var_dir = database.var_dir
     for _ in range(attempts):
         port = free_port()
-        env = app_env(var_dir, HOST="127.0.0.1", PORT=str(port), **{**database.env, **extra_env})
+        env = app_env(var_dir, HOST="127.0.0.1", PORT=str(port), **{**database.env, **(extra_env or {})})
         process = subprocess.Popen(
             [sys.executable, "-m", "app", "serve"],
             cwd=REPO_ROOT,
@@ -313,14 +319,20 @@ def postgresql_only(backend: Backend) -> None:
         pytest.skip("PostgreSQL only: checks that DATABASE_URL keeps the embedded database unused")
 
 
+class Serve(Protocol):
+    """The `serve` fixture: `serve(APP_ENV="production")` starts a server with that environment added."""
+
+    def __call__(self, **extra_env: str) -> ServerProcess: ...
+
+
 @pytest.fixture
-def serve(e2e_database: E2EDatabase) -> Iterator[Callable[..., ServerProcess]]:
+def serve(e2e_database: E2EDatabase) -> Iterator[Serve]:
     """Start servers on this test's database and var/ (extra env as keyword arguments); all are
     stopped at teardown, before the database is dropped."""
     started: list[ServerProcess] = []
 
     def start(**extra_env: str) -> ServerProcess:
-        server = start_server(e2e_database, **extra_env)
+        server = start_server(e2e_database, extra_env)
         started.append(server)
         return server
 
@@ -330,6 +342,6 @@ def serve(e2e_database: E2EDatabase) -> Iterator[Callable[..., ServerProcess]]:
 
 
 @pytest.fixture
-def server(serve: Callable[..., ServerProcess]) -> ServerProcess:
+def server(serve: Serve) -> ServerProcess:
     """One server on a fresh var/, seeded from seeds/ on first start."""
     return serve()

@@ -44,7 +44,6 @@ BENCHES = {
         "postgresql",
         (
             rf"c=16\s+PG 2 processes, 2 ports ÷ PG 1 process\s+{NUM}\s+target ≥ 1\.60\s+(PASS|MISS)",
-            rf"c=16\s+PG WORKERS=2, 1 port ÷ PG 1 process\s+{NUM}\s+target ≥ 1\.60\s+(PASS|MISS)",
             rf"c=16\s+SQLite ÷ PG, 1 process each\s+{NUM}\s+\(info\)",
         ),
     ),

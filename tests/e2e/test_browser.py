@@ -22,7 +22,7 @@ import pytest
 from tests.e2e.conftest import REPO_ROOT, ServerProcess
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page, Route
+    from playwright.sync_api import ConsoleMessage, Page, Route
 
 pytestmark = pytest.mark.e2e
 
@@ -34,6 +34,8 @@ DEPLOY = {"executionId": "exec-acme-deploy-42", "stepId": "step-acme-deploy-42-3
 REASON = "Deploy freeze until Monday (rejected from GraphiQL)."
 QUERY_EDITOR = "document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror"
 RESULT_PANE = "document.querySelector('.graphiql-response .CodeMirror').CodeMirror"
+# Typed into GraphiQL as a person would: literal arguments, no variables, only what the test reads
+# (the shared documents of app/testing/documents.py take $input).
 PENDING = """query Pending {
   pendingApprovals(input: {}) {
     total
@@ -66,7 +68,7 @@ def chromium() -> str:
     if path is None:
         _unavailable(f"no Chromium found (looked at {', '.join(c for c in candidates if c) or 'chromium on PATH'})")
     try:
-        import playwright.sync_api  # noqa: F401
+        import playwright.sync_api  # noqa: F401, PLC0415 - only asks whether the optional driver is installed
     except ImportError:
         _unavailable("the Playwright driver is not installed (pip install -e '.[test]')")
     assert path is not None
@@ -85,8 +87,12 @@ class Browser:
         page.context.route("**/*", self._route)
         page.on("request", lambda request: self.requests.append((request.method, request.url, request.headers)))
         page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
-        page.on("console", lambda message: message.type == "error" and self.errors.append(f"console: {message.text}"))
+        page.on("console", self._console)
         page.on("websocket", lambda socket: self.blocked.append(socket.url))  # GraphiQL here opens none
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.errors.append(f"console: {message.text}")
 
     def _route(self, route: Route) -> None:
         url = route.request.url
@@ -124,7 +130,7 @@ class Browser:
 
 @pytest.fixture
 def browser(chromium: str, server: ServerProcess) -> Iterator[Browser]:
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415 - optional: the test skips without it
 
     with sync_playwright() as playwright:
         instance = playwright.chromium.launch(executable_path=chromium, headless=True)
@@ -141,7 +147,7 @@ def screenshot(page: Page, name: str, capsys: pytest.CaptureFixture[str]) -> Pat
     path = ARTIFACTS / name
     page.screenshot(path=str(path), full_page=True)
     with capsys.disabled():
-        print(f"\n  screenshot: {path}")
+        print(f"\n  screenshot: {path}")  # noqa: T201 - tells the developer where the screenshot is
     return path
 
 

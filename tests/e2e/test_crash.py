@@ -15,7 +15,6 @@ import asyncio
 import shutil
 import time
 import tomllib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,8 @@ import httpx
 import jwt
 import pytest
 
-from tests.e2e.conftest import REPO_ROOT, E2EDatabase, ServerProcess, describe, run_cli
-from tests.integration.helpers import APPROVE, REJECT
+from app.testing.documents import APPROVE, REJECT
+from tests.e2e.conftest import REPO_ROOT, E2EDatabase, Serve, ServerProcess, describe, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -101,10 +100,8 @@ class Stream:
 
 def extra_seed_toml(count: int) -> str:
     """`count` executions awaiting approval: a completed step, the awaiting one, a pending one."""
-    blocks = []
-    for index in range(count):
-        blocks.append(
-            f"""[[scenarios]]
+    return "\n".join(
+        f"""[[scenarios]]
 name = "crash-{index:04d}"
 workspace = "ws-crash"
 text = "Crash test {index}"
@@ -112,8 +109,8 @@ at = 2026-12-01T08:00:00Z
 steps = [{{ key = "fetch.input" }}, {{ key = "deploy.act" }}, {{ key = "report.result" }}]
 actions = ["compile", "verify", "start", "complete"]
 """
-        )
-    return "\n".join(blocks)
+        for index in range(count)
+    )
 
 
 def mint(var_dir: Path, sub: str) -> str:
@@ -183,8 +180,8 @@ def assert_decisions_match_steps(database: E2EDatabase) -> int:
     return decided
 
 
-async def test_sigkill_mid_stream_leaves_a_consistent_database(
-    serve: Callable[..., ServerProcess], e2e_database: E2EDatabase, cli_env: dict[str, str], tmp_path: Path
+async def test_sigkill_mid_stream_leaves_a_consistent_database(  # noqa: PLR0915 - one crash and its aftermath, in order
+    serve: Serve, e2e_database: E2EDatabase, cli_env: dict[str, str], tmp_path: Path
 ) -> None:
     seeds = tmp_path / "seeds"
     seeds.mkdir()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,8 +18,8 @@ import httpx
 import jwt
 import pytest
 
-from tests.e2e.conftest import E2EDatabase, ServerProcess
-from tests.integration.helpers import APPROVE, REJECT
+from app.testing.documents import APPROVE, REJECT
+from tests.e2e.conftest import E2EDatabase, Serve, ServerProcess
 
 pytestmark = pytest.mark.e2e
 
@@ -214,13 +214,13 @@ async def test_twenty_admins_reject_the_same_step(server: ServerProcess) -> None
     await check_reject_race([server], "exec-acme-deploy-42", "step-acme-deploy-42-3", "step-acme-deploy-42-4")
 
 
-async def test_reject_race_across_two_worker_processes(serve: Callable[..., ServerProcess]) -> None:
+async def test_reject_race_across_two_worker_processes(serve: Serve) -> None:
     """Two uvicorn workers of one server share the database: the conditional update still lets one through."""
     server = serve(WORKERS="2")
     await check_reject_race([server], "exec-globex-cleanup-3", "step-globex-cleanup-3-2", "step-globex-cleanup-3-3")
 
 
-async def test_reject_race_across_two_separate_servers(serve: Callable[..., ServerProcess]) -> None:
+async def test_reject_race_across_two_separate_servers(serve: Serve) -> None:
     """Two independent `python -m app serve` processes on two ports share one database (as two
     replicas behind a load balancer would): forty admins, twenty on each, reject the same step at
     once. The first server migrates and seeds the empty database; the second finds it seeded and

@@ -17,6 +17,7 @@ import pytest
 from gql import Client, gql
 from gql.transport.httpx import HTTPXAsyncTransport
 
+from app.testing.documents import EXECUTION, PENDING_APPROVALS, REJECT
 from tests.e2e.conftest import (
     REPO_ROOT,
     E2EDatabase,
@@ -27,7 +28,6 @@ from tests.e2e.conftest import (
     port_is_listening,
     run_cli,
 )
-from tests.integration.helpers import REJECT
 
 pytestmark = pytest.mark.e2e
 
@@ -38,26 +38,6 @@ SEEDED_AWAITING = {
     ("exec-globex-migrate-9", "step-globex-migrate-9-2"),
     ("exec-initech-email-5", "step-initech-email-5-2"),
 }
-
-PENDING_APPROVALS = """
-query Pending {
-  pendingApprovals(input: {}) {
-    total
-    items { executionId executionStatus workspaceId stepId position key riskTier awaitingSince }
-  }
-}
-"""
-
-EXECUTION = """
-query Execution($input: ControlPlaneExecutionGetInput!) {
-  execution(input: $input) {
-    execution {
-      executionId status updatedAt
-      steps { stepId position key status decidedBy decidedAt decisionNote }
-    }
-  }
-}
-"""
 
 COUNTED_TABLES = (
     "execution",
@@ -227,7 +207,7 @@ async def test_gql_reject_flow_over_http(server: ServerProcess) -> None:
     assert alice.returncode == 0, describe(alice)
     client = gql_client(server, alice.stdout.strip())
     async with client as session:
-        pending = (await session.execute(operation(PENDING_APPROVALS)))["pendingApprovals"]
+        pending = (await session.execute(operation(PENDING_APPROVALS, {"input": {}})))["pendingApprovals"]
         listed = {(item["executionId"], item["stepId"]) for item in pending["items"]}
         assert listed == SEEDED_AWAITING
         assert pending["total"] == len(SEEDED_AWAITING)
@@ -265,7 +245,7 @@ async def test_gql_reject_flow_over_http(server: ServerProcess) -> None:
         assert steps["step-acme-deploy-42-3"]["decisionNote"] == reason
         assert steps["step-acme-deploy-42-4"]["status"] == "skipped"
 
-        after = (await session.execute(operation(PENDING_APPROVALS)))["pendingApprovals"]
+        after = (await session.execute(operation(PENDING_APPROVALS, {"input": {}})))["pendingApprovals"]
         assert {(item["executionId"], item["stepId"]) for item in after["items"]} == SEEDED_AWAITING - {
             ("exec-acme-deploy-42", "step-acme-deploy-42-3")
         }

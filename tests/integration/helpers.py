@@ -1,17 +1,22 @@
-"""Shared by the integration tests (and the e2e tests for the documents): the two decision mutations, their
-contracts, seeded ids, and helpers that read the database and check what a request did to it."""
+"""Shared by the integration tests: the decision contracts, seeded ids, and helpers that read the database
+and check what a request did to it. The GraphQL documents are in app/testing/documents.py."""
 
 from __future__ import annotations
 
 import json
 import logging
+from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+import pytest_asyncio
 from gql.transport.exceptions import TransportQueryError
-from sqlalchemy import delete, select, update
+from sqlalchemy import Executable, RowMapping, delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.applications import Starlette
 
+from app.db.database import Database
 from app.db.tables import (
     bundle_table,
     counter_table,
@@ -23,19 +28,38 @@ from app.db.tables import (
     run_table,
     step_table,
 )
+from app.server import create_app
 from app.services.approval import decisions
-from tests.conftest import error_of, snapshot
+from app.services.kernel.event_log import NewEvent, append_events
+from app.settings import Settings
+from tests.conftest import DEFAULT_TOKEN, Bearer, Execute, Snapshot, error_of, make_settings, snapshot
+from tests.databases import Backend
 
-REJECT = """
-mutation Reject($input: ControlPlaneExecutionRejectInput!) {
-  rejectExecutionStep(input: $input) { executionId stepId status rejectedAt }
-}
-"""
-APPROVE = """
-mutation Approve($input: ControlPlaneExecutionApproveInput!) {
-  approveExecutionStep(input: $input) { executionId stepId status approvedAt }
-}
-"""
+
+def app_per_module(name: str) -> tuple[object, object, object]:
+    """`database_url, settings, app = app_per_module("transitions")` in a test module: one seeded database
+    and one app for all of the module's tests instead of one per test, for modules of many cases that
+    each make executions of their own (their tests run on the module's event loop)."""
+
+    @pytest_asyncio.fixture(scope="module", loop_scope="module", name="database_url")
+    async def database_url(
+        backend: Backend, seeded_template: str, tmp_path_factory: pytest.TempPathFactory
+    ) -> AsyncIterator[str]:
+        url = await backend.copy(seeded_template, tmp_path_factory.mktemp(f"{name}-db"))
+        yield url
+        await backend.drop(url)
+
+    @pytest.fixture(scope="module", name="settings")
+    def settings(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Settings:
+        return make_settings(tmp_path_factory.mktemp(name), database_url)
+
+    @pytest_asyncio.fixture(scope="module", loop_scope="module", name="app")
+    async def app(settings: Settings) -> AsyncIterator[Starlette]:
+        application = create_app(settings, migrate_on_start=False)
+        yield application
+        await application.state.services.database.dispose()
+
+    return database_url, settings, app
 
 
 def contract(key: str) -> dict[str, str]:
@@ -58,19 +82,19 @@ SEEDED_REASON = "Vendor list includes two accounts flagged by finance; payout mu
 
 
 async def failing(
-    execute,
-    database,
+    execute: Execute,
+    database: Database,
     document: str,
-    variables: Any = None,
+    variables: dict[str, Any] | None = None,
     *,
     expect_contract: dict[str, str] | None = None,
-    **kwargs: Any,
+    bearer: Bearer = DEFAULT_TOKEN,
 ) -> dict[str, Any]:
     """Runs a request that must fail; the database must be exactly as before. Returns the one error,
     which must name `expect_contract` when one is given."""
     before = await snapshot(database)
     with pytest.raises(TransportQueryError) as excinfo:
-        await execute(document, variables, **kwargs)
+        await execute(document, variables, bearer=bearer)
     assert await snapshot(database) == before
     error = error_of(excinfo)
     if expect_contract is not None:
@@ -78,15 +102,20 @@ async def failing(
     return error
 
 
-def fail_after_append(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, secret: str) -> None:
-    """Make every decision raise `secret` right after its events were appended, inside the transaction."""
-    real_append = decisions.append_events
+def raise_after_append(monkeypatch: pytest.MonkeyPatch, message: str) -> None:
+    """Make every decision raise RuntimeError(message) right after its events were appended, inside the
+    transaction (an unexpected failure, as a broken disk or a bug would cause)."""
 
-    async def explode(session, new_events):
-        await real_append(session, new_events)
-        raise RuntimeError(secret)
+    async def explode(session: AsyncSession, new_events: list[NewEvent]) -> list[int]:
+        await append_events(session, new_events)
+        raise RuntimeError(message)
 
     monkeypatch.setattr(decisions, "append_events", explode)
+
+
+def fail_after_append(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, secret: str) -> None:
+    """`raise_after_append` with `secret`, the server's errors captured by `caplog`."""
+    raise_after_append(monkeypatch, secret)
     caplog.set_level(logging.ERROR)
 
 
@@ -101,45 +130,45 @@ def assert_masked(error: dict[str, Any], secret: str, caplog: pytest.LogCaptureF
 # --- reading the database -------------------------------------------------------------------------
 
 
-async def fetch(database, statement) -> list[Any]:
+async def fetch(database: Database, statement: Executable) -> list[RowMapping]:
     async with database.engine.connect() as conn:
         return list((await conn.execute(statement)).mappings())
 
 
-async def step_rows(database, execution_id: str) -> list[Any]:
+async def step_rows(database: Database, execution_id: str) -> list[RowMapping]:
     step = step_table
     return await fetch(database, select(step).where(step.c.execution_id == execution_id).order_by(step.c.position))
 
 
-async def steps_of(database, execution_id: str) -> dict[str, Any]:
+async def steps_of(database: Database, execution_id: str) -> dict[str, RowMapping]:
     return {row["id"]: row for row in await step_rows(database, execution_id)}
 
 
-async def decision_rows(database, step_id: str) -> list[Any]:
+async def decision_rows(database: Database, step_id: str) -> list[RowMapping]:
     return await fetch(database, select(decision_table).where(decision_table.c.step_id == step_id))
 
 
-async def execution_row(database, execution_id: str) -> Any:
+async def execution_row(database: Database, execution_id: str) -> RowMapping:
     (row,) = await fetch(database, select(execution_table).where(execution_table.c.id == execution_id))
     return row
 
 
-async def events(database) -> list[Any]:
+async def events(database: Database) -> list[RowMapping]:
     return await fetch(database, select(event_table).order_by(event_table.c.sequence))
 
 
-async def counter(database) -> int:
+async def counter(database: Database) -> int:
     (row,) = await fetch(database, select(counter_table))
     return int(row["value"])
 
 
-async def assert_gap_free(database) -> None:
+async def assert_gap_free(database: Database) -> None:
     sequences = [row["sequence"] for row in await events(database)]
     assert sequences == list(range(1, len(sequences) + 1))
     assert await counter(database) == len(sequences)
 
 
-def changed_keys(before: dict[str, list[Any]], after: dict[str, list[Any]], table: str) -> set[Any]:
+def changed_keys(before: Snapshot, after: Snapshot, table: str) -> set[Any]:
     """Primary keys (first column) of rows added, removed or modified between two snapshots."""
     old = {row[0]: row for row in before[table]}
     new = {row[0]: row for row in after[table]}
@@ -152,7 +181,7 @@ def instant(value: str) -> datetime:
     return parsed
 
 
-async def remove_seeded_data(database) -> None:
+async def remove_seeded_data(database: Database) -> None:
     """Leave the database with no execution at all: tests that count exactly make their own."""
     async with database.engine.begin() as conn:
         for table in (

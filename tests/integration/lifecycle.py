@@ -1,6 +1,6 @@
 """A client of the whole execution lifecycle over GraphQL, as an operator console and a runner use it.
 
-`Lifecycle` wraps the documents below around the `execute` fixture; every call goes over HTTP
+`Lifecycle` wraps the documents of app/testing/documents.py around the `execute` fixture; every call goes over HTTP
 through gql like any client.
 """
 
@@ -10,30 +10,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.testing.documents import (
-    SUBMIT,
-    COMPILE,
-    VERIFY,
-    START,
-    PAUSE,
-    RESUME,
-    CANCEL,
     ABORT,
-    SHUTDOWN,
+    APPROVE,
+    CANCEL,
+    COMPILE,
+    EXECUTION,
+    EXPORT,
+    PAUSE,
+    REJECT,
+    RESUME,
     RETRY,
-    REPORT_FIELDS,
-    STEP_STARTED,
+    SHUTDOWN,
+    START,
     STEP_COMPLETED,
     STEP_FAILED,
-    APPROVE,
-    REJECT,
-    EXPORT,
-    BUNDLE,
-    EXECUTION,
-    TRACE,
-    EXPLAIN,
-    LANE,
-    LANES,
-)  # noqa: F401 - re-read by tests as lifecycle.X
+    STEP_STARTED,
+    SUBMIT,
+    VERIFY,
+)
 
 THREE_STEPS = {
     "steps": [
@@ -106,8 +100,7 @@ class Lifecycle:
         return str(self.steps[position - 1]["stepId"])
 
     async def report(self, document: str, position: int, **extra: Any) -> dict[str, Any]:
-        out = await self.call(document, {"runId": self.run_id, "stepId": self.step(position), **extra}, self.runner)
-        return out
+        return await self.call(document, {"runId": self.run_id, "stepId": self.step(position), **extra}, self.runner)
 
     async def run_step(self, position: int, output: dict[str, Any] | None = None) -> dict[str, Any]:
         await self.report(STEP_STARTED, position)

@@ -8,7 +8,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 import pytest
@@ -46,6 +46,11 @@ def client(app: Starlette, headers: dict[str, str] | None = None) -> httpx.Async
     )
 
 
+def media_type(response: httpx.Response) -> str:
+    """The response's media type, without parameters such as charset."""
+    return response.headers["content-type"].split(";")[0].strip()
+
+
 def bearer(app: Starlette, sub: str = "dana", *roles: str) -> dict[str, str]:
     token = app.state.services.tokens.mint(sub, list(roles) or ["admin"], ["*"], 600)
     return {"Authorization": f"Bearer {token}"}
@@ -77,7 +82,7 @@ class CapturedLog:
         self.handler.setFormatter(make_formatter(log_format, secret_values(app.state.services.settings)))
         self._level = logging.NOTSET
 
-    def __enter__(self) -> CapturedLog:
+    def __enter__(self) -> Self:
         root = logging.getLogger()
         self._level = root.level
         root.addHandler(self.handler)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -23,9 +24,9 @@ from app.db.tables import (
 )
 from app.services.kernel.canonical import sha256_digest
 from app.services.lifecycle.policy import POLICY_VERSION
-from tests.integration.helpers import failing, fetch, remove_seeded_data
-from tests.integration.lifecycle import (
+from app.testing.documents import (
     BUNDLE,
+    EXECUTIONS,
     EXPLAIN,
     EXPORT,
     LANE,
@@ -36,6 +37,10 @@ from tests.integration.lifecycle import (
     STEP_FAILED,
     STEP_STARTED,
     TRACE,
+)
+from tests.conftest import Execute, MintToken
+from tests.integration.helpers import failing, fetch, remove_seeded_data
+from tests.integration.lifecycle import (
     Lifecycle,
     journey_approved,
     journey_paused_resumed,
@@ -45,17 +50,10 @@ from tests.integration.lifecycle import (
 
 AWAITING = "awaiting_approval"
 VERSIONS = {spec.key: spec.version for spec in build_registry().events}
-EXECUTIONS = """
-query Executions($input: ControlPlaneExecutionListInput!) {
-  executions(input: $input) { total items {
-    executionId status riskTier updatedAt
-    lane { laneKey laneStatus lanePhase ownerRole evidenceBundleCount pendingApprovalCount recommendedNextLane }
-  } }
-}"""
 
 
 @pytest.fixture
-def new_life(execute, token):
+def new_life(execute: Execute, token: MintToken) -> Callable[[], Lifecycle]:
     admin, runner = token("dana"), token("rita", "runner")
 
     def make() -> Lifecycle:
@@ -65,7 +63,7 @@ def new_life(execute, token):
 
 
 @pytest.fixture
-def life(new_life) -> Lifecycle:
+def life(new_life: Callable[[], Lifecycle]) -> Lifecycle:
     return new_life()
 
 
@@ -453,7 +451,7 @@ def at(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
-async def test_lanes_of_runs_in_every_state(new_life, database, empty) -> None:
+async def test_lanes_of_runs_in_every_state(new_life, database, empty) -> None:  # noqa: PLR0915 - every lane state, one run each, in order
     running = new_life()
     await running.started()
     await running.report(STEP_STARTED, 1)
@@ -728,7 +726,9 @@ async def test_executions_filters_and_lanes(new_life, empty) -> None:
     lanes = {item["executionId"]: item["lane"] for item in everything["items"]}
     by_id = {item["executionId"]: item for item in everything["items"]}
 
-    def lane(key, status, phase, owner, bundles, pending, following):
+    def lane(
+        key: str, status: str, phase: str, owner: str, bundles: int, pending: int, following: str | None
+    ) -> dict[str, Any]:
         return {
             "laneKey": key,
             "laneStatus": status,

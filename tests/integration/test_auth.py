@@ -12,8 +12,9 @@ from typing import Any
 import jwt
 import pytest
 
-from tests.conftest import TEST_SECRET, snapshot
-from tests.integration.helpers import APPROVE, DEPLOY, MIGRATE_SCHEMA, REJECT, contract, failing
+from app.testing.documents import APPROVE, REJECT
+from tests.conftest import TEST_SECRET, MintToken, snapshot
+from tests.integration.helpers import DEPLOY, MIGRATE_SCHEMA, contract, failing
 
 
 @dataclass(frozen=True)
@@ -65,30 +66,29 @@ def tampered(token: str) -> str:
     return f"{header}.{forged}.{signature}"
 
 
-Bearer = Callable[[Callable[..., str]], str | None]
+Credential = Callable[[MintToken], str | None]
+"""Makes the token a case sends from the `token` fixture (or without it)."""
 
-UNAUTHENTICATED: dict[str, Bearer] = {
-    "no-token": lambda token: None,
-    "garbage": lambda token: "not-a-jwt",
-    "three-garbage-parts": lambda token: "aaa.bbb.ccc",
-    "other-secret": lambda token: signed(OTHER_SECRET),
-    "expired": lambda token: signed(exp=int(time.time()) - 3600),
-    "no-sub": lambda token: signed(sub=DROP),
-    "empty-sub": lambda token: signed(sub=""),
-    "non-string-sub": lambda token: signed(sub=42),
-    "no-exp": lambda token: signed(exp=DROP),
-    "alg-none": lambda token: jwt.encode(
-        {"sub": "dana", "roles": ["admin"], "exp": int(time.time()) + 600}, None, "none"
-    ),
-    "roles-not-a-list": lambda token: signed(roles="admin"),
+UNAUTHENTICATED: dict[str, Credential] = {
+    "no-token": lambda _: None,
+    "garbage": lambda _: "not-a-jwt",
+    "three-garbage-parts": lambda _: "aaa.bbb.ccc",
+    "other-secret": lambda _: signed(OTHER_SECRET),
+    "expired": lambda _: signed(exp=int(time.time()) - 3600),
+    "no-sub": lambda _: signed(sub=DROP),
+    "empty-sub": lambda _: signed(sub=""),
+    "non-string-sub": lambda _: signed(sub=42),
+    "no-exp": lambda _: signed(exp=DROP),
+    "alg-none": lambda _: jwt.encode({"sub": "dana", "roles": ["admin"], "exp": int(time.time()) + 600}, "", "none"),
+    "roles-not-a-list": lambda _: signed(roles="admin"),
     "tampered-payload": lambda token: tampered(token("mallory")),
 }
 
-FORBIDDEN: dict[str, tuple[Bearer, str]] = {
+FORBIDDEN: dict[str, tuple[Credential, str]] = {
     "user-role": (lambda token: token("dana", "user"), "dana"),
     "unknown-role": (lambda token: token("dana", "viewer"), "dana"),
-    "no-roles-claim": (lambda token: signed(roles=DROP), "dana"),
-    "empty-roles": (lambda token: signed(roles=[]), "dana"),
+    "no-roles-claim": (lambda _: signed(roles=DROP), "dana"),
+    "empty-roles": (lambda _: signed(roles=[]), "dana"),
     "admin-in-another-name": (lambda token: token("bob"), "dana"),
     "user-in-another-name": (lambda token: token("bob", "user"), "dana"),
     "admin-in-name-of-admin0": (lambda token: token("dana"), "admin0"),
@@ -163,12 +163,12 @@ async def post(http, headers: dict[str, str], operation: Operation) -> dict[str,
 
 
 RAW_HEADERS: dict[str, Callable[[str], dict[str, str]]] = {
-    "basic-scheme": lambda jwt_: {"Authorization": "Basic " + base64.b64encode(b"dana:hunter2").decode()},
+    "basic-scheme": lambda _: {"Authorization": "Basic " + base64.b64encode(b"dana:hunter2").decode()},
     "basic-scheme-with-jwt": lambda jwt_: {"Authorization": f"Basic {jwt_}"},
     "token-scheme": lambda jwt_: {"Authorization": f"Token {jwt_}"},
     "no-scheme": lambda jwt_: {"Authorization": jwt_},
-    "bearer-without-token": lambda jwt_: {"Authorization": "Bearer "},
-    "bearer-only": lambda jwt_: {"Authorization": "Bearer"},
+    "bearer-without-token": lambda _: {"Authorization": "Bearer "},
+    "bearer-only": lambda _: {"Authorization": "Bearer"},
     "token-in-other-header": lambda jwt_: {"X-Auth-Token": jwt_},
 }
 

@@ -213,7 +213,7 @@ def signed_token(services, **changes: Any) -> str:
 
 def unsigned_token(services) -> str:
     """`alg: none`: pyjwt writes no signature at all."""
-    return jwt.encode(claims(services), None, algorithm="none")
+    return jwt.encode(claims(services), "", algorithm="none")
 
 
 KINDS = [

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +27,19 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
+from schemathesis.core.errors import InvalidSchema
+from schemathesis.core.result import Err, Ok
 from schemathesis.generation.case import Case
 from schemathesis.graphql import nodes
 from schemathesis.python import asgi
+from schemathesis.schemas import APIOperation
 from schemathesis.specs.graphql import scalars
+from schemathesis.specs.graphql.schemas import GraphQLOperationDefinition
 from starlette.applications import Starlette
 
 from app.seeding.player import default_dataset
 from app.services.lifecycle.policy import POLICY_VERSION
+from tests.conftest import MintToken
 
 pytestmark = pytest.mark.fuzz
 
@@ -156,7 +161,7 @@ KEYS = st.from_regex(r"\A[A-Za-z_][A-Za-z0-9_]{0,8}\Z")
 STEP_WORDS = ("deploy", "build", "drop", "notify", "read", "payout", "unknown")
 
 
-def literal(value: Any) -> graphql.ValueNode:
+def literal(value: Any) -> graphql.ValueNode:  # noqa: PLR0911 - one return per JSON type
     """The GraphQL literal of a JSON value (what the JSON scalar parses back into that value)."""
     if value is None:
         return nodes.Null
@@ -242,8 +247,29 @@ def failure_of(status: int, body: Any) -> str | None:
     return None
 
 
-def operation_order(operation: Any) -> tuple[int, int]:
+Operation = APIOperation[Any, Any, Any, Any]
+
+
+def definition_of(operation: Operation) -> GraphQLOperationDefinition:
     definition = operation.definition
+    assert isinstance(definition, GraphQLOperationDefinition), definition
+    return definition
+
+
+def examples_of(operation: Operation) -> int:
+    """The operation's budget of generated documents (by its root type, Query or Mutation)."""
+    root = definition_of(operation).type_
+    assert isinstance(root, graphql.GraphQLObjectType), root
+    return EXAMPLES[root.name]
+
+
+def operation_of(result: Ok[Operation] | Err[InvalidSchema]) -> Operation:
+    assert isinstance(result, Ok), result.err()
+    return result.ok()
+
+
+def operation_order(operation: Operation) -> tuple[int, int]:
+    definition = definition_of(operation)
     if definition.is_query:
         return 0, 0
     name = definition.field_name
@@ -257,7 +283,7 @@ class Fuzzer:
         self.cases = 0
         self.failures: list[str] = []
 
-    def send(self, case: Case) -> str | None:
+    def send(self, case: Case[Operation]) -> str | None:
         response = case.call(base_url=ENDPOINT, app=self.app, headers=self.headers)
         try:
             body: Any = response.json()
@@ -265,14 +291,14 @@ class Fuzzer:
             body = response.text
         return failure_of(response.status_code, body)
 
-    def fuzz(self, operation: Any) -> None:
+    def fuzz(self, operation: Operation) -> None:
         """Runs the operation's budget. At the first failure Hypothesis shrinks the document (on the
         database as it is then) and the operation stops there; the smallest failure is recorded."""
-        smallest: tuple[Case, str] | None = None
+        smallest: tuple[Case[Operation], str] | None = None
         shrink_calls = 0
 
         @settings(
-            max_examples=EXAMPLES[operation.definition.type_.name],
+            max_examples=examples_of(operation),
             derandomize=True,
             database=None,
             deadline=None,
@@ -280,7 +306,7 @@ class Fuzzer:
             suppress_health_check=list(HealthCheck),
         )
         @given(case=operation.as_strategy())
-        def check(case: Case) -> None:
+        def check(case: Case[Operation]) -> None:
             nonlocal smallest, shrink_calls
             if smallest is not None:
                 shrink_calls += 1
@@ -305,10 +331,10 @@ class Fuzzer:
 
 
 @pytest.mark.usefixtures("custom_scalars")
-def test_fuzz_graphql_api(app: Starlette, token: Callable[..., str]) -> None:
+def test_fuzz_graphql_api(app: Starlette, token: MintToken) -> None:
     schema = schemathesis.graphql.from_path(SCHEMA_PATH)
     schema.hooks.register_hook_with_name(aim_ids, "before_generate_body")
-    operations = sorted((result.ok() for result in schema.get_all_operations()), key=operation_order)
+    operations = sorted((operation_of(result) for result in schema.get_all_operations()), key=operation_order)
     fuzzer = Fuzzer(app, token(ACTOR, "admin", ttl=3600))
     started = time.monotonic()
     try:
@@ -317,6 +343,6 @@ def test_fuzz_graphql_api(app: Starlette, token: Callable[..., str]) -> None:
     finally:
         # The app's lifespan ran on schemathesis's event loop thread: end it there (disposes the engine).
         asgi.shutdown_lifespans()
-    print(f"fuzz: {fuzzer.cases} cases over {len(operations)} operations in {time.monotonic() - started:.1f} s")
+    print(f"fuzz: {fuzzer.cases} cases over {len(operations)} operations in {time.monotonic() - started:.1f} s")  # noqa: T201 - the run's summary (shown with -s)
     assert not fuzzer.failures, "\n\n".join(fuzzer.failures)
-    assert fuzzer.cases == sum(EXAMPLES[operation.definition.type_.name] for operation in operations)
+    assert fuzzer.cases == sum(examples_of(operation) for operation in operations)

@@ -14,23 +14,9 @@ import pytest
 
 from app.contracts.storable import MAX_JSON_DEPTH
 from app.db.database import Database
+from app.testing.documents import COMPILE, DISABLE_SKILL, PAUSE, REJECT, SUBMIT
 from tests.conftest import snapshot
 
-SUBMIT = """mutation Submit($input: ControlPlaneIntentSubmitInput!) {
-  submitIntent(input: $input) { executionId }
-}"""
-COMPILE = """mutation Compile($input: ControlPlanePlanCompileInput!) {
-  compilePlan(input: $input) { planId }
-}"""
-REJECT = """mutation Reject($input: ControlPlaneExecutionRejectInput!) {
-  rejectExecutionStep(input: $input) { status }
-}"""
-PAUSE = """mutation Pause($input: ControlPlaneExecutionPauseInput!) {
-  pauseExecution(input: $input) { status }
-}"""
-DISABLE = """mutation Disable($input: ControlPlaneSkillDisableInput!) {
-  disableSkill(input: $input) { status }
-}"""
 # Seeded: a step awaiting a decision, a running run, and an execution submitted without a plan.
 DEPLOY_STEP = {"executionId": "exec-acme-deploy-42", "stepId": "step-acme-deploy-42-3"}
 RUNNING_RUN = "run-initech-email-5-1"
@@ -89,7 +75,7 @@ async def refused(post: Post, database: Database, body: str | dict[str, Any]) ->
         (REJECT, {**DEPLOY_STEP, "rejectedBy": "dana", "reason": "Freeze\x00"}, "reason"),
         (PAUSE, {"runId": RUNNING_RUN, "pausedBy": "dana", "reason": "\x00"}, "reason"),
         (SUBMIT, {"workspaceId": "ws-acme", "text": "Deploy\x00 it"}, "text"),
-        (DISABLE, {"skillKey": "acme.summarize\x00", "disabledBy": "dana"}, "skillKey"),
+        (DISABLE_SKILL, {"skillKey": "acme.summarize\x00", "disabledBy": "dana"}, "skillKey"),
     ],
     ids=["reject-reason", "pause-reason", "intent-text", "skill-key-lookup"],
 )

@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 from base64 import b64encode
-from collections.abc import AsyncIterator, Callable
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
@@ -17,10 +16,11 @@ import pytest
 from starlette.applications import Starlette
 
 from app.graphql.graphiql import ASSETS_URL, render_page
-from app.server import create_app
 from app.settings import Settings
 from scripts import vendor_graphiql
-from tests.conftest import make_settings
+from tests.integration.observed import build_app, client, media_type
+
+__all__ = ["build_app"]  # the fixture (tests/integration/observed.py)
 
 TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZG1pbiJ9.graphiql-test-token"
 BROWSER = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
@@ -63,36 +63,16 @@ def same_origin(url: str) -> bool:
     return (url.startswith("/") and not url.startswith("//")) or url == "data:,"
 
 
-@pytest.fixture
-async def app_with(tmp_path: Path, database_url: str) -> AsyncIterator[Callable[..., Starlette]]:
-    """Builds apps on this test's database with settings overrides; disposes of them afterwards."""
-    created: list[Starlette] = []
-
-    def build(**overrides: Any) -> Starlette:
-        application = create_app(make_settings(tmp_path, database_url, **overrides), migrate_on_start=False)
-        created.append(application)
-        return application
-
-    yield build
-    for application in created:
-        await application.state.services.database.dispose()
-
-
 async def get(application: Starlette, path: str, headers: dict[str, str] | None = None) -> httpx.Response:
-    transport = httpx.ASGITransport(app=application)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        return await client.get(path, headers=headers or {})
-
-
-def media_type(response: httpx.Response) -> str:
-    return response.headers["content-type"].split(";")[0].strip()
+    async with client(application, headers) as http:
+        return await http.get(path)
 
 
 # --- the page ---------------------------------------------------------------------------------------------
 
 
-async def test_browser_get_serves_the_page_with_same_origin_assets_only(app_with):
-    response = await get(app_with(graphiql_token=TOKEN), "/graphql", BROWSER)
+async def test_browser_get_serves_the_page_with_same_origin_assets_only(build_app):
+    response = await get(build_app(graphiql_token=TOKEN), "/graphql", BROWSER)
 
     assert response.status_code == 200
     assert media_type(response) == "text/html"
@@ -122,8 +102,8 @@ async def test_browser_get_serves_the_page_with_same_origin_assets_only(app_with
     assert "pendingApprovals" in page.config["defaultQuery"]
 
 
-async def test_assets_are_served_with_their_content_types_and_integrity(app_with):
-    application = app_with()
+async def test_assets_are_served_with_their_content_types_and_integrity(build_app):
+    application = build_app()
     page = Page((await get(application, "/graphql", BROWSER)).text)
     expected = {".js": "text/javascript", ".css": "text/css"}
 
@@ -157,23 +137,23 @@ def test_vendored_assets_match_the_pinned_packages():
 # --- the token --------------------------------------------------------------------------------------------
 
 
-async def test_development_page_prefills_the_admin_token(app_with):
-    response = await get(app_with(graphiql_token=TOKEN), "/graphql", BROWSER)
+async def test_development_page_prefills_the_admin_token(build_app):
+    response = await get(build_app(graphiql_token=TOKEN), "/graphql", BROWSER)
 
     config = Page(response.text).config
     assert json.loads(config["headers"]) == {"Authorization": f"Bearer {TOKEN}"}
 
 
-async def test_development_page_without_a_token_has_no_headers(app_with):
-    response = await get(app_with(), "/graphql", BROWSER)
+async def test_development_page_without_a_token_has_no_headers(build_app):
+    response = await get(build_app(), "/graphql", BROWSER)
 
     assert response.status_code == 200
     assert "headers" not in Page(response.text).config
     assert "Bearer" not in response.text
 
 
-async def test_production_page_never_embeds_a_token(app_with):
-    response = await get(app_with(app_env="production", graphiql=True, graphiql_token=TOKEN), "/graphql", BROWSER)
+async def test_production_page_never_embeds_a_token(build_app):
+    response = await get(build_app(app_env="production", graphiql=True, graphiql_token=TOKEN), "/graphql", BROWSER)
 
     assert response.status_code == 200
     assert media_type(response) == "text/html"
@@ -209,8 +189,8 @@ def test_the_embedded_json_cannot_end_its_script_element():
     [{"graphiql": False}, {"app_env": "production"}, {"app_env": "production", "graphiql_token": TOKEN}],
     ids=["GRAPHIQL=0", "production", "production-with-token"],
 )
-async def test_without_graphiql_browsers_get_no_page_and_no_assets(app_with, overrides):
-    application = app_with(**overrides)
+async def test_without_graphiql_browsers_get_no_page_and_no_assets(build_app, overrides):
+    application = build_app(**overrides)
 
     response = await get(application, "/graphql", BROWSER)
     assert response.status_code == 404

@@ -10,21 +10,17 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import snapshot
-from tests.integration.helpers import DEPLOY, REJECT, SEEDED_AWAITING
+from app.testing.documents import PENDING_TOTAL, REJECT
+from tests.conftest import HttpClient, MintToken, snapshot
+from tests.integration.helpers import DEPLOY, SEEDED_AWAITING
+from tests.integration.observed import GQL, media_type
 
-GQL = "application/graphql-response+json"
 JSON = "application/json"
-PENDING = "{ pendingApprovals(input: {}) { total } }"
 MIB = 1024 * 1024
 
 
-def media_type(response: httpx.Response) -> str:
-    return response.headers["content-type"].split(";")[0].strip()
-
-
 async def post(
-    http, token, body: Any = None, *, headers: dict[str, str] | None = None, **kwargs: Any
+    http: HttpClient, token: MintToken, body: Any = None, *, headers: dict[str, str] | None = None, **kwargs: Any
 ) -> httpx.Response:
     async with http({"Authorization": f"Bearer {token()}", **(headers or {})}) as client:
         if body is not None:
@@ -32,15 +28,16 @@ async def post(
         return await client.post("/graphql", **kwargs)
 
 
-async def assert_still_serving(http, token) -> None:
+async def assert_still_serving(http: HttpClient, token: MintToken) -> None:
     """The next normal request answers correctly."""
-    response = await post(http, token, {"query": PENDING}, headers={"Accept": GQL})
+    response = await post(http, token, {"query": PENDING_TOTAL}, headers={"Accept": GQL})
     assert response.status_code == 200, response.text
     assert media_type(response) == GQL
     assert response.json() == {"data": {"pendingApprovals": {"total": SEEDED_AWAITING}}}
 
 
 def the_error(response: httpx.Response) -> dict[str, Any]:
+    error: dict[str, Any]
     (error,) = response.json()["errors"]
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     return error
@@ -64,7 +61,7 @@ def the_error(response: httpx.Response) -> dict[str, Any]:
     ],
 )
 async def test_response_media_type_follows_accept(http, token, accept, expected):
-    response = await post(http, token, {"query": PENDING}, headers={"Accept": accept})
+    response = await post(http, token, {"query": PENDING_TOTAL}, headers={"Accept": accept})
 
     assert response.status_code == 200
     assert media_type(response) == expected
@@ -73,7 +70,7 @@ async def test_response_media_type_follows_accept(http, token, accept, expected)
 
 async def test_no_accept_header_is_a_legacy_client_answered_with_json(http, token):
     async with http({"Authorization": f"Bearer {token()}"}) as client:
-        request = client.build_request("POST", "/graphql", json={"query": PENDING})
+        request = client.build_request("POST", "/graphql", json={"query": PENDING_TOTAL})
         del request.headers["accept"]
         response = await client.send(request)
 
@@ -83,7 +80,7 @@ async def test_no_accept_header_is_a_legacy_client_answered_with_json(http, toke
 
 @pytest.mark.parametrize("accept", ["text/html", "application/xml", f"{GQL};charset=latin-1", f"{GQL};q=0", "text/*"])
 async def test_unacceptable_accept_is_406(http, token, accept):
-    response = await post(http, token, {"query": PENDING}, headers={"Accept": accept})
+    response = await post(http, token, {"query": PENDING_TOTAL}, headers={"Accept": accept})
 
     assert response.status_code == 406
     assert "Not acceptable" in the_error(response)["message"]
@@ -126,7 +123,7 @@ async def test_request_errors_stay_200_for_legacy_json_clients(http, token, body
 async def test_field_errors_are_200_with_data_null(http):
     """An error during execution (here no token) is not a request error: data is present, status 200."""
     async with http({"Accept": GQL}) as client:
-        response = await client.post("/graphql", json={"query": PENDING})
+        response = await client.post("/graphql", json={"query": PENDING_TOTAL})
 
     assert response.status_code == 200
     assert media_type(response) == GQL
@@ -140,7 +137,7 @@ async def test_field_errors_are_200_with_data_null(http):
 
 async def test_get_runs_queries(http, token):
     async with http({"Authorization": f"Bearer {token()}", "Accept": GQL}) as client:
-        response = await client.get("/graphql", params={"query": PENDING})
+        response = await client.get("/graphql", params={"query": PENDING_TOTAL})
 
     assert response.status_code == 200
     assert media_type(response) == GQL
@@ -185,7 +182,7 @@ async def test_get_from_a_browser_still_serves_graphiql(http):
 )
 async def test_unsupported_content_type_is_415(http, token, content_type):
     headers = {"Accept": GQL} | ({"Content-Type": content_type} if content_type else {})
-    response = await post(http, token, headers=headers, content=json.dumps({"query": PENDING}).encode())
+    response = await post(http, token, headers=headers, content=json.dumps({"query": PENDING_TOTAL}).encode())
 
     assert response.status_code == 415
     assert media_type(response) == GQL
@@ -195,7 +192,7 @@ async def test_unsupported_content_type_is_415(http, token, content_type):
 
 async def test_json_with_utf8_charset_is_accepted(http, token):
     headers = {"Accept": GQL, "Content-Type": "application/json; charset=utf-8"}
-    response = await post(http, token, headers=headers, content=json.dumps({"query": PENDING}).encode())
+    response = await post(http, token, headers=headers, content=json.dumps({"query": PENDING_TOTAL}).encode())
 
     assert response.status_code == 200
     assert response.json() == {"data": {"pendingApprovals": {"total": SEEDED_AWAITING}}}
@@ -210,7 +207,7 @@ async def test_json_with_utf8_charset_is_accepted(http, token):
         pytest.param(b'{"query": 42}', "`query` must be a string", id="query-not-string"),
         pytest.param(b'{"query": "{ __typename }", "variables": [1]}', "`variables` must be an object", id="variables"),
         pytest.param(
-            json.dumps([{"query": PENDING}, {"query": PENDING}]).encode(),
+            json.dumps([{"query": PENDING_TOTAL}, {"query": PENDING_TOTAL}]).encode(),
             "Batched requests are not supported",
             id="batch",
         ),
@@ -277,7 +274,7 @@ async def test_declared_length_over_the_limit_is_refused_before_reading_any_byte
 
 
 async def test_body_just_under_the_limit_is_served(http, token):
-    body = {"query": PENDING, "variables": {"padding": ""}}
+    body: dict[str, Any] = {"query": PENDING_TOTAL, "variables": {"padding": ""}}
     body["variables"]["padding"] = "x" * (MIB - len(json.dumps(body)))
     content = json.dumps(body).encode()
     assert len(content) == MIB

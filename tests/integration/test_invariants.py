@@ -12,13 +12,7 @@ from app.db.tables import (
     step_table,
 )
 from app.services.audit.invariants import check
-
-REJECT = """
-mutation($input: ControlPlaneExecutionRejectInput!) { rejectExecutionStep(input: $input) { status } }
-"""
-APPROVE = """
-mutation($input: ControlPlaneExecutionApproveInput!) { approveExecutionStep(input: $input) { status } }
-"""
+from app.testing.documents import APPROVE, REJECT
 
 
 async def problems(database) -> list[str]:

@@ -11,8 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from app.db.tables import event_table, run_table
-from tests.integration.helpers import failing, fetch, step_rows
-from tests.integration.lifecycle import (
+from app.testing.documents import (
     ABORT,
     CANCEL,
     LANE,
@@ -24,8 +23,9 @@ from tests.integration.lifecycle import (
     STEP_COMPLETED,
     STEP_FAILED,
     STEP_STARTED,
-    Lifecycle,
 )
+from tests.integration.helpers import failing, fetch, step_rows
+from tests.integration.lifecycle import Lifecycle
 
 AWAITING = "awaiting_approval"
 
@@ -91,7 +91,7 @@ async def reaches_approval(life: Lifecycle, log: Log) -> None:
     assert await state(life) == (AWAITING, ["completed", AWAITING, "pending"])
 
 
-async def test_approved_run_completes(life: Lifecycle, log: Log, database) -> None:
+async def test_approved_run_completes(life: Lifecycle, log: Log, database) -> None:  # noqa: PLR0915 - the whole journey, checked step by step
     submitted = await life.submit(text="Ship release 42", channelKey="slack", traceId="trace-1")
     assert submitted["status"] == "pending"
     assert await log.new() == ["intent.received"]

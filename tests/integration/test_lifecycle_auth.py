@@ -12,49 +12,28 @@ depends on another's rows, and every refused case checks the database is unchang
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import pytest_asyncio
 from gql.transport.exceptions import TransportQueryError
 
 from app.auth import AuthLevel
 from app.contracts.control_plane import build_registry
-from app.server import create_app
-from tests.conftest import error_of, make_settings
-from tests.integration import lifecycle as lc
-from tests.integration.helpers import failing
+from app.testing import documents as docs
+from tests.conftest import error_of
+from tests.integration.helpers import app_per_module, failing
 from tests.integration.lifecycle import Lifecycle
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def database_url(backend, seeded_template, tmp_path_factory):
-    url = await backend.copy(seeded_template, tmp_path_factory.mktemp("lifecycle-auth-db"))
-    yield url
-    await backend.drop(url)
-
-
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory, database_url):
-    return make_settings(tmp_path_factory.mktemp("lifecycle-auth"), database_url)
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def app(settings):
-    application = create_app(settings, migrate_on_start=False)
-    yield application
-    await application.state.services.database.dispose()
+database_url, settings, app = app_per_module("lifecycle-auth")
 
 
 SPECS = {spec.graphql_name: spec for spec in build_registry().operations}
 
-EXECUTIONS = """
-query Executions($input: ControlPlaneExecutionListInput!) {
-  executions(input: $input) { total items { executionId status } }
-}"""
 
 MISSING_EXECUTION = {"executionId": "exe_missing"}
 MISSING_RUN = {"runId": "run_missing"}
@@ -72,7 +51,7 @@ class Operation:
     """What a caller at or above the level gets with `base`: "ok" or an error code."""
     actor: str | None = None
     """The input field naming who acts."""
-    extra: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def spec(self) -> Any:
@@ -91,38 +70,38 @@ class Operation:
 
 ADMIN, RUNNER, USER = AuthLevel.ADMIN, AuthLevel.RUNNER, AuthLevel.USER
 OPERATIONS = [
-    Operation("submitIntent", lc.SUBMIT, USER, {"workspaceId": "ws-auth", "text": "Ship release 42"}, "ok"),
-    Operation("compilePlan", lc.COMPILE, ADMIN, MISSING_EXECUTION | {"intentId": "int_missing"}, "NOT_FOUND"),
-    Operation("verifyPlan", lc.VERIFY, ADMIN, MISSING_EXECUTION | {"planId": "pln_missing"}, "NOT_FOUND"),
-    Operation("startExecution", lc.START, ADMIN, MISSING_EXECUTION | {"planId": "pln_missing"}, "NOT_FOUND"),
-    Operation("pauseExecution", lc.PAUSE, ADMIN, MISSING_RUN, "NOT_FOUND", "pausedBy"),
-    Operation("resumeExecution", lc.RESUME, ADMIN, MISSING_RUN, "NOT_FOUND", "resumedBy"),
-    Operation("cancelExecution", lc.CANCEL, ADMIN, MISSING_EXECUTION, "NOT_FOUND", "cancelledBy"),
-    Operation("abortExecution", lc.ABORT, ADMIN, MISSING_RUN, "NOT_FOUND", "abortedBy"),
-    Operation("shutdownExecution", lc.SHUTDOWN, ADMIN, MISSING_RUN, "NOT_FOUND", "shutdownBy"),
-    Operation("retryExecution", lc.RETRY, ADMIN, MISSING_RUN, "NOT_FOUND", "retriedBy"),
-    Operation("reportStepStarted", lc.STEP_STARTED, RUNNER, MISSING_STEP, "NOT_FOUND"),
-    Operation("reportStepCompleted", lc.STEP_COMPLETED, RUNNER, MISSING_STEP | {"output": {"ok": True}}, "NOT_FOUND"),
+    Operation("submitIntent", docs.SUBMIT, USER, {"workspaceId": "ws-auth", "text": "Ship release 42"}, "ok"),
+    Operation("compilePlan", docs.COMPILE, ADMIN, MISSING_EXECUTION | {"intentId": "int_missing"}, "NOT_FOUND"),
+    Operation("verifyPlan", docs.VERIFY, ADMIN, MISSING_EXECUTION | {"planId": "pln_missing"}, "NOT_FOUND"),
+    Operation("startExecution", docs.START, ADMIN, MISSING_EXECUTION | {"planId": "pln_missing"}, "NOT_FOUND"),
+    Operation("pauseExecution", docs.PAUSE, ADMIN, MISSING_RUN, "NOT_FOUND", "pausedBy"),
+    Operation("resumeExecution", docs.RESUME, ADMIN, MISSING_RUN, "NOT_FOUND", "resumedBy"),
+    Operation("cancelExecution", docs.CANCEL, ADMIN, MISSING_EXECUTION, "NOT_FOUND", "cancelledBy"),
+    Operation("abortExecution", docs.ABORT, ADMIN, MISSING_RUN, "NOT_FOUND", "abortedBy"),
+    Operation("shutdownExecution", docs.SHUTDOWN, ADMIN, MISSING_RUN, "NOT_FOUND", "shutdownBy"),
+    Operation("retryExecution", docs.RETRY, ADMIN, MISSING_RUN, "NOT_FOUND", "retriedBy"),
+    Operation("reportStepStarted", docs.STEP_STARTED, RUNNER, MISSING_STEP, "NOT_FOUND"),
+    Operation("reportStepCompleted", docs.STEP_COMPLETED, RUNNER, MISSING_STEP | {"output": {"ok": True}}, "NOT_FOUND"),
     Operation(
         "reportStepFailed",
-        lc.STEP_FAILED,
+        docs.STEP_FAILED,
         RUNNER,
         MISSING_STEP | {"errorCode": "TIMEOUT", "message": "Slow."},
         "NOT_FOUND",
     ),
-    Operation("exportExecutionEvidence", lc.EXPORT, ADMIN, MISSING_RUN, "NOT_FOUND", "exportedBy"),
-    Operation("evidenceBundle", lc.BUNDLE, ADMIN, MISSING_RUN, "NOT_FOUND"),
-    Operation("trace", lc.TRACE, ADMIN, MISSING_EXECUTION, "NOT_FOUND"),
-    Operation("policyExplanation", lc.EXPLAIN, ADMIN, MISSING_EXECUTION, "NOT_FOUND"),
-    Operation("executionLane", lc.LANE, ADMIN, MISSING_RUN, "NOT_FOUND"),
-    Operation("executionLanes", lc.LANES, ADMIN, {"limit": 1}, "ok"),
-    Operation("execution", lc.EXECUTION, ADMIN, MISSING_EXECUTION, "NOT_FOUND"),
-    Operation("executions", EXECUTIONS, ADMIN, {"limit": 1}, "ok"),
+    Operation("exportExecutionEvidence", docs.EXPORT, ADMIN, MISSING_RUN, "NOT_FOUND", "exportedBy"),
+    Operation("evidenceBundle", docs.BUNDLE, ADMIN, MISSING_RUN, "NOT_FOUND"),
+    Operation("trace", docs.TRACE, ADMIN, MISSING_EXECUTION, "NOT_FOUND"),
+    Operation("policyExplanation", docs.EXPLAIN, ADMIN, MISSING_EXECUTION, "NOT_FOUND"),
+    Operation("executionLane", docs.LANE, ADMIN, MISSING_RUN, "NOT_FOUND"),
+    Operation("executionLanes", docs.LANES, ADMIN, {"limit": 1}, "ok"),
+    Operation("execution", docs.EXECUTION, ADMIN, MISSING_EXECUTION, "NOT_FOUND"),
+    Operation("executions", docs.EXECUTIONS, ADMIN, {"limit": 1}, "ok"),
 ]
 DECISIONS = [
     Operation(
         "approveExecutionStep",
-        lc.APPROVE,
+        docs.APPROVE,
         ADMIN,
         MISSING_EXECUTION | {"stepId": "stp_missing"},
         "NOT_FOUND",
@@ -130,7 +109,7 @@ DECISIONS = [
     ),
     Operation(
         "rejectExecutionStep",
-        lc.REJECT,
+        docs.REJECT,
         ADMIN,
         MISSING_EXECUTION | {"stepId": "stp_missing", "reason": "No."},
         "NOT_FOUND",
@@ -232,7 +211,7 @@ async def test_acting_in_another_name_is_forbidden(execute, database, token, ope
 
 @pytest.mark.parametrize("operation", by_field([op for op in OPERATIONS if op.level > USER]))
 async def test_authorization_comes_before_input_validation(execute, database, token, operation) -> None:
-    variables = {"input": {name: "bad id!" for name in operation.variables("bob")["input"]}}
+    variables: dict[str, Any] = {"input": dict.fromkeys(operation.variables("bob")["input"], "bad id!")}
     if operation.field in ("executionLanes", "executions"):
         variables = {"input": {"limit": 0}}
 
@@ -266,13 +245,13 @@ async def test_runner_and_admin_both_report_on_a_real_run(execute, token) -> Non
 
 async def test_a_user_may_submit_but_not_drive_the_execution(execute, database, token) -> None:
     user = token("bob", "user")
-    data = await execute(lc.SUBMIT, {"input": {"workspaceId": "ws-auth", "text": "Ship it"}}, bearer=user)
+    data = await execute(docs.SUBMIT, {"input": {"workspaceId": "ws-auth", "text": "Ship it"}}, bearer=user)
     submitted = data["submitIntent"]
     assert submitted["status"] == "pending"
 
     payload = {"executionId": submitted["executionId"], "intentId": submitted["intentId"]}
-    error = await failing(execute, database, lc.COMPILE, {"input": payload}, bearer=user)
+    error = await failing(execute, database, docs.COMPILE, {"input": payload}, bearer=user)
     assert error["extensions"]["code"] == "FORBIDDEN"
     with pytest.raises(TransportQueryError) as excinfo:
-        await execute(lc.EXECUTION, {"input": {"executionId": submitted["executionId"]}}, bearer=user)
+        await execute(docs.EXECUTION, {"input": {"executionId": submitted["executionId"]}}, bearer=user)
     assert error_of(excinfo)["extensions"]["code"] == "FORBIDDEN"

@@ -14,32 +14,16 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from app.server import create_app
-from tests.conftest import make_settings
-from tests.integration import lifecycle as lc
-from tests.integration.helpers import failing
+from app.db.database import Database
+from app.testing import documents as docs
+from tests.conftest import DEFAULT_TOKEN, Bearer, Execute, MintToken
+from tests.integration.helpers import app_per_module, failing
 from tests.integration.lifecycle import Lifecycle
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def database_url(backend, seeded_template, tmp_path_factory):
-    url = await backend.copy(seeded_template, tmp_path_factory.mktemp("lifecycle-input-db"))
-    yield url
-    await backend.drop(url)
-
-
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory, database_url):
-    return make_settings(tmp_path_factory.mktemp("lifecycle-input"), database_url)
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def app(settings):
-    application = create_app(settings, migrate_on_start=False)
-    yield application
-    await application.state.services.database.dispose()
+database_url, settings, app = app_per_module("lifecycle-input")
 
 
 TWO_STEPS = {"steps": [{"key": "build.artifact"}, {"key": "notify.team"}]}
@@ -62,7 +46,7 @@ def worlds() -> dict[str, World]:
 
 
 @pytest_asyncio.fixture(loop_scope="module")  # on the tests' loop: the app's connections live there
-async def world(worlds, execute, token) -> World:
+async def world(worlds: dict[str, World], execute: Execute, token: MintToken) -> World:
     if "world" not in worlds:
 
         def life() -> Lifecycle:
@@ -72,7 +56,7 @@ async def world(worlds, execute, token) -> World:
         await pending.submit()
         await first.started(TWO_STEPS)
         await second.started(TWO_STEPS)
-        exported = await first.call(lc.EXPORT, {"runId": first.run_id, "exportedBy": "dana"})
+        exported = await first.call(docs.EXPORT, {"runId": first.run_id, "exportedBy": "dana"})
         worlds["world"] = World(pending, first, second, exported["bundleId"])
     return worlds["world"]
 
@@ -88,10 +72,16 @@ def assert_readable(message: str, *, sentence: bool = True) -> None:
         assert leak not in message, message
 
 
-async def bad_input(execute, database, document: str, payload: dict[str, Any], field: str, bearer=None) -> str:
+async def bad_input(
+    execute: Execute,
+    database: Database,
+    document: str,
+    payload: dict[str, Any],
+    field: str,
+    bearer: Bearer = DEFAULT_TOKEN,
+) -> str:
     """The request fails with BAD_USER_INPUT naming `field` (and only input fields); returns its message."""
-    kwargs = {} if bearer is None else {"bearer": bearer}
-    error = await failing(execute, database, document, {"input": payload}, **kwargs)
+    error = await failing(execute, database, document, {"input": payload}, bearer=bearer)
     extensions = error["extensions"]
     assert extensions["code"] == "BAD_USER_INPUT", error
     assert field in extensions["fields"], extensions["fields"]
@@ -101,9 +91,15 @@ async def bad_input(execute, database, document: str, payload: dict[str, Any], f
     return str(message)
 
 
-async def not_found(execute, database, document: str, payload: dict[str, Any], named: str, bearer=None) -> None:
-    kwargs = {} if bearer is None else {"bearer": bearer}
-    error = await failing(execute, database, document, {"input": payload}, **kwargs)
+async def not_found(
+    execute: Execute,
+    database: Database,
+    document: str,
+    payload: dict[str, Any],
+    named: str,
+    bearer: Bearer = DEFAULT_TOKEN,
+) -> None:
+    error = await failing(execute, database, document, {"input": payload}, bearer=bearer)
     assert error["extensions"]["code"] == "NOT_FOUND", error
     assert named in error["message"]
     assert_readable(error["message"])
@@ -111,7 +107,7 @@ async def not_found(execute, database, document: str, payload: dict[str, Any], n
 
 # --- submitIntent ----------------------------------------------------------------------------------
 
-SUBMIT_CASES = {
+SUBMIT_CASES: dict[str, tuple[dict[str, Any], str, str]] = {
     "empty-text": ({"text": ""}, "text", "blank"),
     "blank-text": ({"text": " \t\n "}, "text", "blank"),
     "text-over-10000": ({"text": "x" * 10_001}, "text", "10000"),
@@ -128,13 +124,13 @@ async def test_submit_intent_refuses_bad_input(execute, database, case) -> None:
     change, field, hint = SUBMIT_CASES[case]
     payload = {"workspaceId": "ws-input", "text": "Ship release 42"} | change
 
-    message = await bad_input(execute, database, lc.SUBMIT, payload, field)
+    message = await bad_input(execute, database, docs.SUBMIT, payload, field)
 
     assert hint in message
 
 
 async def test_submit_intent_accepts_10000_characters(execute) -> None:
-    data = await execute(lc.SUBMIT, {"input": {"workspaceId": "ws-input", "text": "x" * 10_000}})
+    data = await execute(docs.SUBMIT, {"input": {"workspaceId": "ws-input", "text": "x" * 10_000}})
 
     assert data["submitIntent"]["status"] == "pending"
 
@@ -168,7 +164,7 @@ async def test_compile_plan_refuses_a_malformed_draft(execute, database, world, 
     draft, field, hint = DRAFT_CASES[case]
     payload = {"executionId": world.pending.execution_id, "intentId": world.pending.intent_id, "draft": draft}
 
-    message = await bad_input(execute, database, lc.COMPILE, payload, field)
+    message = await bad_input(execute, database, docs.COMPILE, payload, field)
 
     assert hint.lower() in message.lower()
 
@@ -176,14 +172,14 @@ async def test_compile_plan_refuses_a_malformed_draft(execute, database, world, 
 async def test_compile_plan_refuses_a_draft_that_is_not_an_object(execute, database, world) -> None:
     payload = {"executionId": world.pending.execution_id, "intentId": world.pending.intent_id, "draft": [STEP]}
 
-    await bad_input(execute, database, lc.COMPILE, payload, "draft")
+    await bad_input(execute, database, docs.COMPILE, payload, "draft")
 
 
 async def test_compile_plan_names_every_wrong_step(execute, database, world) -> None:
     draft = {"steps": [{"key": "Bad Key"}, STEP, {"key": "build.artifact", "riskTier": "huge"}]}
     payload = {"executionId": world.pending.execution_id, "intentId": world.pending.intent_id, "draft": draft}
 
-    error = await failing(execute, database, lc.COMPILE, {"input": payload})
+    error = await failing(execute, database, docs.COMPILE, {"input": payload})
 
     assert set(error["extensions"]["fields"]) == {"draft.steps.0.key", "draft.steps.2.riskTier"}
 
@@ -203,7 +199,7 @@ async def test_compile_plan_accepts_100_steps(execute, token) -> None:
 async def test_verify_plan_refuses_an_unknown_policy_version(execute, database, world) -> None:
     payload = {"executionId": world.first.execution_id, "planId": world.first.plan_id, "policyVersion": "policy/1999"}
 
-    message = await bad_input(execute, database, lc.VERIFY, payload, "policyVersion")
+    message = await bad_input(execute, database, docs.VERIFY, payload, "policyVersion")
 
     assert "control-plane-policy/" in message
 
@@ -212,7 +208,7 @@ async def test_verify_plan_refuses_an_unknown_policy_version(execute, database, 
 async def test_start_execution_refuses_an_unknown_mode(execute, database, world, mode) -> None:
     payload = {"executionId": world.pending.execution_id, "planId": "pln_any", "mode": mode}
 
-    message = await bad_input(execute, database, lc.START, payload, "mode")
+    message = await bad_input(execute, database, docs.START, payload, "mode")
 
     assert "live" in message
     assert "dry_run" in message
@@ -236,14 +232,14 @@ async def test_report_step_failed_refuses_bad_input(execute, database, world, to
     change, field = FAILED_CASES[case]
     payload = {"runId": world.first.run_id, "stepId": world.first.step(1), "errorCode": "TIMEOUT", "message": "Slow."}
 
-    await bad_input(execute, database, lc.STEP_FAILED, payload | change, field, bearer=token("rita", "runner"))
+    await bad_input(execute, database, docs.STEP_FAILED, payload | change, field, bearer=token("rita", "runner"))
 
 
 REASONED = {
-    "pause": (lc.PAUSE, "runId", "pausedBy"),
-    "cancel": (lc.CANCEL, "executionId", "cancelledBy"),
-    "abort": (lc.ABORT, "runId", "abortedBy"),
-    "shutdown": (lc.SHUTDOWN, "runId", "shutdownBy"),
+    "pause": (docs.PAUSE, "runId", "pausedBy"),
+    "cancel": (docs.CANCEL, "executionId", "cancelledBy"),
+    "abort": (docs.ABORT, "runId", "abortedBy"),
+    "shutdown": (docs.SHUTDOWN, "runId", "shutdownBy"),
 }
 
 
@@ -262,7 +258,7 @@ async def test_a_reason_of_2000_characters_is_accepted(execute, token) -> None:
     life = Lifecycle(execute=execute, admin=token("dana"), runner=token("rita", "runner"))
     await life.started(TWO_STEPS)
 
-    paused = await life.control(lc.PAUSE, "pausedBy", reason="r" * 2000)
+    paused = await life.control(docs.PAUSE, "pausedBy", reason="r" * 2000)
 
     assert paused["status"] == "paused"
 
@@ -273,19 +269,19 @@ async def test_a_reason_of_2000_characters_is_accepted(execute, token) -> None:
     ids=["limit-0", "limit-201", "limit-negative", "offset-negative"],
 )
 async def test_execution_lanes_refuses_a_bad_page(execute, database, change, field) -> None:
-    await bad_input(execute, database, lc.LANES, change, field)
+    await bad_input(execute, database, docs.LANES, change, field)
 
 
 @pytest.mark.parametrize("limit", [1, 200])
 async def test_execution_lanes_accepts_the_page_bounds(execute, limit) -> None:
-    data = await execute(lc.LANES, {"input": {"limit": limit}})
+    data = await execute(docs.LANES, {"input": {"limit": limit}})
 
     assert len(data["executionLanes"]["items"]) <= limit
 
 
 @pytest.mark.parametrize("value", ["", "has space", "semi;colon", "-leading-dash", "x" * 129])
 async def test_a_malformed_id_is_bad_input(execute, database, value) -> None:
-    await bad_input(execute, database, lc.TRACE, {"executionId": value}, "executionId")
+    await bad_input(execute, database, docs.TRACE, {"executionId": value}, "executionId")
 
 
 # --- NOT_FOUND -------------------------------------------------------------------------------------
@@ -294,26 +290,26 @@ UNKNOWN_EXECUTION = "exe_unknown"
 UNKNOWN_RUN = "run_unknown"
 
 BY_EXECUTION = {
-    "compilePlan": (lc.COMPILE, {"intentId": "int_unknown"}),
-    "verifyPlan": (lc.VERIFY, {"planId": "pln_unknown"}),
-    "startExecution": (lc.START, {"planId": "pln_unknown"}),
-    "cancelExecution": (lc.CANCEL, {"cancelledBy": "dana"}),
-    "trace": (lc.TRACE, {}),
-    "policyExplanation": (lc.EXPLAIN, {}),
-    "execution": (lc.EXECUTION, {}),
+    "compilePlan": (docs.COMPILE, {"intentId": "int_unknown"}),
+    "verifyPlan": (docs.VERIFY, {"planId": "pln_unknown"}),
+    "startExecution": (docs.START, {"planId": "pln_unknown"}),
+    "cancelExecution": (docs.CANCEL, {"cancelledBy": "dana"}),
+    "trace": (docs.TRACE, {}),
+    "policyExplanation": (docs.EXPLAIN, {}),
+    "execution": (docs.EXECUTION, {}),
 }
 BY_RUN = {
-    "pauseExecution": (lc.PAUSE, {"pausedBy": "dana"}, None),
-    "resumeExecution": (lc.RESUME, {"resumedBy": "dana"}, None),
-    "abortExecution": (lc.ABORT, {"abortedBy": "dana"}, None),
-    "shutdownExecution": (lc.SHUTDOWN, {"shutdownBy": "dana"}, None),
-    "retryExecution": (lc.RETRY, {"retriedBy": "dana"}, None),
-    "reportStepStarted": (lc.STEP_STARTED, {"stepId": "stp_unknown"}, "runner"),
-    "reportStepCompleted": (lc.STEP_COMPLETED, {"stepId": "stp_unknown"}, "runner"),
-    "reportStepFailed": (lc.STEP_FAILED, {"stepId": "stp_unknown", "errorCode": "E", "message": "m"}, "runner"),
-    "exportExecutionEvidence": (lc.EXPORT, {"exportedBy": "dana"}, None),
-    "evidenceBundle": (lc.BUNDLE, {}, None),
-    "executionLane": (lc.LANE, {}, None),
+    "pauseExecution": (docs.PAUSE, {"pausedBy": "dana"}, None),
+    "resumeExecution": (docs.RESUME, {"resumedBy": "dana"}, None),
+    "abortExecution": (docs.ABORT, {"abortedBy": "dana"}, None),
+    "shutdownExecution": (docs.SHUTDOWN, {"shutdownBy": "dana"}, None),
+    "retryExecution": (docs.RETRY, {"retriedBy": "dana"}, None),
+    "reportStepStarted": (docs.STEP_STARTED, {"stepId": "stp_unknown"}, "runner"),
+    "reportStepCompleted": (docs.STEP_COMPLETED, {"stepId": "stp_unknown"}, "runner"),
+    "reportStepFailed": (docs.STEP_FAILED, {"stepId": "stp_unknown", "errorCode": "E", "message": "m"}, "runner"),
+    "exportExecutionEvidence": (docs.EXPORT, {"exportedBy": "dana"}, None),
+    "evidenceBundle": (docs.BUNDLE, {}, None),
+    "executionLane": (docs.LANE, {}, None),
 }
 
 
@@ -327,12 +323,12 @@ async def test_an_unknown_execution_is_not_found(execute, database, operation) -
 @pytest.mark.parametrize("operation", list(BY_RUN))
 async def test_an_unknown_run_is_not_found(execute, database, token, operation) -> None:
     document, rest, role = BY_RUN[operation]
-    bearer = token("rita", role) if role else None
+    bearer = token("rita", role) if role else DEFAULT_TOKEN
 
     await not_found(execute, database, document, {"runId": UNKNOWN_RUN} | rest, UNKNOWN_RUN, bearer=bearer)
 
 
-@pytest.mark.parametrize("document", [lc.STEP_STARTED, lc.STEP_COMPLETED], ids=["started", "completed"])
+@pytest.mark.parametrize("document", [docs.STEP_STARTED, docs.STEP_COMPLETED], ids=["started", "completed"])
 async def test_an_unknown_step_of_a_run_is_not_found(execute, database, world, token, document) -> None:
     payload = {"runId": world.first.run_id, "stepId": "stp_unknown"}
 
@@ -342,16 +338,16 @@ async def test_an_unknown_step_of_a_run_is_not_found(execute, database, world, t
 async def test_an_unknown_step_failed_is_not_found(execute, database, world, token) -> None:
     payload = {"runId": world.first.run_id, "stepId": "stp_unknown", "errorCode": "E", "message": "m"}
 
-    await not_found(execute, database, lc.STEP_FAILED, payload, "stp_unknown", bearer=token("rita", "runner"))
+    await not_found(execute, database, docs.STEP_FAILED, payload, "stp_unknown", bearer=token("rita", "runner"))
 
 
 @pytest.mark.parametrize(
-    "document", [lc.STEP_STARTED, lc.STEP_COMPLETED, lc.STEP_FAILED], ids=["started", "completed", "failed"]
+    "document", [docs.STEP_STARTED, docs.STEP_COMPLETED, docs.STEP_FAILED], ids=["started", "completed", "failed"]
 )
 async def test_a_step_of_another_execution_is_not_found(execute, database, world, token, document) -> None:
     other = world.second.step(1)
     payload = {"runId": world.first.run_id, "stepId": other, "errorCode": "E", "message": "m"}
-    if document is not lc.STEP_FAILED:
+    if document is not docs.STEP_FAILED:
         payload = {"runId": world.first.run_id, "stepId": other}
 
     await not_found(execute, database, document, payload, other, bearer=token("rita", "runner"))
@@ -361,17 +357,17 @@ async def test_policy_explanation_of_a_step_of_another_execution_is_not_found(ex
     other = world.second.step(1)
     payload = {"executionId": world.first.execution_id, "stepId": other}
 
-    await not_found(execute, database, lc.EXPLAIN, payload, other)
+    await not_found(execute, database, docs.EXPLAIN, payload, other)
 
 
-@pytest.mark.parametrize("document", [lc.VERIFY, lc.START], ids=["verify", "start"])
+@pytest.mark.parametrize("document", [docs.VERIFY, docs.START], ids=["verify", "start"])
 async def test_an_unknown_plan_is_not_found(execute, database, world, document) -> None:
     payload = {"executionId": world.pending.execution_id, "planId": "pln_unknown"}
 
     await not_found(execute, database, document, payload, "pln_unknown")
 
 
-@pytest.mark.parametrize("document", [lc.VERIFY, lc.START], ids=["verify", "start"])
+@pytest.mark.parametrize("document", [docs.VERIFY, docs.START], ids=["verify", "start"])
 async def test_a_plan_of_another_execution_is_not_found(execute, database, world, document) -> None:
     payload = {"executionId": world.pending.execution_id, "planId": world.first.plan_id}
 
@@ -381,32 +377,32 @@ async def test_a_plan_of_another_execution_is_not_found(execute, database, world
 async def test_compiling_with_the_intent_of_another_execution_is_not_found(execute, database, world) -> None:
     payload = {"executionId": world.pending.execution_id, "intentId": world.first.intent_id, "draft": TWO_STEPS}
 
-    await not_found(execute, database, lc.COMPILE, payload, world.first.intent_id)
+    await not_found(execute, database, docs.COMPILE, payload, world.first.intent_id)
 
 
 async def test_compiling_with_an_unknown_intent_is_not_found(execute, database, world) -> None:
     payload = {"executionId": world.pending.execution_id, "intentId": "int_unknown"}
 
-    await not_found(execute, database, lc.COMPILE, payload, "int_unknown")
+    await not_found(execute, database, docs.COMPILE, payload, "int_unknown")
 
 
 async def test_an_unknown_bundle_of_a_run_is_not_found(execute, database, world) -> None:
     payload = {"runId": world.first.run_id, "bundleId": "evb_unknown"}
 
-    await not_found(execute, database, lc.BUNDLE, payload, "evb_unknown")
+    await not_found(execute, database, docs.BUNDLE, payload, "evb_unknown")
 
 
 async def test_a_bundle_of_another_run_is_not_found(execute, database, world) -> None:
     payload = {"runId": world.second.run_id, "bundleId": world.bundle_id}
 
-    await not_found(execute, database, lc.BUNDLE, payload, world.bundle_id)
+    await not_found(execute, database, docs.BUNDLE, payload, world.bundle_id)
 
 
 async def test_a_run_without_bundles_has_no_latest_bundle(execute, database, world) -> None:
-    await not_found(execute, database, lc.BUNDLE, {"runId": world.second.run_id}, world.second.run_id)
+    await not_found(execute, database, docs.BUNDLE, {"runId": world.second.run_id}, world.second.run_id)
 
 
 async def test_the_exported_bundle_is_found(execute, world) -> None:
-    data = await execute(lc.BUNDLE, {"input": {"runId": world.first.run_id, "bundleId": world.bundle_id}})
+    data = await execute(docs.BUNDLE, {"input": {"runId": world.first.run_id, "bundleId": world.bundle_id}})
 
     assert data["evidenceBundle"]["bundleId"] == world.bundle_id

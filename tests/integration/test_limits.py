@@ -14,8 +14,9 @@ from gql.transport.exceptions import TransportQueryError
 from starlette.applications import Starlette
 
 from app.server import create_app
-from tests.conftest import make_settings, snapshot
-from tests.integration.helpers import DEPLOY, REJECT, SEEDED_AWAITING, failing
+from app.testing.documents import REJECT
+from tests.conftest import HttpClient, MintToken, make_settings, snapshot
+from tests.integration.helpers import DEPLOY, SEEDED_AWAITING, failing
 
 GQL = "application/graphql-response+json"
 PENDING = "{ pendingApprovals(input: {}) { total } }"
@@ -61,12 +62,14 @@ ABUSES = [
 ]
 
 
-async def send(http, token, query: str, variables: dict[str, Any] | None = None) -> httpx.Response:
+async def send(
+    http: HttpClient, token: MintToken, query: str, variables: dict[str, Any] | None = None
+) -> httpx.Response:
     async with http({"Authorization": f"Bearer {token()}", "Accept": GQL}) as client:
         return await client.post("/graphql", json={"query": query, "variables": variables})
 
 
-async def assert_answers_quickly(http, token) -> None:
+async def assert_answers_quickly(http: HttpClient, token: MintToken) -> None:
     started = time.perf_counter()
     response = await send(http, token, PENDING)
     # A generous bound on a shared, noisy machine: it catches a server left stuck by the abuse, not slowness.

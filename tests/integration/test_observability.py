@@ -6,12 +6,14 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import Sequence
 
 import pytest
 
 import app.server as server_module
 from app.observability import tracing as tracing_module
-from tests.integration.helpers import APPROVE, DEPLOY, MIGRATE_SCHEMA, PAYOUT, REJECT
+from app.testing.documents import APPROVE, PENDING_TOTAL, REJECT
+from tests.integration.helpers import DEPLOY, MIGRATE_SCHEMA, PAYOUT
 from tests.integration.observed import (
     GQL,
     bearer,
@@ -160,7 +162,7 @@ async def test_the_log_line_of_a_conflict(build_app, capture_log):
 async def test_the_log_line_of_refusals_before_graphql(build_app, capture_log):
     app = build_app(log_format="json")
     with capture_log(app) as log:
-        await graphql(app, "{ pendingApprovals(input: {}) { total } }")  # no token
+        await graphql(app, PENDING_TOTAL)  # no token
         await graphql(app, "{ nope", headers={"Accept": GQL})  # syntax error
         await graphql(app, "{ nope")  # the same, answered 200 to a legacy client
         await graphql(app, "{ unknownField }")  # a validation error
@@ -234,7 +236,7 @@ async def test_metrics_after_a_reject_and_an_approve(build_app, settings):
 
 async def test_lifecycle_transitions_and_failed_requests_are_counted(build_app):
     app = build_app()
-    await graphql(app, "{ pendingApprovals(input: {}) { total } }")  # UNAUTHENTICATED
+    await graphql(app, PENDING_TOTAL)  # UNAUTHENTICATED
     await graphql(app, "{ nope", headers={"Accept": GQL})  # a request error, no contract ran
 
     samples = await metric_samples(app)
@@ -288,8 +290,8 @@ async def test_without_the_opentelemetry_packages_one_warning_and_no_tracing(bui
 
 
 async def test_no_tracing_without_an_endpoint(build_app, monkeypatch):
-    built = []
-    monkeypatch.setattr(server_module, "build_tracing", lambda endpoint: built.append(endpoint))
+    built: list[str | None] = []
+    monkeypatch.setattr(server_module, "build_tracing", built.append)
     build_app()
     assert built == [None]
     assert tracing_module.build_tracing(None) is None
@@ -297,7 +299,7 @@ async def test_no_tracing_without_an_endpoint(build_app, monkeypatch):
 
 async def test_a_span_per_graphql_request_with_the_contract_keys(build_app, monkeypatch):
     pytest.importorskip("opentelemetry.sdk.trace")
-    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter  # noqa: PLC0415 - optional extra
 
     exporter = InMemorySpanExporter()
     endpoints: list[str] = []
@@ -309,7 +311,12 @@ async def test_a_span_per_graphql_request_with_the_contract_keys(build_app, monk
     monkeypatch.setattr(tracing_module, "_span_exporter", exporter_for)
     built: list[tracing_module.Tracing | None] = []
     real_build = tracing_module.build_tracing
-    monkeypatch.setattr(server_module, "build_tracing", lambda endpoint: built.append(real_build(endpoint)) or built[0])
+
+    def build_and_keep(endpoint: str | None) -> tracing_module.Tracing | None:
+        built.append(real_build(endpoint))
+        return built[0]
+
+    monkeypatch.setattr(server_module, "build_tracing", build_and_keep)
     app = build_app(otel_exporter_otlp_endpoint="http://collector.invalid:4318")
     parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 
@@ -329,13 +336,17 @@ async def test_a_span_per_graphql_request_with_the_contract_keys(build_app, monk
     assert endpoints == ["http://collector.invalid:4318"]
     (span,) = exporter.get_finished_spans()
     assert span.name == "graphql Reject"
-    assert span.attributes["control_plane.contract.key"] == REJECT_KEY
-    assert tuple(span.attributes["control_plane.contract.keys"]) == (REJECT_KEY,)
-    assert span.attributes["graphql.operation.name"] == "Reject"
-    assert span.attributes["control_plane.request_id"] == "traced-1"
-    assert span.attributes["control_plane.outcome"] == "ok"
-    assert span.attributes["http.response.status_code"] == 200
-    assert span.attributes["enduser.id"] == "dana"
+    attributes = span.attributes
+    assert attributes is not None
+    assert attributes["control_plane.contract.key"] == REJECT_KEY
+    keys = attributes["control_plane.contract.keys"]
+    assert isinstance(keys, Sequence)
+    assert tuple(keys) == (REJECT_KEY,)
+    assert attributes["graphql.operation.name"] == "Reject"
+    assert attributes["control_plane.request_id"] == "traced-1"
+    assert attributes["control_plane.outcome"] == "ok"
+    assert attributes["http.response.status_code"] == 200
+    assert attributes["enduser.id"] == "dana"
     assert format(span.context.trace_id, "032x") == "0af7651916cd43dd8448eb211c80319c"  # continues the caller's trace
     tracing.shutdown()
 

@@ -10,9 +10,9 @@ import pytest
 from pydantic import ValidationError
 
 from app.graphql import http as graphql_http
-from app.services.approval import decisions
+from app.testing.documents import REJECT
 from tests.conftest import TEST_SECRET, make_settings
-from tests.integration.helpers import DEPLOY, REJECT
+from tests.integration.helpers import DEPLOY, raise_after_append
 from tests.integration.observed import GQL, bearer, build_app, capture_log, client, graphql
 
 __all__ = ["build_app", "capture_log"]  # fixtures
@@ -86,13 +86,7 @@ async def test_graphiql_is_off_in_production(build_app):
 
 async def test_an_unexpected_failure_is_masked_with_a_request_id_found_in_the_log(build_app, capture_log, monkeypatch):
     secret = "database exploded: row 42 is haunted"
-    real_append = decisions.append_events
-
-    async def explode(session, new_events):
-        await real_append(session, new_events)
-        raise RuntimeError(secret)
-
-    monkeypatch.setattr(decisions, "append_events", explode)
+    raise_after_append(monkeypatch, secret)
     app = build_app(app_env="production")
 
     with capture_log(app) as log:
@@ -265,18 +259,13 @@ async def test_tokens_and_secrets_never_appear_in_logs(build_app, capture_log, m
     app = build_app(app_env="production", log_format=log_format)
     token = bearer(app)["Authorization"].removeprefix("Bearer ")
     expired = app.state.services.tokens.mint("dana", ["admin"], ["*"], -60)
-    real_append = decisions.append_events
-
-    async def leak(session, new_events):  # a careless failure message quoting both
-        await real_append(session, new_events)
-        raise RuntimeError(f"failed for Bearer {token} with key {TEST_SECRET}")
 
     with capture_log(app, log_format) as log:
         assert (await graphql(app, "{ __typename }", headers={"Authorization": f"Bearer {token}"})).status_code == 200
         await graphql(app, REJECT, reject_input(), headers={"Authorization": f"Bearer {expired}"})
         await graphql(app, REJECT, reject_input(), headers={"Authorization": f"Bearer {token}x"})
         await graphql(app, REJECT, reject_input(), headers={"Authorization": f"Token {token}"})
-        monkeypatch.setattr(decisions, "append_events", leak)
+        raise_after_append(monkeypatch, f"failed for Bearer {token} with key {TEST_SECRET}")  # a careless message
         masked = await graphql(app, REJECT, reject_input(), headers={"Authorization": f"Bearer {token}"})
         logging.getLogger("app.test").info("settings: %r", app.state.services.settings)  # SecretStr hides them
 

@@ -10,12 +10,13 @@ from typing import Any
 import pytest
 from gql.transport.exceptions import TransportQueryError
 
-from app.db.tables import Execution
-from tests.conftest import snapshot
+from app.db.database import Database
+from app.db.tables import execution_table
+from app.testing.documents import REJECT
+from tests.conftest import DEFAULT_TOKEN, Bearer, Execute, snapshot
 from tests.integration.helpers import (
     DEPLOY,
     PAYOUT,
-    REJECT,
     REJECT_CONTRACT,
     SEEDED_REASON,
     assert_gap_free,
@@ -38,12 +39,15 @@ def reject_input(**overrides: Any) -> dict[str, Any]:
     return {**DEPLOY, "rejectedBy": "dana", "reason": REASON, **overrides}
 
 
-async def reject(execute, bearer: str | None = "default", **overrides: Any) -> dict[str, Any]:
+async def reject(execute: Execute, bearer: Bearer = DEFAULT_TOKEN, **overrides: Any) -> dict[str, Any]:
     data = await execute(REJECT, {"input": reject_input(**overrides)}, bearer=bearer)
-    return data["rejectExecutionStep"]
+    output: dict[str, Any] = data["rejectExecutionStep"]
+    return output
 
 
-async def reject_error(execute, database, bearer: str | None = "default", **overrides: Any) -> dict[str, Any]:
+async def reject_error(
+    execute: Execute, database: Database, bearer: Bearer = DEFAULT_TOKEN, **overrides: Any
+) -> dict[str, Any]:
     variables = {"input": reject_input(**overrides)}
     return await failing(execute, database, REJECT, variables, expect_contract=REJECT_CONTRACT, bearer=bearer)
 
@@ -151,7 +155,7 @@ async def test_reject_also_skips_other_steps_still_awaiting_a_decision(execute, 
 
 
 async def test_a_step_of_a_finished_execution_cannot_be_decided(execute, database):
-    execution = Execution.__table__
+    execution = execution_table
     async with database.engine.begin() as conn:
         await conn.execute(execution.update().where(execution.c.id == DEPLOY["executionId"]).values(status="cancelled"))
     error = await reject_error(execute, database)
@@ -266,6 +270,7 @@ async def test_invalid_input_is_bad_user_input_naming_the_field(execute, databas
 @pytest.mark.parametrize(
     ("document", "variables"),
     [
+        # Written with literal arguments on purpose: GraphQL validation refuses it, no variables involved.
         pytest.param(
             'mutation { rejectExecutionStep(input: {executionId: "exec-acme-deploy-42", '
             'stepId: "step-acme-deploy-42-3", rejectedBy: "dana"}) { status } }',

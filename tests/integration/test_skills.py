@@ -15,7 +15,8 @@ from sqlalchemy import select
 from app.db.tables import skill_table
 from app.services.skills.signing import manifest_digest
 from app.settings import Settings
-from tests.conftest import make_settings, snapshot
+from app.testing.documents import DISABLE_SKILL, INSTALL_SKILL, SKILL_VERIFICATION, SKILLS
+from tests.conftest import first_error, make_settings, snapshot
 from tests.integration.helpers import contract, events, failing, fetch, instant
 from tests.skill_fixtures import (
     ARTIFACT_DIGEST,
@@ -27,38 +28,6 @@ from tests.skill_fixtures import (
     vectors,
 )
 
-VERIFY = """
-query Verify($input: ControlPlaneSkillVerifyInput!) {
-  skillVerification(input: $input) {
-    verified signatureVerified publisherTrusted compatibilityVerified manifestDigest issues { code message }
-    reason verifiedAt
-  }
-}
-"""
-INSTALL = """
-mutation Install($input: ControlPlaneSkillInstallInput!) {
-  installSkill(input: $input) {
-    installationId skillKey version verified signatureVerified publisherTrusted compatibilityVerified
-    manifestDigest provenance issues { code message } status installedAt
-  }
-}
-"""
-DISABLE = """
-mutation Disable($input: ControlPlaneSkillDisableInput!) {
-  disableSkill(input: $input) { skillKey version status disabledAt }
-}
-"""
-SKILLS = """
-query Skills($input: ControlPlaneSkillListInput!) {
-  skills(input: $input) {
-    total
-    items {
-      installationId skillKey version status entryPoint description publisher provenance manifestDigest
-      artifactDigest signatureAlgorithm keyId metadata installedBy installedAt disabledBy disabledAt disabledReason
-    }
-  }
-}
-"""
 INSTALL_CONTRACT = contract("controlPlane.skill.install")
 DISABLE_CONTRACT = contract("controlPlane.skill.disable")
 VERIFY_CONTRACT = contract("controlPlane.skill.verify")
@@ -105,7 +74,7 @@ async def skill_events(database) -> list[Any]:
 async def test_verification_of_a_good_manifest_changes_nothing(execute, database):
     manifest = manifest_of()
     before = await snapshot(database)
-    result = (await execute(VERIFY, install_input(manifest)))["skillVerification"]
+    result = (await execute(SKILL_VERIFICATION, install_input(manifest)))["skillVerification"]
     assert result["verified"] is True
     assert (result["signatureVerified"], result["publisherTrusted"], result["compatibilityVerified"]) == (
         True,
@@ -127,7 +96,7 @@ async def test_verification_reports_every_issue_at_once(execute, database):
     manifest["skill"]["description"] = "tampered"
     before = await snapshot(database)
     variables = install_input(manifest, artifactDigest="sha256:" + "00" * 32)
-    result = (await execute(VERIFY, variables))["skillVerification"]
+    result = (await execute(SKILL_VERIFICATION, variables))["skillVerification"]
     assert result["verified"] is False
     assert [issue["code"] for issue in result["issues"]] == [
         "SCHEMA_VERSION_INVALID",
@@ -145,7 +114,7 @@ async def test_a_manifest_signed_by_node_installs_through_graphql(execute, datab
     """Tricky metadata keys travel through the JSON scalar, the explicit null description is kept."""
     manifest = copy.deepcopy(NODE_VECTOR["manifest"])
     assert manifest["skill"]["description"] is None
-    result = (await execute(INSTALL, install_input(manifest)))["installSkill"]
+    result = (await execute(INSTALL_SKILL, install_input(manifest)))["installSkill"]
     assert result["status"] == "installed", result["issues"]
     assert result["manifestDigest"] == NODE_VECTOR["manifestDigest"]
     (row,) = await skill_rows(database)
@@ -158,7 +127,7 @@ async def test_a_manifest_signed_by_node_installs_through_graphql(execute, datab
 
 async def test_install_stores_the_skill_and_records_the_event(execute, database, token):
     manifest = manifest_of()
-    result = (await execute(INSTALL, {"input": {**install_input(manifest)["input"], "metadata": {"ticket": 7}}}))[
+    result = (await execute(INSTALL_SKILL, {"input": {**install_input(manifest)["input"], "metadata": {"ticket": 7}}}))[
         "installSkill"
     ]
     assert result["status"] == "installed"
@@ -191,19 +160,19 @@ async def test_install_stores_the_skill_and_records_the_event(execute, database,
 
 async def test_installing_the_same_manifest_again_is_idempotent(execute, database):
     manifest = manifest_of()
-    first = (await execute(INSTALL, install_input(manifest)))["installSkill"]
+    first = (await execute(INSTALL_SKILL, install_input(manifest)))["installSkill"]
     before = await snapshot(database)
-    again = (await execute(INSTALL, install_input(manifest)))["installSkill"]
+    again = (await execute(INSTALL_SKILL, install_input(manifest)))["installSkill"]
     assert again == first
     resigned = signed(unsigned_manifest(), issued_at="2026-02-01T00:00:00Z")  # same digest, new signature
-    assert (await execute(INSTALL, install_input(resigned)))["installSkill"] == first
+    assert (await execute(INSTALL_SKILL, install_input(resigned)))["installSkill"] == first
     assert await snapshot(database) == before
 
 
 async def test_another_manifest_for_the_same_version_is_a_conflict(execute, database):
-    await execute(INSTALL, install_input(manifest_of()))
+    await execute(INSTALL_SKILL, install_input(manifest_of()))
     other = manifest_of(entryPoint="dist/other.js")
-    error = await failing(execute, database, INSTALL, install_input(other), expect_contract=INSTALL_CONTRACT)
+    error = await failing(execute, database, INSTALL_SKILL, install_input(other), expect_contract=INSTALL_CONTRACT)
     assert error["extensions"]["code"] == "CONFLICT"
     assert error["extensions"]["currentStatus"] == "installed"
     assert "already installed" in error["message"]
@@ -212,7 +181,7 @@ async def test_another_manifest_for_the_same_version_is_a_conflict(execute, data
 async def test_a_rejected_install_records_why_and_installs_nothing(execute, database):
     manifest = manifest_of()
     del manifest["signature"]
-    result = (await execute(INSTALL, install_input(manifest)))["installSkill"]
+    result = (await execute(INSTALL_SKILL, install_input(manifest)))["installSkill"]
     assert result["status"] == "rejected"
     assert result["verified"] is False
     assert [issue["code"] for issue in result["issues"]] == ["SIGNATURE_MISSING"]
@@ -230,10 +199,10 @@ async def test_a_rejected_install_records_why_and_installs_nothing(execute, data
 
 async def test_a_tampered_manifest_is_rejected_even_when_that_version_is_installed(execute, database):
     manifest = manifest_of()
-    await execute(INSTALL, install_input(manifest))
+    await execute(INSTALL_SKILL, install_input(manifest))
     tampered = copy.deepcopy(manifest)
     tampered["artifact"]["files"][0]["size"] += 1
-    result = (await execute(INSTALL, install_input(tampered)))["installSkill"]
+    result = (await execute(INSTALL_SKILL, install_input(tampered)))["installSkill"]
     assert result["status"] == "rejected"
     assert [issue["code"] for issue in result["issues"]] == ["SIGNATURE_INVALID"]
     (row,) = await skill_rows(database)
@@ -243,7 +212,7 @@ async def test_a_tampered_manifest_is_rejected_even_when_that_version_is_install
 async def test_untrusted_publisher_is_rejected(execute, database):
     unsigned = unsigned_manifest()
     unsigned["publisher"]["id"] = "mallory"
-    result = (await execute(INSTALL, install_input(signed(unsigned, key="mallory"))))["installSkill"]
+    result = (await execute(INSTALL_SKILL, install_input(signed(unsigned, key="mallory"))))["installSkill"]
     assert [issue["code"] for issue in result["issues"]] == ["PUBLISHER_UNTRUSTED"]
     assert result["publisherTrusted"] is False
     assert result["signatureVerified"] is True
@@ -259,7 +228,11 @@ async def test_untrusted_publisher_is_rejected(execute, database):
 )
 async def test_bad_input_is_refused_before_verification(execute, database, change, field):
     error = await failing(
-        execute, database, INSTALL, {"input": {**install_input()["input"], **change}}, expect_contract=INSTALL_CONTRACT
+        execute,
+        database,
+        INSTALL_SKILL,
+        {"input": {**install_input()["input"], **change}},
+        expect_contract=INSTALL_CONTRACT,
     )
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert field in error["extensions"]["fields"]
@@ -268,11 +241,11 @@ async def test_bad_input_is_refused_before_verification(execute, database, chang
 async def test_a_manifest_without_its_typed_parts_is_a_graphql_error(execute, database):
     manifest = manifest_of()
     del manifest["publisher"]
-    error = await failing(execute, database, INSTALL, install_input(manifest))
+    error = await failing(execute, database, INSTALL_SKILL, install_input(manifest))
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     manifest = manifest_of()
     manifest["skill"]["license"] = "MIT"
-    error = await failing(execute, database, INSTALL, install_input(manifest))
+    error = await failing(execute, database, INSTALL_SKILL, install_input(manifest))
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
 
 
@@ -280,17 +253,17 @@ async def test_a_manifest_without_its_typed_parts_is_a_graphql_error(execute, da
 
 
 async def test_disable_one_version_and_list(execute, database):
-    first = (await execute(INSTALL, install_input(manifest_of("1.2.0"))))["installSkill"]
-    second = (await execute(INSTALL, install_input(manifest_of("1.3.0"))))["installSkill"]
+    first = (await execute(INSTALL_SKILL, install_input(manifest_of("1.2.0"))))["installSkill"]
+    second = (await execute(INSTALL_SKILL, install_input(manifest_of("1.3.0"))))["installSkill"]
     listed = (await execute(SKILLS, {"input": {}}))["skills"]
     assert listed["total"] == 2
     assert {item["installationId"] for item in listed["items"]} == {first["installationId"], second["installationId"]}
 
     variables = {"input": {"skillKey": SKILL_KEY, "version": "1.2.0", "disabledBy": "dana", "reason": "CVE-2026-1"}}
-    disabled = (await execute(DISABLE, variables))["disableSkill"]
+    disabled = (await execute(DISABLE_SKILL, variables))["disableSkill"]
     assert (disabled["skillKey"], disabled["version"], disabled["status"]) == (SKILL_KEY, "1.2.0", "disabled")
     before = await snapshot(database)
-    assert (await execute(DISABLE, variables))["disableSkill"] == disabled  # repeated: original time, no change
+    assert (await execute(DISABLE_SKILL, variables))["disableSkill"] == disabled  # repeated: original time, no change
     assert await snapshot(database) == before
 
     active = (await execute(SKILLS, {"input": {}}))["skills"]
@@ -307,13 +280,13 @@ async def test_disable_one_version_and_list(execute, database):
 
 async def test_disable_every_version_then_install_again(execute, database):
     for version in ("1.2.0", "1.3.0"):
-        await execute(INSTALL, install_input(manifest_of(version)))
-    disabled = (await execute(DISABLE, {"input": {"skillKey": SKILL_KEY, "disabledBy": "dana"}}))["disableSkill"]
+        await execute(INSTALL_SKILL, install_input(manifest_of(version)))
+    disabled = (await execute(DISABLE_SKILL, {"input": {"skillKey": SKILL_KEY, "disabledBy": "dana"}}))["disableSkill"]
     assert (disabled["version"], disabled["status"]) == (None, "disabled")
     assert {row["status"] for row in await skill_rows(database)} == {"disabled"}
     assert (await execute(SKILLS, {"input": {}}))["skills"] == {"total": 0, "items": []}
 
-    again = (await execute(INSTALL, install_input(manifest_of("1.2.0"))))["installSkill"]
+    again = (await execute(INSTALL_SKILL, install_input(manifest_of("1.2.0"))))["installSkill"]
     assert again["status"] == "installed"
     rows = {row["version"]: row for row in await skill_rows(database)}
     assert rows["1.2.0"]["status"] == "installed"
@@ -324,21 +297,21 @@ async def test_disable_every_version_then_install_again(execute, database):
 
 async def test_disable_unknown_skill_is_not_found(execute, database):
     variables = {"input": {"skillKey": "acme.nothing", "disabledBy": "dana"}}
-    error = await failing(execute, database, DISABLE, variables, expect_contract=DISABLE_CONTRACT)
+    error = await failing(execute, database, DISABLE_SKILL, variables, expect_contract=DISABLE_CONTRACT)
     assert error["extensions"]["code"] == "NOT_FOUND"
 
 
 async def test_disable_in_another_persons_name_is_forbidden(execute, database):
-    await execute(INSTALL, install_input())
+    await execute(INSTALL_SKILL, install_input())
     variables = {"input": {"skillKey": SKILL_KEY, "disabledBy": "mallory"}}
-    error = await failing(execute, database, DISABLE, variables, expect_contract=DISABLE_CONTRACT)
+    error = await failing(execute, database, DISABLE_SKILL, variables, expect_contract=DISABLE_CONTRACT)
     assert error["extensions"]["code"] == "FORBIDDEN"
     assert "disabledBy" in error["message"]
 
 
 async def test_skills_paging(execute, database):
     for minor in range(5):
-        await execute(INSTALL, install_input(manifest_of(f"1.{minor}.0")))
+        await execute(INSTALL_SKILL, install_input(manifest_of(f"1.{minor}.0")))
     page = (await execute(SKILLS, {"input": {"limit": 2, "offset": 1}}))["skills"]
     assert page["total"] == 5
     assert [item["version"] for item in page["items"]] == ["1.3.0", "1.2.0"]  # newest installation first
@@ -350,10 +323,13 @@ async def test_skills_paging(execute, database):
 # --- auth -----------------------------------------------------------------------------------------
 
 OPERATIONS = [
-    pytest.param(VERIFY, lambda: install_input(), VERIFY_CONTRACT, id="skillVerification"),
-    pytest.param(INSTALL, lambda: install_input(), INSTALL_CONTRACT, id="installSkill"),
+    pytest.param(SKILL_VERIFICATION, install_input, VERIFY_CONTRACT, id="skillVerification"),
+    pytest.param(INSTALL_SKILL, install_input, INSTALL_CONTRACT, id="installSkill"),
     pytest.param(
-        DISABLE, lambda: {"input": {"skillKey": SKILL_KEY, "disabledBy": "dana"}}, DISABLE_CONTRACT, id="disableSkill"
+        DISABLE_SKILL,
+        lambda: {"input": {"skillKey": SKILL_KEY, "disabledBy": "dana"}},
+        DISABLE_CONTRACT,
+        id="disableSkill",
     ),
     pytest.param(SKILLS, lambda: {"input": {}}, LIST_CONTRACT, id="skills"),
 ]
@@ -375,27 +351,27 @@ async def test_a_user_is_forbidden(execute, database, token, document, variables
 
 async def test_an_admin_may_use_every_operation(execute, token):
     admin = token("erin", "admin")
-    assert (await execute(VERIFY, install_input(), bearer=admin))["skillVerification"]["verified"]
-    installed = (await execute(INSTALL, install_input(), bearer=admin))["installSkill"]
+    assert (await execute(SKILL_VERIFICATION, install_input(), bearer=admin))["skillVerification"]["verified"]
+    installed = (await execute(INSTALL_SKILL, install_input(), bearer=admin))["installSkill"]
     assert installed["status"] == "installed"
     listed = (await execute(SKILLS, {"input": {}}, bearer=admin))["skills"]
     assert listed["items"][0]["installedBy"] == "erin"
     variables = {"input": {"skillKey": SKILL_KEY, "disabledBy": "erin"}}
-    assert (await execute(DISABLE, variables, bearer=admin))["disableSkill"]["status"] == "disabled"
+    assert (await execute(DISABLE_SKILL, variables, bearer=admin))["disableSkill"]["status"] == "disabled"
 
 
 async def test_concurrent_installs_of_one_version_install_it_once(execute, database):
     manifest = manifest_of()
-    results = await asyncio.gather(*(execute(INSTALL, install_input(manifest)) for _ in range(4)))
+    results = await asyncio.gather(*(execute(INSTALL_SKILL, install_input(manifest)) for _ in range(4)))
     assert len({result["installSkill"]["installationId"] for result in results}) == 1
     assert len(await skill_rows(database)) == 1
     assert len(await skill_events(database)) == 1
 
     others = [manifest_of("2.0.0", entryPoint=f"dist/{n}.js") for n in range(3)]
     outcomes = await asyncio.gather(
-        *(execute(INSTALL, install_input(other)) for other in others), return_exceptions=True
+        *(execute(INSTALL_SKILL, install_input(other)) for other in others), return_exceptions=True
     )
     conflicts = [item for item in outcomes if isinstance(item, TransportQueryError)]
     assert len(conflicts) == 2
-    assert all(item.errors[0]["extensions"]["code"] == "CONFLICT" for item in conflicts)
+    assert all(first_error(item)["extensions"]["code"] == "CONFLICT" for item in conflicts)
     assert len(await skill_rows(database)) == 2

@@ -45,25 +45,12 @@ from app.db.tables import (
 )
 from app.server import Services
 from app.services.audit.invariants import check
+from app.testing.documents import EXECUTION, EXECUTIONS, LANE, LANES, PENDING_APPROVALS
 from tests.integration.helpers import fetch, remove_seeded_data
-from tests.integration.lifecycle import EXECUTION, LANE, LANES
 
 MAX_STATEMENTS = 4
 TRANSACTION_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
 
-EXECUTIONS = """
-query Executions($input: ControlPlaneExecutionListInput!) {
-  executions(input: $input) { total items {
-    executionId status riskTier updatedAt
-    lane { laneKey laneStatus lanePhase ownerRole evidenceBundleCount pendingApprovalCount recommendedNextLane }
-  } }
-}"""
-PENDING = """
-query Pending($input: ControlPlaneApprovalListInput!) {
-  pendingApprovals(input: $input) { total items {
-    executionId executionStatus executionRiskTier workspaceId stepId position key riskTier awaitingSince
-  } }
-}"""
 
 FIVE_STEPS = {
     "steps": [
@@ -117,7 +104,7 @@ class Driver:
         submitted = await self.call(
             intent_submit.SPEC, {"workspace_id": f"ws-{number % 4}", "text": f"Release {number}"}
         )
-        execution_id = submitted.execution_id
+        execution_id: str = submitted.execution_id
         plan = await self.call(
             plan_compile.SPEC,
             {"execution_id": execution_id, "intent_id": submitted.intent_id, "draft": FIVE_STEPS},
@@ -209,7 +196,11 @@ async def counted(execute, statements: list[str], document: str, payload: dict[s
 async def counts(execute, statements: list[str]) -> dict[str, tuple[int, int]]:
     """query -> (statements, items on the page), each listing asked for its largest page."""
     result = {}
-    for name, document in (("executions", EXECUTIONS), ("executionLanes", LANES), ("pendingApprovals", PENDING)):
+    for name, document in (
+        ("executions", EXECUTIONS),
+        ("executionLanes", LANES),
+        ("pendingApprovals", PENDING_APPROVALS),
+    ):
         sent, data = await counted(execute, statements, document, {"limit": 200})
         result[name] = (sent, len(data["items"]))
     return result
@@ -255,7 +246,7 @@ async def test_list_queries_use_the_same_few_statements_for_1_and_200_executions
     for name, document, payload in (
         ("executions", EXECUTIONS, {"limit": 200, "workspaceId": "ws-2", "status": "running", "riskTier": "high"}),
         ("executionLanes", LANES, {"limit": 200, "laneKey": "review", "laneStatus": "blocked"}),
-        ("pendingApprovals", PENDING, {"limit": 200, "workspaceId": "ws-0", "riskTier": "high"}),
+        ("pendingApprovals", PENDING_APPROVALS, {"limit": 200, "workspaceId": "ws-0", "riskTier": "high"}),
     ):
         sent, data = await counted(execute, statements, document, payload)
         assert (data["total"], len(data["items"])) == (25, 25)

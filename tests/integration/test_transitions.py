@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from app.contracts.control_plane.commands import (
     execution_abort,
@@ -49,12 +48,12 @@ from app.contracts.control_plane.events import (
 from app.contracts.control_plane.events import step_completed as step_completed_event
 from app.contracts.control_plane.events import step_failed as step_failed_event
 from app.contracts.control_plane.events import step_started as step_started_event
-from app.server import create_app
-from app.services.lifecycle.state_machine import AWAITING, NOTES, STOPPING, TRANSITIONS, Action
-from tests.conftest import make_settings, snapshot
-from tests.integration import lifecycle as lc
-from tests.integration.helpers import events, failing
-from tests.integration.lifecycle import Lifecycle
+from app.contracts.control_plane.statuses import ExecutionStatus, RunState
+from app.services.lifecycle.state_machine import AWAITING, NOTES, STOPPING, TRANSITIONS, Action, State
+from app.testing import documents as docs
+from tests.conftest import snapshot
+from tests.integration.helpers import app_per_module, events, failing
+from tests.integration.lifecycle import THREE_STEPS, Lifecycle
 
 TWO_STEPS = {"steps": [{"key": "build.artifact", "input": {"ref": "main"}}, {"key": "notify.team"}]}
 """Two medium steps: verifyPlan approves it and no step waits for a decision."""
@@ -71,23 +70,7 @@ OPEN_STEP_STATUSES = ("pending", AWAITING, "approved")
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def database_url(backend, seeded_template, tmp_path_factory):
-    url = await backend.copy(seeded_template, tmp_path_factory.mktemp("transitions-db"))
-    yield url
-    await backend.drop(url)
-
-
-@pytest.fixture(scope="module")
-def settings(tmp_path_factory, database_url):
-    return make_settings(tmp_path_factory.mktemp("transitions"), database_url)
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def app(settings):
-    application = create_app(settings, migrate_on_start=False)
-    yield application
-    await application.state.services.database.dispose()
+database_url, settings, app = app_per_module("transitions")
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +97,7 @@ class Scene:
 
 
 async def cancel(life: Lifecycle) -> dict[str, Any]:
-    return await life.call(lc.CANCEL, {"executionId": life.execution_id, "cancelledBy": life.admin_id})
+    return await life.call(docs.CANCEL, {"executionId": life.execution_id, "cancelledBy": life.admin_id})
 
 
 async def pending_no_plan(life: Lifecycle) -> Scene:
@@ -145,7 +128,7 @@ async def running(life: Lifecycle) -> Scene:
 
 async def running_step(life: Lifecycle) -> Scene:
     await life.started(TWO_STEPS)
-    await life.report(lc.STEP_STARTED, 1)
+    await life.report(docs.STEP_STARTED, 1)
     return Scene(life, running=1)
 
 
@@ -156,19 +139,19 @@ async def awaiting(life: Lifecycle) -> Scene:
 
 async def paused(life: Lifecycle) -> Scene:
     await life.started(TWO_STEPS)
-    await life.control(lc.PAUSE, "pausedBy")
+    await life.control(docs.PAUSE, "pausedBy")
     return Scene(life)
 
 
 async def paused_step(life: Lifecycle) -> Scene:
     scene = await running_step(life)
-    await life.control(lc.PAUSE, "pausedBy")
+    await life.control(docs.PAUSE, "pausedBy")
     return scene
 
 
 async def stopping(life: Lifecycle) -> Scene:
     scene = await running_step(life)
-    await life.control(lc.SHUTDOWN, "shutdownBy")
+    await life.control(docs.SHUTDOWN, "shutdownBy")
     return scene
 
 
@@ -180,7 +163,7 @@ async def completed(life: Lifecycle) -> Scene:
 
 async def failed(life: Lifecycle) -> Scene:
     await running_step(life)
-    await life.report(lc.STEP_FAILED, 1, errorCode="BUILD_BROKEN", message="The build broke.")
+    await life.report(docs.STEP_FAILED, 1, errorCode="BUILD_BROKEN", message="The build broke.")
     return Scene(life)
 
 
@@ -198,35 +181,35 @@ async def cancelled(life: Lifecycle) -> Scene:
 
 async def aborted(life: Lifecycle) -> Scene:
     await life.started(TWO_STEPS)
-    await life.control(lc.ABORT, "abortedBy")
+    await life.control(docs.ABORT, "abortedBy")
     return Scene(life)
 
 
 async def superseded(life: Lifecycle) -> Scene:
     await failed(life)
-    await life.control(lc.RETRY, "retriedBy")  # life.run_id stays the old run
+    await life.control(docs.RETRY, "retriedBy")  # life.run_id stays the old run
     return Scene(life)
 
 
 Builder = Callable[[Lifecycle], Awaitable[Scene]]
 
-STATES: dict[str, tuple[str, Builder]] = {
-    "pending-no-plan": ("pending", pending_no_plan),
-    "pending-compiled": ("pending", pending_compiled),
-    "pending-verified": ("pending", pending_verified),
-    "pending-plan-rejected": ("pending", pending_plan_rejected),
-    "running": ("running", running),
-    "running-step": ("running", running_step),
+STATES: dict[str, tuple[State, Builder]] = {
+    "pending-no-plan": (ExecutionStatus.PENDING, pending_no_plan),
+    "pending-compiled": (ExecutionStatus.PENDING, pending_compiled),
+    "pending-verified": (ExecutionStatus.PENDING, pending_verified),
+    "pending-plan-rejected": (ExecutionStatus.PENDING, pending_plan_rejected),
+    "running": (ExecutionStatus.RUNNING, running),
+    "running-step": (ExecutionStatus.RUNNING, running_step),
     "awaiting-approval": (AWAITING, awaiting),
-    "paused": ("paused", paused),
-    "paused-step": ("paused", paused_step),
+    "paused": (ExecutionStatus.PAUSED, paused),
+    "paused-step": (ExecutionStatus.PAUSED, paused_step),
     "stopping": (STOPPING, stopping),
-    "completed": ("completed", completed),
-    "failed": ("failed", failed),
-    "rejected": ("rejected", rejected),
-    "cancelled": ("cancelled", cancelled),
-    "aborted": ("aborted", aborted),
-    "superseded": ("superseded", superseded),
+    "completed": (ExecutionStatus.COMPLETED, completed),
+    "failed": (ExecutionStatus.FAILED, failed),
+    "rejected": (ExecutionStatus.REJECTED, rejected),
+    "cancelled": (ExecutionStatus.CANCELLED, cancelled),
+    "aborted": (ExecutionStatus.ABORTED, aborted),
+    "superseded": (RunState.SUPERSEDED, superseded),
 }
 """name -> (the state as TRANSITIONS names it, how to get an execution there)."""
 
@@ -251,11 +234,11 @@ SPECS = {
     Action.STEP_FAILED: step_failed.SPEC,
 }
 CONTROLS = {
-    Action.PAUSE: (lc.PAUSE, "pausedBy"),
-    Action.RESUME: (lc.RESUME, "resumedBy"),
-    Action.ABORT: (lc.ABORT, "abortedBy"),
-    Action.SHUTDOWN: (lc.SHUTDOWN, "shutdownBy"),
-    Action.RETRY: (lc.RETRY, "retriedBy"),
+    Action.PAUSE: (docs.PAUSE, "pausedBy"),
+    Action.RESUME: (docs.RESUME, "resumedBy"),
+    Action.ABORT: (docs.ABORT, "abortedBy"),
+    Action.SHUTDOWN: (docs.SHUTDOWN, "shutdownBy"),
+    Action.RETRY: (docs.RETRY, "retriedBy"),
 }
 OUTPUT = {"artifact": "app-42.tar"}
 ERROR = {"errorCode": "TIMEOUT", "message": "Build farm timed out."}
@@ -275,27 +258,27 @@ def reported_position(scene: Scene, action: Action) -> int:
     return scene.running or 1
 
 
-def request(scene: Scene, action: Action) -> tuple[str, dict[str, Any], str]:
+def request(scene: Scene, action: Action) -> tuple[str, dict[str, Any], str]:  # noqa: PLR0911 - one return per action
     """(document, input, bearer) of `action` on the scene's execution or run."""
     life = scene.life
     if action is Action.COMPILE:
         payload = {"executionId": life.execution_id, "intentId": life.intent_id, "draft": REPLACEMENT}
-        return lc.COMPILE, payload, life.admin
+        return docs.COMPILE, payload, life.admin
     if action is Action.VERIFY:
-        return lc.VERIFY, {"executionId": life.execution_id, "planId": life.plan_id or "pln_none"}, life.admin
+        return docs.VERIFY, {"executionId": life.execution_id, "planId": life.plan_id or "pln_none"}, life.admin
     if action is Action.START:
-        return lc.START, {"executionId": life.execution_id, "planId": life.plan_id or "pln_none"}, life.admin
+        return docs.START, {"executionId": life.execution_id, "planId": life.plan_id or "pln_none"}, life.admin
     if action is Action.CANCEL:
-        return lc.CANCEL, {"executionId": life.execution_id, "cancelledBy": life.admin_id}, life.admin
+        return docs.CANCEL, {"executionId": life.execution_id, "cancelledBy": life.admin_id}, life.admin
     if action in CONTROLS:
         document, actor_field = CONTROLS[action]
         return document, {"runId": life.run_id, actor_field: life.admin_id}, life.admin
     step = {"runId": life.run_id, "stepId": life.step(reported_position(scene, action))}
     if action is Action.STEP_STARTED:
-        return lc.STEP_STARTED, step, life.runner
+        return docs.STEP_STARTED, step, life.runner
     if action is Action.STEP_COMPLETED:
-        return lc.STEP_COMPLETED, step | {"output": OUTPUT}, life.runner
-    return lc.STEP_FAILED, step | ERROR, life.runner
+        return docs.STEP_COMPLETED, step | {"output": OUTPUT}, life.runner
+    return docs.STEP_FAILED, step | ERROR, life.runner
 
 
 def applicable(state: str, action: Action) -> bool:
@@ -358,10 +341,10 @@ async def state_of(life: Lifecycle) -> tuple[str, str]:
 
 
 async def run_state(life: Lifecycle, run_id: str) -> str:
-    return str((await life.call(lc.LANE, {"runId": run_id}))["run"]["lanePhase"])
+    return str((await life.call(docs.LANE, {"runId": run_id}))["run"]["lanePhase"])
 
 
-def expected_steps(before: list[str], action: Action, position: int, target: str) -> list[str]:
+def expected_steps(before: list[str], action: Action, position: int, target: str) -> list[str]:  # noqa: PLR0911 - one return per action
     def stopped() -> list[str]:
         return ["failed" if s == "running" else "skipped" if s in OPEN_STEP_STATUSES else s for s in before]
 
@@ -389,7 +372,8 @@ def expected_event(name: str, action: Action, target: str) -> str:
     if action is Action.VERIFY and name == "pending-plan-rejected":
         return plan_rejected.SPEC.key
     if action is Action.SHUTDOWN:
-        return (execution_shutdown_requested if target == STOPPING else execution_cancelled).SPEC.key
+        spec = execution_shutdown_requested.SPEC if target == STOPPING else execution_cancelled.SPEC
+        return spec.key
     if action is Action.STEP_COMPLETED and target == "cancelled":
         return execution_cancelled.SPEC.key
     if action is Action.STEP_FAILED:
@@ -422,7 +406,7 @@ async def test_every_state_and_action_is_covered() -> None:
     # the exceptions name cases the table allows, for the reasons NOTES gives
     assert all(is_allowed(*case) for case in REFUSED_ANYWAY | SETTLED)
     assert all("cancelled at once" in NOTES[action] for _, action in SETTLED)
-    assert set(STATES[name][0] for name in STATES) >= {s for targets in TRANSITIONS.values() for s in targets}
+    assert {STATES[name][0] for name in STATES} >= {s for targets in TRANSITIONS.values() for s in targets}
     assert {action for _, action in CASES} == set(TRANSITIONS)
     assert len(ALLOWED) + len(REFUSED) + len(REFUSED_OTHERWISE) == len(CASES)
 
@@ -515,14 +499,14 @@ async def assert_replayed(life: Lifecycle, database, document: str, position: in
 
 async def test_step_started_twice_is_one_start(life, database) -> None:
     await life.started(TWO_STEPS)
-    await assert_replayed(life, database, lc.STEP_STARTED, 1)
+    await assert_replayed(life, database, docs.STEP_STARTED, 1)
     assert await life.step_statuses() == ["running", "pending"]
 
 
 async def test_step_completed_twice_with_the_same_output_is_one_completion(life, database) -> None:
-    await life.started(lc.THREE_STEPS)
-    await life.report(lc.STEP_STARTED, 1)
-    await assert_replayed(life, database, lc.STEP_COMPLETED, 1, output=OUTPUT)
+    await life.started(THREE_STEPS)
+    await life.report(docs.STEP_STARTED, 1)
+    await assert_replayed(life, database, docs.STEP_COMPLETED, 1, output=OUTPUT)
     assert await life.step_statuses() == ["completed", AWAITING, "pending"]
 
 
@@ -531,7 +515,7 @@ async def test_step_completed_again_with_another_output_conflicts(life, execute,
     await life.run_step(1, output=OUTPUT)
     payload = {"runId": life.run_id, "stepId": life.step(1), "output": {"artifact": "other.tar"}}
 
-    error = await failing(execute, database, lc.STEP_COMPLETED, {"input": payload}, bearer=life.runner)
+    error = await failing(execute, database, docs.STEP_COMPLETED, {"input": payload}, bearer=life.runner)
 
     assert error["extensions"]["code"] == "CONFLICT"
     assert error["extensions"]["currentStatus"] == "completed"
@@ -539,25 +523,25 @@ async def test_step_completed_again_with_another_output_conflicts(life, execute,
 
 async def test_last_step_completed_twice_keeps_the_execution_completed(life, database) -> None:
     await life.started(ONE_STEP)
-    await life.report(lc.STEP_STARTED, 1)
-    await assert_replayed(life, database, lc.STEP_COMPLETED, 1)
+    await life.report(docs.STEP_STARTED, 1)
+    await assert_replayed(life, database, docs.STEP_COMPLETED, 1)
     assert await life.status() == "completed"
 
 
 async def test_step_failed_twice_with_the_same_error_is_one_failure(life, database) -> None:
     await life.started(TWO_STEPS)
-    await life.report(lc.STEP_STARTED, 1)
-    await assert_replayed(life, database, lc.STEP_FAILED, 1, **ERROR)
+    await life.report(docs.STEP_STARTED, 1)
+    await assert_replayed(life, database, docs.STEP_FAILED, 1, **ERROR)
     assert await life.status() == "failed"
 
 
 async def test_step_failed_again_with_another_error_conflicts(life, execute, database) -> None:
     await life.started(TWO_STEPS)
-    await life.report(lc.STEP_STARTED, 1)
-    await life.report(lc.STEP_FAILED, 1, **ERROR)
+    await life.report(docs.STEP_STARTED, 1)
+    await life.report(docs.STEP_FAILED, 1, **ERROR)
     payload = {"runId": life.run_id, "stepId": life.step(1), "errorCode": "OOM", "message": "Out of memory."}
 
-    error = await failing(execute, database, lc.STEP_FAILED, {"input": payload}, bearer=life.runner)
+    error = await failing(execute, database, docs.STEP_FAILED, {"input": payload}, bearer=life.runner)
 
     assert error["extensions"]["code"] == "CONFLICT"
     assert error["extensions"]["currentStatus"] == "failed"
@@ -567,7 +551,7 @@ async def test_starting_a_later_step_out_of_order_conflicts(life, execute, datab
     await life.started(TWO_STEPS)
     payload = {"runId": life.run_id, "stepId": life.step(2)}
 
-    error = await failing(execute, database, lc.STEP_STARTED, {"input": payload}, bearer=life.runner)
+    error = await failing(execute, database, docs.STEP_STARTED, {"input": payload}, bearer=life.runner)
 
     assert error["extensions"]["code"] == "CONFLICT"
     assert error["extensions"]["currentStatus"] == "pending"
@@ -576,22 +560,22 @@ async def test_starting_a_later_step_out_of_order_conflicts(life, execute, datab
 
 async def test_starting_a_later_step_while_one_runs_conflicts(life, execute, database) -> None:
     await life.started(TWO_STEPS)
-    await life.report(lc.STEP_STARTED, 1)
+    await life.report(docs.STEP_STARTED, 1)
     payload = {"runId": life.run_id, "stepId": life.step(2)}
 
-    error = await failing(execute, database, lc.STEP_STARTED, {"input": payload}, bearer=life.runner)
+    error = await failing(execute, database, docs.STEP_STARTED, {"input": payload}, bearer=life.runner)
 
     assert error["extensions"]["code"] == "CONFLICT"
     assert error["extensions"]["currentStatus"] == "pending"
 
 
 async def test_starting_a_step_that_awaits_approval_conflicts(life, execute, database) -> None:
-    await life.started(lc.THREE_STEPS)
+    await life.started(THREE_STEPS)
     await life.run_step(1)
     assert await life.step_statuses() == ["completed", AWAITING, "pending"]
     payload = {"runId": life.run_id, "stepId": life.step(2)}
 
-    error = await failing(execute, database, lc.STEP_STARTED, {"input": payload}, bearer=life.runner)
+    error = await failing(execute, database, docs.STEP_STARTED, {"input": payload}, bearer=life.runner)
 
     assert error["extensions"]["code"] == "CONFLICT"
     assert error["extensions"]["currentStatus"] == AWAITING
@@ -633,7 +617,7 @@ async def test_starting_a_replaced_plan_conflicts_as_superseded(life, execute, d
     await life.verify()
     payload = {"executionId": life.execution_id, "planId": old_plan}
 
-    error = await failing(execute, database, lc.START, {"input": payload}, expect_contract=contract_of(Action.START))
+    error = await failing(execute, database, docs.START, {"input": payload}, expect_contract=contract_of(Action.START))
 
     assert error["extensions"]["code"] == "CONFLICT"
     assert error["extensions"]["currentStatus"] == "superseded"
@@ -644,7 +628,7 @@ async def test_starting_an_unverified_plan_conflicts(life, execute, database) ->
     await life.compile(TWO_STEPS)
     payload = {"executionId": life.execution_id, "planId": life.plan_id}
 
-    error = await failing(execute, database, lc.START, {"input": payload})
+    error = await failing(execute, database, docs.START, {"input": payload})
 
     assert error["extensions"]["code"] == "CONFLICT"
     assert error["extensions"]["currentStatus"] == "unverified"
@@ -658,7 +642,7 @@ async def test_starting_a_rejected_plan_conflicts(life, execute, database) -> No
     assert any(reason.startswith("UNKNOWN_STEP_KEY") for reason in verdict["blockedReasons"])
     payload = {"executionId": life.execution_id, "planId": life.plan_id}
 
-    error = await failing(execute, database, lc.START, {"input": payload})
+    error = await failing(execute, database, docs.START, {"input": payload})
 
     assert error["extensions"]["code"] == "CONFLICT"
     assert error["extensions"]["currentStatus"] == "plan_rejected"
@@ -669,7 +653,7 @@ async def test_recompiling_after_verification_needs_a_new_verification(life, exe
     await life.compile(REPLACEMENT)
     payload = {"executionId": life.execution_id, "planId": life.plan_id}
 
-    error = await failing(execute, database, lc.START, {"input": payload})
+    error = await failing(execute, database, docs.START, {"input": payload})
 
     assert error["extensions"]["currentStatus"] == "unverified"
 
@@ -679,24 +663,24 @@ async def test_recompiling_after_verification_needs_a_new_verification(life, exe
 
 async def test_approving_while_paused_keeps_the_run_paused_until_resumed(life) -> None:
     await life.started(GATED)
-    await life.control(lc.PAUSE, "pausedBy")
+    await life.control(docs.PAUSE, "pausedBy")
 
     await life.approve(1)
 
     assert await life.status() == "paused"
     assert await life.step_statuses() == ["approved", "pending"]
-    resumed = await life.control(lc.RESUME, "resumedBy")
+    resumed = await life.control(docs.RESUME, "resumedBy")
     assert resumed["status"] == "running"
     assert await life.status() == "running"
-    started = await life.report(lc.STEP_STARTED, 1)
+    started = await life.report(docs.STEP_STARTED, 1)
     assert started["stepStatus"] == "running"
 
 
 async def test_resuming_while_a_step_awaits_a_decision_gives_awaiting_approval(life) -> None:
     await life.started(GATED)
-    await life.control(lc.PAUSE, "pausedBy")
+    await life.control(docs.PAUSE, "pausedBy")
 
-    resumed = await life.control(lc.RESUME, "resumedBy")
+    resumed = await life.control(docs.RESUME, "resumedBy")
 
     assert resumed["status"] == AWAITING
     assert await life.status() == AWAITING
@@ -705,28 +689,28 @@ async def test_resuming_while_a_step_awaits_a_decision_gives_awaiting_approval(l
 async def test_retry_keeps_the_approval_of_an_approved_step_that_failed(life) -> None:
     await life.started(GATED)
     await life.approve(1)
-    await life.report(lc.STEP_STARTED, 1)
-    await life.report(lc.STEP_FAILED, 1, **ERROR)
+    await life.report(docs.STEP_STARTED, 1)
+    await life.report(docs.STEP_FAILED, 1, **ERROR)
     first_run = life.run_id
 
-    retried = await life.control(lc.RETRY, "retriedBy")
+    retried = await life.control(docs.RETRY, "retriedBy")
 
     assert retried["runId"] != first_run
     assert retried["status"] == "running"
     life.run_id = retried["runId"]
     assert await life.step_statuses() == ["approved", "pending"]
-    assert (await life.report(lc.STEP_STARTED, 1))["stepStatus"] == "running"
-    done = await life.report(lc.STEP_COMPLETED, 1)
+    assert (await life.report(docs.STEP_STARTED, 1))["stepStatus"] == "running"
+    done = await life.report(docs.STEP_COMPLETED, 1)
     assert done["executionStatus"] == "running"
 
 
 async def test_retry_of_an_unapproved_step_resumes_from_the_failed_step(life) -> None:
     await life.started(TWO_STEPS)
     await life.run_step(1)
-    await life.report(lc.STEP_STARTED, 2)
-    await life.report(lc.STEP_FAILED, 2, **ERROR)
+    await life.report(docs.STEP_STARTED, 2)
+    await life.report(docs.STEP_FAILED, 2, **ERROR)
 
-    retried = await life.control(lc.RETRY, "retriedBy")
+    retried = await life.control(docs.RETRY, "retriedBy")
 
     life.run_id = retried["runId"]
     assert await life.step_statuses() == ["completed", "pending"]
@@ -736,10 +720,10 @@ async def test_retry_of_an_unapproved_step_resumes_from_the_failed_step(life) ->
 async def test_a_superseded_run_cannot_be_retried_again(life, execute, database) -> None:
     await failed(life)
     old_run = life.run_id
-    await life.control(lc.RETRY, "retriedBy")
+    await life.control(docs.RETRY, "retriedBy")
     payload = {"runId": old_run, "retriedBy": life.admin_id}
 
-    error = await failing(execute, database, lc.RETRY, {"input": payload})
+    error = await failing(execute, database, docs.RETRY, {"input": payload})
 
     assert error["extensions"]["code"] == "CONFLICT"
     assert error["extensions"]["currentStatus"] == "superseded"

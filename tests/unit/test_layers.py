@@ -2,6 +2,8 @@
 layer, capability folders import the kernel and each other only through named interfaces."""
 
 import ast
+import importlib
+import sys
 from pathlib import Path
 
 import pytest
@@ -91,14 +93,16 @@ def _imports(path: Path) -> set[str]:
 
 
 def _check(module: str, path: Path) -> list[str]:
-    problems = []
+    problems: list[str] = []
     for owner, banned in FORBIDDEN.items():
         if module != owner and not module.startswith(owner + "."):
             continue
         for name in _imports(path):
-            for prefix in banned:
-                if name == prefix or name.startswith(prefix if prefix.endswith(".") else prefix + "."):
-                    problems.append(f"{module} imports {name} (layer {owner} must not import {prefix})")
+            problems.extend(
+                f"{module} imports {name} (layer {owner} must not import {prefix})"
+                for prefix in banned
+                if name == prefix or name.startswith(prefix if prefix.endswith(".") else prefix + ".")
+            )
     return problems
 
 
@@ -112,7 +116,7 @@ def _service_imports(module: str, path: Path) -> list[str]:
         if not name.startswith(SERVICES + ".") or name == SERVICES:
             continue
         other = name.split(".")[2]
-        if other == own or other == "kernel":
+        if other in (own, "kernel"):
             continue
         if own == "kernel":
             problems.append(f"{module} imports {name} (the kernel imports no capability)")
@@ -191,9 +195,6 @@ def test_a_contracts_capability_names_the_folder_of_its_handler():
     ],
 )
 def test_modules_have_no_import_time_side_effects(module):
-    import importlib
-    import sys
-
     before = set(sys.modules)
     importlib.import_module(module)
     assert not any(name.startswith("app.server") for name in set(sys.modules) - before)

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from app.contracts.control_plane.statuses import APPROVAL_TIERS
 from app.services.lifecycle.policy import (
     ACTION_FLOORS,
-    APPROVAL_TIERS,
     DEFAULT_ACTION,
     STEP_KEY_PATTERN,
     TIERS,

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import stat
 
+import pytest
 from typer.testing import CliRunner
 
 from app.__main__ import cli
+from app.errors import ConfigurationError
 from app.services.skills import verification as sv
-from app.services.skills.registry import server_facts
+from app.services.skills.registry import load_trust_policy, server_facts
 from app.services.skills.trust import TrustPolicy
-from tests.skill_fixtures import NOW, unsigned_manifest
+from tests.conftest import make_settings
+from tests.skill_fixtures import NOW, policy_document, unsigned_manifest
 
 runner = CliRunner()
 
@@ -75,13 +78,6 @@ def test_rsa_keys_and_bad_inputs(tmp_path, monkeypatch):
 
 
 def test_trust_policy_from_settings(tmp_path):
-    import pytest
-
-    from app.errors import ConfigurationError
-    from app.services.skills.registry import load_trust_policy
-    from tests.conftest import make_settings
-    from tests.skill_fixtures import policy_document
-
     document = json.dumps(policy_document())
     assert load_trust_policy(make_settings(tmp_path)) == TrustPolicy()
     from_env = load_trust_policy(make_settings(tmp_path, skill_trust_policy=document))

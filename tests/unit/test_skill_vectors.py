@@ -9,14 +9,14 @@ import random
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from app.services.kernel.json_writer import js_number, js_string
+from app.services.kernel.json_writer import CanonicalizationError, js_number, js_string
 from app.services.skills import verification as sv
 from app.services.skills.canonical_form import (
     ASCII_PRIMARY_ORDER,
-    CanonicalizationError,
     canonical_json,
     ordered_keys,
     sort_keys,
@@ -34,7 +34,7 @@ needs_node = pytest.mark.skipif(NODE is None, reason="node is not installed")
 SIGNED = {vector["name"]: vector for vector in vectors()["signed"]}
 
 
-def _trust(vector: dict) -> TrustPolicy:
+def _trust(vector: dict[str, Any]) -> TrustPolicy:
     return TrustPolicy.parse(
         json.dumps(
             {
@@ -51,7 +51,7 @@ def _trust(vector: dict) -> TrustPolicy:
     )
 
 
-def _verify(vector: dict, manifest: dict | None = None) -> sv.VerificationReport:
+def _verify(vector: dict[str, Any], manifest: dict[str, Any] | None = None) -> sv.VerificationReport:
     manifest = manifest or vector["manifest"]
     return sv.verify_manifest(
         manifest,
@@ -135,7 +135,7 @@ def test_node_vectors_tampered_fail_here(name):
     assert not _verify(vector, manifest).signature_verified
 
 
-def _node_verify(manifest: dict) -> dict:
+def _node_verify(manifest: dict[str, Any]) -> dict[str, Any]:
     assert NODE is not None
     result = subprocess.run(
         [NODE, str(VECTORS_DIR / "verify_manifest.mjs")],
@@ -145,7 +145,7 @@ def _node_verify(manifest: dict) -> dict:
         check=False,
         timeout=60,
     )
-    output = json.loads(result.stdout)
+    output: dict[str, Any] = json.loads(result.stdout)
     assert (result.returncode == 0) == output["verified"]
     return output
 
@@ -173,8 +173,10 @@ def test_random_keys_sort_like_node():
         [
             NODE or "node",
             "-e",
-            "const k=JSON.parse(require('fs').readFileSync(0,'utf8'));"
-            "console.log(JSON.stringify(k.sort((a,b)=>a.localeCompare(b))))",
+            (
+                "const k=JSON.parse(require('fs').readFileSync(0,'utf8'));"
+                "console.log(JSON.stringify(k.sort((a,b)=>a.localeCompare(b))))"
+            ),
         ],
         input=json.dumps(keys),
         capture_output=True,

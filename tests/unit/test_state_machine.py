@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from app.contracts.control_plane import build_registry
-from app.contracts.control_plane.statuses import TERMINAL_EXECUTION_STATUSES, ExecutionStatus
+from app.contracts.control_plane.statuses import TERMINAL_EXECUTION_STATUSES, ExecutionStatus, RunState
 from app.errors import Conflict
 from app.services.audit.trace import TRACE_STATUS, stage_of
 from app.services.lifecycle.lanes import STATE_LANES
@@ -16,13 +16,14 @@ from app.services.lifecycle.state_machine import (
     STOPPING,
     TRANSITIONS,
     Action,
+    State,
     allowed,
     is_terminal,
     markdown_table,
     run_state,
 )
 
-STATES = (*ExecutionStatus, STOPPING, "superseded")
+STATES: tuple[State, ...] = (*ExecutionStatus, *RunState)
 """Every state a run can be in."""
 
 EXPECTED = {
@@ -62,7 +63,7 @@ def test_every_state_of_the_table_is_a_known_state() -> None:
 
 @pytest.mark.parametrize("action", list(Action))
 @pytest.mark.parametrize("state", STATES)
-def test_allowed_answers_the_target_or_conflict_naming_the_state(action: Action, state: str) -> None:
+def test_allowed_answers_the_target_or_conflict_naming_the_state(action: Action, state: State) -> None:
     expected = EXPECTED[action].get(state)
     if expected is not None:
         assert allowed(action, state) == expected

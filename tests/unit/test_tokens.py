@@ -100,7 +100,7 @@ async def test_issuer_and_audience_are_checked_when_configured():
 
 
 async def test_none_algorithm_is_refused():
-    unsigned = jwt.encode({"sub": "a", "roles": ["admin"], "exp": int(time.time()) + 60}, None, algorithm="none")
+    unsigned = jwt.encode({"sub": "a", "roles": ["admin"], "exp": int(time.time()) + 60}, "", algorithm="none")
     with pytest.raises(Unauthenticated):
         await service().verify(unsigned)
 

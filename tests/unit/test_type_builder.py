@@ -1,6 +1,7 @@
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pytest
+import strawberry
 from pydantic import BaseModel
 
 from app.contracts.types import ID, ContractModel, JSONObject, Timestamp
@@ -24,8 +25,6 @@ class Sample(ContractModel):
 
 
 def _sdl(model: type[BaseModel], *, is_input: bool) -> str:
-    import strawberry
-
     builder = TypeBuilder()
     built = builder.input_type(model) if is_input else builder.output_type(model)
 
@@ -84,7 +83,7 @@ def test_unsupported_annotation_is_refused():
 def test_to_plain_drops_unset_fields_so_pydantic_defaults_apply():
     builder = TypeBuilder()
     cls = builder.input_type(Sample)
-    value = cls(ident="a", at=datetime(2026, 1, 1), tags=["x"], parts=[builder.input_type(Inner)(name="n")])
+    value = cls(ident="a", at=datetime(2026, 1, 1, tzinfo=UTC), tags=["x"], parts=[builder.input_type(Inner)(name="n")])
     plain = builder.to_plain(value)
-    assert plain == {"ident": "a", "at": datetime(2026, 1, 1), "tags": ["x"], "parts": [{"name": "n"}]}
+    assert plain == {"ident": "a", "at": datetime(2026, 1, 1, tzinfo=UTC), "tags": ["x"], "parts": [{"name": "n"}]}
     assert Sample.model_validate(plain).count == 3
