@@ -152,3 +152,4 @@ query Skills($input: ControlPlaneSkillListInput!) {
 }"""
 PENDING_TOTAL = "{ pendingApprovals(input: {}) { total } }"
 """The smallest query that needs a token: no variables, one number back (for tests of the HTTP layer)."""
+VIEWER = "query Viewer { viewer { principalId roles authLevel workspaces allWorkspaces } }"

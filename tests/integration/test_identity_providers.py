@@ -13,13 +13,12 @@ import jwt
 import pytest
 
 from app.server import create_app
-from app.testing.documents import PENDING_TOTAL
+from app.testing.documents import PENDING_TOTAL, VIEWER
 from tests.conftest import make_settings
 from tests.jwks_provider import Provider, provider, rsa_key
 
 __all__ = ["provider"]  # the fixture, imported for the tests below
 
-VIEWER = "{ viewer { principalId roles authLevel workspaces allWorkspaces } }"
 ISSUER = "https://idp.example/realms/cp"
 
 

@@ -32,9 +32,6 @@ from tests.conftest import error_of, make_settings, snapshot
 from tests.integration.helpers import DEPLOY, MIGRATE_SCHEMA, failing
 from tests.skill_fixtures import ARTIFACT_DIGEST, SKILL_KEY, VERSION, policy_document, signed
 
-VIEWER = "query Viewer { viewer { principalId roles authLevel workspaces allWorkspaces } }"
-"""documents.py has no viewer document yet: the selection is the whole of the contract's output."""
-
 SEEDS = Path(__file__).resolve().parents[2] / "seeds" / "demo.toml"
 WORKSPACES = ("ws-acme", "ws-globex", "ws-initech")
 EXECUTIONS = {
@@ -155,7 +152,7 @@ async def test_the_expected_ids_are_those_of_the_seeds() -> None:
 
 
 async def test_viewer_of_a_workspace_token(execute, token) -> None:
-    data = await execute(VIEWER, bearer=token("bob", "user", workspaces=("ws-globex", "ws-acme")))
+    data = await execute(d.VIEWER, bearer=token("bob", "user", workspaces=("ws-globex", "ws-acme")))
 
     assert data["viewer"] == {
         "principalId": "bob",
@@ -167,7 +164,7 @@ async def test_viewer_of_a_workspace_token(execute, token) -> None:
 
 
 async def test_viewer_of_a_token_granted_every_workspace(execute, token) -> None:
-    data = await execute(VIEWER, bearer=token("dana", "admin", "runner"))
+    data = await execute(d.VIEWER, bearer=token("dana", "admin", "runner"))
 
     assert data["viewer"] == {
         "principalId": "dana",
@@ -179,7 +176,7 @@ async def test_viewer_of_a_token_granted_every_workspace(execute, token) -> None
 
 
 async def test_viewer_of_a_token_without_the_claim(execute, claimless) -> None:
-    data = await execute(VIEWER, bearer=claimless("rita", ("runner",)))
+    data = await execute(d.VIEWER, bearer=claimless("rita", ("runner",)))
 
     assert data["viewer"] == {
         "principalId": "rita",
@@ -191,7 +188,7 @@ async def test_viewer_of_a_token_without_the_claim(execute, claimless) -> None:
 
 
 async def test_viewer_needs_a_token(execute, database) -> None:
-    error = await failing(execute, database, VIEWER, bearer=None)
+    error = await failing(execute, database, d.VIEWER, bearer=None)
 
     assert error["extensions"]["code"] == "UNAUTHENTICATED"
 
