@@ -63,7 +63,8 @@ def mint_token(secret: str, ttl: int = 4 * 3600) -> str:
     import jwt  # noqa: PLC0415 - the parent only
 
     now = int(time.time())
-    return jwt.encode({"sub": SUBJECT, "roles": ["admin"], "iat": now, "exp": now + ttl}, secret, algorithm="HS256")
+    claims = {"sub": SUBJECT, "roles": ["admin"], "workspaces": ["*"], "iat": now, "exp": now + ttl}
+    return jwt.encode(claims, secret, algorithm="HS256")
 
 
 def run_check(var_dir: Path, env: dict[str, str], timeout: float = 600.0) -> dict[str, Any]:

@@ -116,7 +116,8 @@ actions = ["compile", "verify", "start", "complete"]
 def mint(var_dir: Path, sub: str) -> str:
     secret = (var_dir / "jwt-secret").read_text().strip()
     now = int(time.time())
-    return jwt.encode({"sub": sub, "roles": ["admin"], "iat": now, "exp": now + 3600}, secret, algorithm="HS256")
+    claims = {"sub": sub, "roles": ["admin"], "workspaces": ["*"], "iat": now, "exp": now + 3600}
+    return jwt.encode(claims, secret, algorithm="HS256")
 
 
 def succeeded(body: Any) -> bool:

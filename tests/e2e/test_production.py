@@ -41,8 +41,8 @@ def test_production_without_a_key_exits_non_zero_with_the_reason(e2e_database: E
 
     assert result.returncode == 2, describe(result)
     assert (
-        "error: APP_ENV=production needs a token key: set JWT_SECRET (HS256) or JWT_PUBLIC_KEY (RS256/ES256)."
-        in result.stderr
+        "error: APP_ENV=production needs a token key: set JWT_SECRET (HS256), JWT_PUBLIC_KEY (RS256/ES256) "
+        "or JWT_JWKS_URL (an identity provider's keys)." in result.stderr
     ), describe(result)
     assert not port_is_listening(port)
 

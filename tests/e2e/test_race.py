@@ -70,7 +70,8 @@ def mint(server: ServerProcess, sub: str) -> str:
     """An admin token signed with the development secret the server created under var/."""
     secret = (server.var_dir / "jwt-secret").read_text().strip()
     now = int(time.time())
-    return jwt.encode({"sub": sub, "roles": ["admin"], "iat": now, "exp": now + 3600}, secret, algorithm="HS256")
+    claims = {"sub": sub, "roles": ["admin"], "workspaces": ["*"], "iat": now, "exp": now + 3600}
+    return jwt.encode(claims, secret, algorithm="HS256")
 
 
 def payload(decider: Decider, execution_id: str, step_id: str) -> dict[str, Any]:
