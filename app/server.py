@@ -29,7 +29,7 @@ from app.http_security import SECURITY_HEADERS, cors_middleware, html_headers
 from app.observability.metrics import Metrics
 from app.observability.middleware import RequestObserver
 from app.observability.tracing import build_tracing
-from app.services.bindings import bind_handlers
+from app.services.bindings import bind_handlers, bind_prechecks
 from app.services.lifecycle.state_machine import Action
 from app.settings import Settings
 
@@ -49,7 +49,8 @@ def build_services(settings: Settings, database: Database | None = None) -> Serv
     tokens = token_service_from_settings(settings)
     registry = build_registry()
     database = database or Database(settings)
-    executor = Executor(registry, bind_handlers(registry, settings), database.unit_of_work)
+    handlers, prechecks = bind_handlers(registry, settings), bind_prechecks(registry)
+    executor = Executor(registry, handlers, database.unit_of_work, prechecks)
     return Services(settings, registry, database, tokens, executor)
 
 

@@ -26,7 +26,14 @@ from contextlib import ExitStack
 from typing import Any
 
 from bench.kit import run as kit_run
-from bench.kit.bodies import TYPENAME_BODY, answer_problem, bare_reject_body, graphql_reject_body, target_path
+from bench.kit.bodies import (
+    DISTINCT_TARGETS,
+    TYPENAME_BODY,
+    answer_problem,
+    bare_reject_body,
+    graphql_reject_body,
+    target_path,
+)
 from bench.kit.client import run_client
 from bench.kit.cpu import process_cpu_seconds
 from bench.kit.report import counts_line, environment, timestamp, verdict, write_result
@@ -34,13 +41,15 @@ from bench.kit.run import Outcome, add_load_arguments, add_standard_arguments, c
 from bench.kit.scratch import ScratchDatabase, scratch_database, temporary_directory, verify
 from bench.kit.server import Server, mint_token, post, start_server, wait_healthy
 
-TARGETS = ("reject", "bare", "typename")
+TARGETS = ("reject", "bare", "replay", "typename")
+"""`replay` repeats the pre-flight's reject of step 0: identical replays, answered from a read."""
 SANITY_STEPS = 2  # steps 0 and 1 are used by the pre-flight check, the runs start after them
 SMOKE = {"duration": 0.3, "warmup": 0.2, "concurrency": "16", "executions": 1500}
 
 # Targets printed next to the ratios measured in the same run.
 TARGET_REJECT_VS_BARE = 0.60
 TARGET_REJECT_VS_TYPENAME = 0.50
+TARGET_REPLAY_VS_TYPENAME = 0.50
 TARGET_TAIL_RATIO = 5.0
 TAIL_CONCURRENCY = 16
 
@@ -90,6 +99,18 @@ def ratios(runs: list[dict[str, Any]], concurrencies: list[int]) -> list[dict[st
                 }
             )
     if TAIL_CONCURRENCY in concurrencies:
+        replay, base = by_key[("replay", TAIL_CONCURRENCY)], by_key[("typename", TAIL_CONCURRENCY)]["throughput_rps"]
+        value = replay["throughput_rps"] / base if base else math.nan
+        checks.append(
+            {
+                "name": "replay ÷ typename throughput",
+                "concurrency": TAIL_CONCURRENCY,
+                "value": value,
+                "errors": replay["errors"],
+                "target": f"≥ {TARGET_REPLAY_VS_TYPENAME:.2f}, zero errors",
+                "pass": value >= TARGET_REPLAY_VS_TYPENAME and replay["errors"] == 0,
+            }
+        )
         reject = by_key[("reject", TAIL_CONCURRENCY)]
         value = reject["p99_over_p50"]
         checks.append(
@@ -204,7 +225,7 @@ def measure(server: Server, database: ScratchDatabase, token: str, args: argpars
                 else None
             )
             database.cursor += run["steps_used"]
-            if target != "typename":
+            if target in DISTINCT_TARGETS:
                 failed = run["errors"] + run["warmup_errors"]
                 database.succeeded += served - failed
                 database.uncertain += failed

@@ -15,7 +15,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from app.auth import AuthLevel, Principal
-from app.contracts.model import Handler, Kind, OperationSpec, VersionedRef
+from app.contracts.model import Handler, Kind, OperationSpec, Precheck, VersionedRef
 from app.contracts.naming import camel
 from app.contracts.registry import Registry
 from app.contracts.storable import storage_problems
@@ -65,12 +65,17 @@ class Executor(Generic[UnitOfWork]):
         registry: Registry,
         handlers: Mapping[VersionedRef, Handler[UnitOfWork]],
         uow: UnitOfWorkFactory[UnitOfWork],
+        prechecks: Mapping[VersionedRef, Precheck[UnitOfWork]] | None = None,
     ) -> None:
         missing = [op.ref for op in registry.operations if op.ref not in handlers]
         if missing:
             raise MissingHandlerError(f"no service handler bound for {', '.join(map(str, missing))}")
         self.registry = registry
         self._handlers = dict(handlers)
+        self._prechecks = dict(prechecks or {})
+        unknown = [str(ref) for ref in self._prechecks if ref not in self._handlers]
+        if unknown:
+            raise MissingHandlerError(f"prechecks without a handler: {', '.join(unknown)}")
         self._uow = uow
 
     async def execute(self, spec: OperationSpec, raw: Mapping[str, Any], authenticate: Authenticate) -> BaseModel:
@@ -97,11 +102,22 @@ class Executor(Generic[UnitOfWork]):
         for name in spec.actor_fields:
             if principal is None or getattr(data, name) != principal.id:
                 raise Forbidden(f"{camel(name)} must be the caller's own id; nobody may act in another person's name.")
-        async with self._uow(write=spec.kind is Kind.COMMAND) as uow:
-            result = await self._handlers[spec.ref](uow, principal, data)
+        result = await self._precheck(spec, principal, data)
+        if result is None:
+            async with self._uow(write=spec.kind is Kind.COMMAND) as uow:
+                result = await self._handlers[spec.ref](uow, principal, data)
         if type(result) is not spec.output:
             raise TypeError(f"{spec.ref} handler returned {type(result).__name__}, not {spec.output.__name__}")
         return result
+
+    async def _precheck(self, spec: OperationSpec, principal: Principal | None, data: BaseModel) -> BaseModel | None:
+        """A command that has nothing to write is answered from a read, so it never waits for (or holds)
+        the writer; what a precheck lets through, the handler decides again under its own conditions."""
+        precheck = self._prechecks.get(spec.ref)
+        if precheck is None:
+            return None
+        async with self._uow(write=False) as uow:
+            return await precheck(uow, principal, data)
 
     @staticmethod
     async def _guard(spec: OperationSpec, authenticate: Authenticate) -> Principal | None:

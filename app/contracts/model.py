@@ -18,6 +18,10 @@ UnitOfWork = TypeVar("UnitOfWork")
 Handler = Callable[[UnitOfWork, Principal | None, Any], Awaitable[BaseModel]]
 """What the service layer binds to an operation: (unit of work, caller, validated input) -> output."""
 
+Precheck = Callable[[UnitOfWork, Principal | None, Any], Awaitable[BaseModel | None]]
+"""A command's answer from a read, when it has nothing to write (an identical replay, a CONFLICT, a
+NOT_FOUND, a refused transition): the output or an error; None when the command must write."""
+
 
 class Kind(StrEnum):
     COMMAND = "command"

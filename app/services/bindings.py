@@ -12,16 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.contracts.control_plane.constants import APPROVAL, AUDIT, CORE, SKILL_REGISTRY
 from app.contracts.control_plane.statuses import RiskTier
-from app.contracts.model import Handler, OperationSpec, VersionedRef
+from app.contracts.model import Handler, OperationSpec, Precheck, VersionedRef
 from app.contracts.registry import Registry, UnknownContractError
 from app.services.approval import decisions, queue
 from app.services.audit import evidence, lane_queries, trace
 from app.services.audit.explanation import Explainer
 from app.services.audit.plan_verification import PlanVerifier
-from app.services.lifecycle import reads, runner_reports, runs, viewer
+from app.services.lifecycle import prechecks, reads, runner_reports, runs, viewer
 from app.services.lifecycle.catalogue import Catalogue
 from app.services.lifecycle.plans import Plans
 from app.services.lifecycle.policy import Policy
+from app.services.lifecycle.state_machine import Action
 from app.services.skills import registry as skill_registry
 from app.services.skills.trust import TrustPolicy
 from app.settings import Settings
@@ -35,6 +36,7 @@ CAPABILITY_FOLDERS: Mapping[str, str] = {
 """Capability key -> the folder of app/services/ that holds its handlers."""
 
 SessionHandler = Handler[AsyncSession]
+SessionPrecheck = Precheck[AsyncSession]
 
 
 def policy_from_settings(settings: Settings | None) -> Policy:
@@ -92,13 +94,34 @@ def handlers_by_key(registry: Registry, settings: Settings | None = None) -> dic
     }
 
 
+def prechecks_by_key() -> dict[str, SessionPrecheck]:
+    """Contract key -> its precheck: commands that may have nothing to write (app/contracts/executor.py)."""
+    return {
+        # capability control-plane.core, in lifecycle/
+        "controlPlane.execution.pause": prechecks.on_run(Action.PAUSE),
+        "controlPlane.execution.resume": prechecks.on_run(Action.RESUME),
+        "controlPlane.execution.abort": prechecks.on_run(Action.ABORT),
+        "controlPlane.execution.shutdown": prechecks.on_run(Action.SHUTDOWN),
+        "controlPlane.execution.retry": prechecks.on_run(Action.RETRY),
+        "controlPlane.execution.cancel": prechecks.precheck_cancel,
+        # capability control-plane.approval, in approval/
+        "controlPlane.execution.reject": decisions.precheck_reject,
+        "controlPlane.execution.approve": decisions.precheck_approve,
+    }
+
+
+def bind_prechecks(registry: Registry) -> dict[VersionedRef, SessionPrecheck]:
+    return {_operation(registry, key).ref: precheck for key, precheck in prechecks_by_key().items()}
+
+
+def _operation(registry: Registry, key: str) -> OperationSpec:
+    spec = registry.get(key)
+    if not isinstance(spec, OperationSpec):
+        raise UnknownContractError(f"{key} is an event; only operations have handlers")
+    return spec
+
+
 def bind_handlers(registry: Registry, settings: Settings | None = None) -> dict[VersionedRef, SessionHandler]:
     """Handlers by contract reference, for the executor. Raises UnknownContractError when a key names no
     operation of `registry` (the executor refuses an operation without a handler)."""
-    bound: dict[VersionedRef, SessionHandler] = {}
-    for key, handler in handlers_by_key(registry, settings).items():
-        spec = registry.get(key)
-        if not isinstance(spec, OperationSpec):
-            raise UnknownContractError(f"{key} is an event; only operations have handlers")
-        bound[spec.ref] = handler
-    return bound
+    return {_operation(registry, key).ref: handler for key, handler in handlers_by_key(registry, settings).items()}

@@ -42,7 +42,13 @@ def target_path(target: str) -> str:
     return "/bench/reject" if target == "bare" else "/graphql"
 
 
+REPLAYED = 0
+"""The step the pre-flight rejects: `replay` repeats that very request (a client retrying)."""
+
+
 def target_bodies(target: str, first: int, last: int) -> list[bytes]:
+    if target == "replay":
+        return [graphql_reject_body(REPLAYED)]
     if target == "reject":
         return [graphql_reject_body(i) for i in range(first, last)]
     if target == "bare":

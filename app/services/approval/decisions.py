@@ -177,7 +177,10 @@ async def _current(session: AsyncSession, vote: _Vote) -> _Decided:
 async def _replayed(session: AsyncSession, vote: _Vote) -> datetime:
     """After a failed claim: the original decision time when this request repeats the decision already
     taken (same status, actor and note), so a retried request is safe; otherwise NOT_FOUND or CONFLICT."""
-    current = await _current(session, vote)
+    return _replay_of(vote, await _current(session, vote))
+
+
+def _replay_of(vote: _Vote, current: _Decided) -> datetime:
     if (
         current.status == vote.step_status
         and current.decided_by == vote.actor
@@ -273,3 +276,39 @@ def _conflict(execution_id: str, step_id: str, current: _Decided) -> Conflict:
             current.status,
         )
     return Conflict(f"Step {step_id!r} is {current.status!r}, not awaiting approval.", current.status)
+
+
+# --- prechecks: a decision that has nothing to write is answered from a read (app/contracts/executor.py) ---
+
+
+async def _settled(session: AsyncSession, vote: _Vote) -> datetime | None:
+    """The original decision time of an identical replay, NOT_FOUND or CONFLICT, read without the writer;
+    None when the step awaits a decision in a live execution (only the claim may then decide)."""
+    current = await _current(session, vote)
+    if current.status == StepStatus.AWAITING_APPROVAL and current.execution_status not in TERMINAL_EXECUTION_STATUSES:
+        return None
+    return _replay_of(vote, current)
+
+
+async def precheck_reject(
+    session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionRejectInput
+) -> ControlPlaneExecutionRejectOutput | None:
+    vote = _Vote(data.execution_id, data.step_id, Decision.REJECTED, data.rejected_by, data.reason, principal)
+    decided_at = await _settled(session, vote)
+    if decided_at is None:
+        return None
+    return ControlPlaneExecutionRejectOutput(
+        execution_id=data.execution_id, step_id=data.step_id, status=StepStatus.REJECTED, rejected_at=decided_at
+    )
+
+
+async def precheck_approve(
+    session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionApproveInput
+) -> ControlPlaneExecutionApproveOutput | None:
+    vote = _Vote(data.execution_id, data.step_id, Decision.APPROVED, data.approved_by, data.note, principal)
+    decided_at = await _settled(session, vote)
+    if decided_at is None:
+        return None
+    return ControlPlaneExecutionApproveOutput(
+        execution_id=data.execution_id, step_id=data.step_id, status=StepStatus.APPROVED, approved_at=decided_at
+    )

@@ -60,37 +60,40 @@ def execution_state(execution: Any) -> State:
     )
 
 
-_EXECUTION = (
-    select(execution_t)
-    .where(execution_t.c.id == bindparam("execution_id"), granted(execution_t.c.workspace_id))
-    .with_for_update()
+_READ_EXECUTION = select(execution_t).where(
+    execution_t.c.id == bindparam("execution_id"), granted(execution_t.c.workspace_id)
 )
+_EXECUTION = _READ_EXECUTION.with_for_update()
 
 
-async def lock_execution(session: AsyncSession, execution_id: str, principal: Principal | None) -> Row[Any]:
-    """The execution, its row locked; NOT_FOUND as well outside the caller's workspaces."""
+async def lock_execution(
+    session: AsyncSession, execution_id: str, principal: Principal | None, *, lock: bool = True
+) -> Row[Any]:
+    """The execution, its row locked (`lock=False`: only read, for a precheck); NOT_FOUND as well outside
+    the caller's workspaces."""
     params = {"execution_id": execution_id, **grant_params(principal)}
-    row = (await session.execute(_EXECUTION, params)).one_or_none()
+    row = (await session.execute(_EXECUTION if lock else _READ_EXECUTION, params)).one_or_none()
     if row is None:
         raise NotFound(f"Execution {execution_id!r} does not exist.")
     return row
 
 
 # One round trip for the run and its execution; only the execution row is locked (FOR UPDATE OF).
-_RUN_AND_EXECUTION = (
+_READ_RUN_AND_EXECUTION = (
     select(*run_t.c, *execution_t.c)
     .join_from(run_t, execution_t, execution_t.c.id == run_t.c.execution_id)
     .where(run_t.c.id == bindparam("run_id"), granted(execution_t.c.workspace_id))
-    .with_for_update(of=execution_t)
 )
+_RUN_AND_EXECUTION = _READ_RUN_AND_EXECUTION.with_for_update(of=execution_t)
 _RUN_COLUMNS = tuple(run_t.c.keys())
 _EXECUTION_COLUMNS = tuple(execution_t.c.keys())
 
 
-async def lock_run(session: AsyncSession, run_id: str, principal: Principal | None) -> LockedRun:
-    """The run and its execution, the execution's row locked; NOT_FOUND as well outside the caller's workspaces."""
+async def lock_run(session: AsyncSession, run_id: str, principal: Principal | None, *, lock: bool = True) -> LockedRun:
+    """The run and its execution, the execution's row locked (`lock=False`: only read, for a precheck);
+    NOT_FOUND as well outside the caller's workspaces."""
     params = {"run_id": run_id, **grant_params(principal)}
-    row = (await session.execute(_RUN_AND_EXECUTION, params)).one_or_none()
+    row = (await session.execute(_RUN_AND_EXECUTION if lock else _READ_RUN_AND_EXECUTION, params)).one_or_none()
     if row is None:
         raise NotFound(f"Run {run_id!r} does not exist.")
     values = tuple(row)
