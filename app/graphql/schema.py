@@ -8,11 +8,11 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.schema.types.base_scalars import DateTimeDefinition
-from strawberry.types.scalar import ScalarDefinition
 from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.schema.types.base_scalars import DateTimeDefinition
 from strawberry.tools import create_type
 from strawberry.types import ExecutionContext, Info
+from strawberry.types.scalar import ScalarDefinition
 
 from app.contracts.model import Kind, OperationSpec, Stability
 from app.contracts.registry import Registry

@@ -10,7 +10,6 @@ import json
 import random
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -347,8 +346,8 @@ def test_every_code_point_sorts_like_node_but_those_newer_icu_moved():
     if SAME_ICU:
         assert moved == set()
     else:
-        assert REDESCRIBED_IN_UNICODE_17 <= moved
-        print(f"{len(moved)} code points placed differently by ICU {ICU_VERSION}", file=sys.stderr)
+        assert moved >= REDESCRIBED_IN_UNICODE_17
+        assert len(moved) < 10_000  # measured with ICU 77 against 78.2: 4,824 (4,803 new in Unicode 17)
 
 
 def _longest_increasing(ranks: list[int], codes: list[int]) -> set[int]:

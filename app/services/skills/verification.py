@@ -9,10 +9,10 @@ not change its digest.
 `verify_manifest` runs every rule and reports every issue at once; each rule has its code of
 CONTRACTS.md ("Skill manifest"):
 
-- MANIFEST_INVALID: a required member (`compatibility` among them) is missing or of the wrong type; a blank or malformed value; a
-  skill key or version that is not the one being installed; an unreadable timestamp or version range; a
-  value with no canonical form (a number JSON cannot hold). Object keys may use any of Unicode: they
-  are ordered by ICU as JavaScript's `localeCompare` orders them (canonical_form.py).
+- MANIFEST_INVALID: a required member (`compatibility` among them) is missing or of the wrong type; a
+  blank or malformed value; a skill key or version that is not the one being installed; an unreadable
+  timestamp or version range; a value with no canonical form (a number JSON cannot hold). Object keys
+  may use any of Unicode: they are ordered by ICU as JavaScript's `localeCompare` orders them (canonical_form.py).
 - SCHEMA_VERSION_INVALID: `schemaVersion` is not `1.0.0`.
 - SIGNATURE_MISSING: no `signature`.
 - SIGNATURE_INVALID: unsupported algorithm, unreadable or wrong-type public key, RSA under 2048 bits,
@@ -287,7 +287,7 @@ def verify_manifest(  # noqa: PLR0913 - the manifest and, keyword-only, everythi
             checks.add(SIGNATURE_MISSING, "The manifest is not signed.")
     else:
         unsigned = {name: value for name, value in manifest.items() if name != "signature"}
-        signature = _check_signature(checks, signature_part, payload, policy, now, unsigned)
+        signature = _check_signature(checks, signature_part, payload, policy, now, manifest_without_signature=unsigned)
 
     _check_trust(checks, policy, publisher_id, provenance, signature)
     return VerificationReport(
@@ -362,7 +362,10 @@ def _check_compatibility(checks: _Checks, manifest: Mapping[str, Any], server: S
                 f"{prefix}_TOO_NEW", f"This server's {label} version {current} is above the maximum {high_text}."
             )
 
-    required = compatibility.get("requiredCapabilities")
+    _check_capabilities(checks, compatibility.get("requiredCapabilities"), server)
+
+
+def _check_capabilities(checks: _Checks, required: Any, server: ServerFacts) -> None:
     if required is None:
         return
     if not isinstance(required, list):
@@ -422,12 +425,13 @@ def _icu_hint(unsigned: Mapping[str, Any]) -> str:
     )
 
 
-def _check_signature(  # noqa: PLR0913 - the member, what it signs, and what it is checked against
+def _check_signature(
     checks: _Checks,
     part: Mapping[str, Any],
     payload: bytes | None,
     policy: TrustPolicy,
     now: datetime,
+    *,
     manifest_without_signature: Mapping[str, Any],
 ) -> _Signature:
     algorithm = checks.text(part, "algorithm", "signature.algorithm", required=True)
