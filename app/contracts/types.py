@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
 
 class IdMarker:
@@ -42,6 +42,44 @@ def Text(max_length: int) -> Any:  # noqa: N802 - reads like a type in model dec
 
 Timestamp = Annotated[datetime, AfterValidator(_utc)]
 """An instant, always in UTC (GraphQL `DateTime`, ISO 8601 with offset)."""
+
+
+class InstantText(datetime):
+    """A DateTime that keeps the exact text it was read from (`text`), for documents whose bytes matter
+    (a signed manifest is stored as its publisher wrote it): parsed for checks, never re-serialized.
+    The GraphQL `DateTime` scalar reads every input into one (app/graphql/schema.py)."""
+
+    text: str
+
+    @classmethod
+    def of(cls, value: datetime, text: str) -> InstantText:
+        instant = cls(
+            value.year,
+            value.month,
+            value.day,
+            value.hour,
+            value.minute,
+            value.second,
+            value.microsecond,
+            tzinfo=value.tzinfo,
+            fold=value.fold,
+        )
+        instant.text = text
+        return instant
+
+
+def _instant_text(value: Any) -> Any:
+    if isinstance(value, InstantText):
+        return value
+    if isinstance(value, str):
+        return InstantText.of(datetime.fromisoformat(value), value)
+    if isinstance(value, datetime):
+        return InstantText.of(value, value.isoformat())
+    return value
+
+
+SignedTimestamp = Annotated[datetime, BeforeValidator(_instant_text)]
+"""A GraphQL `DateTime` whose value is an `InstantText`: the instant as given (offset or none), with its text."""
 
 
 class ContractModel(BaseModel):

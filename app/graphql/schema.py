@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import ParserCache, ValidationCache
+from strawberry.schema.types.base_scalars import DateTimeDefinition
 from strawberry.tools import create_type
 from strawberry.types import ExecutionContext, Info
+from strawberry.types.scalar import ScalarDefinition
 
 from app.contracts.model import Kind, OperationSpec, Stability
 from app.contracts.registry import Registry
+from app.contracts.types import InstantText
 from app.graphql.context import Context
 from app.graphql.errors import ErrorCodes, tag_request_errors
 from app.graphql.limits import QueryLimits, limit_extensions
@@ -61,6 +65,26 @@ def _field(spec: OperationSpec, builder: TypeBuilder) -> Any:
     )
 
 
+def _parse_datetime(value: object) -> InstantText:
+    """Strawberry's DateTime parser, keeping the text read (a signed manifest's times stay as signed)."""
+    parsed = DateTimeDefinition.parse_value(value)  # type: ignore[misc] # a GraphQLError when not a DateTime
+    assert isinstance(parsed, datetime)
+    assert isinstance(value, str)
+    return InstantText.of(parsed, value)
+
+
+DATETIME = ScalarDefinition(
+    name=DateTimeDefinition.name,
+    description=DateTimeDefinition.description,
+    specified_by_url=DateTimeDefinition.specified_by_url,
+    serialize=DateTimeDefinition.serialize,
+    parse_value=_parse_datetime,
+    parse_literal=None,
+    origin=datetime,
+)
+"""The `DateTime` scalar as Strawberry defines it; inputs read into `InstantText`s."""
+
+
 class Schema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         """ErrorCodes logs what is unexpected; expected failures (bad input, conflicts) are not server errors.
@@ -96,6 +120,7 @@ def build_schema(registry: Registry, *, cache_size: int = 512, limits: QueryLimi
     return Schema(
         query=query,
         mutation=mutation,
+        scalar_overrides={datetime: DATETIME},
         # The limits add their parse option and validation rules when the operation starts, before any
         # parsing or validation (cached or not); the caches key on those, so a refused document stays refused.
         extensions=[

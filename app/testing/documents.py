@@ -146,8 +146,8 @@ mutation Disable($input: ControlPlaneSkillDisableInput!) {
 SKILLS = """
 query Skills($input: ControlPlaneSkillListInput!) {
   skills(input: $input) { total items {
-    installationId skillKey version status entryPoint description publisher provenance manifestDigest
-    artifactDigest signatureAlgorithm keyId metadata installedBy installedAt disabledBy disabledAt disabledReason
+    skillKey version status verified publisher provenance installedAt installationId entryPoint description
+    manifestDigest artifactDigest signatureAlgorithm keyId metadata installedBy disabledBy disabledAt disabledReason
   } }
 }"""
 PENDING_TOTAL = "{ pendingApprovals(input: {}) { total } }"

@@ -32,13 +32,14 @@ INSTALL_CONTRACT = contract("controlPlane.skill.install")
 DISABLE_CONTRACT = contract("controlPlane.skill.disable")
 VERIFY_CONTRACT = contract("controlPlane.skill.verify")
 LIST_CONTRACT = contract("controlPlane.skill.list")
-NODE_VECTOR = next(vector for vector in vectors()["signed"] if vector["name"] == "ed25519")
+NODE_VECTORS = {vector["name"]: vector for vector in vectors()["signed"]}
+NODE_VECTOR = NODE_VECTORS["ed25519"]
 
 
 @pytest.fixture
 def settings(tmp_path: Path, database_url: str) -> Settings:
     """The server trusts publisher `acme` with the test keys and the key of the Node vectors."""
-    trust = policy_document(public_keys=[NODE_VECTOR["publicKeyPem"]])
+    trust = policy_document(public_keys=[NODE_VECTOR["publicKeyPem"], NODE_VECTORS["rsa-pss-sha256"]["publicKeyPem"]])
     return make_settings(tmp_path, database_url, skill_trust_policy=json.dumps(trust))
 
 
@@ -120,6 +121,63 @@ async def test_a_manifest_signed_by_node_installs_through_graphql(execute, datab
     (row,) = await skill_rows(database)
     assert row["manifest"] == manifest
     assert row["key_id"] == "acme-ed25519-2026"
+
+
+@pytest.mark.parametrize("name", ["ed25519-unicode", "rsa-pss-sha256-unicode"])
+async def test_a_node_signed_manifest_with_keys_of_every_script_installs(http, token, database, name):
+    """Accented, German, Greek, Cyrillic, CJK, emoji keys (and keys equal under localeCompare, in their
+    order; lone surrogates, sent escaped as JSON.stringify writes them): ordered here as Node ordered
+    them; the signature times are stored as they were written."""
+    vector = NODE_VECTORS[name]
+    manifest = copy.deepcopy(vector["manifest"])
+    body = json.dumps({"query": INSTALL_SKILL, "variables": install_input(manifest)})  # ASCII: \ud800 escaped
+    async with http({"Authorization": f"Bearer {token()}", "Content-Type": "application/json"}) as client:
+        response = await client.post("/graphql", content=body)
+    assert response.status_code == 200, response.text
+    assert "errors" not in response.json(), response.json()["errors"]
+    result = response.json()["data"]["installSkill"]
+    assert result["status"] == "installed", result["issues"]
+    assert result["manifestDigest"] == vector["manifestDigest"]
+    (row,) = await skill_rows(database)
+    assert row["manifest"] == manifest
+    # (PostgreSQL's jsonb does not keep key order: the stored digest, not the stored document, keeps the
+    # order of keys equal under localeCompare, which is insertion order)
+    assert row["manifest"]["signature"]["issuedAt"] == vector["manifest"]["signature"]["issuedAt"]
+    assert row["manifest_digest"] == vector["manifestDigest"]
+
+
+async def test_signature_times_are_datetimes_kept_as_written(execute, database):
+    manifest = signed(issued_at="2026-01-01T01:00:00.5+01:00", expires_at="2099-01-01T00:00:00Z")
+    result = (await execute(INSTALL_SKILL, install_input(manifest)))["installSkill"]
+    assert result["status"] == "installed", result["issues"]
+    (row,) = await skill_rows(database)
+    assert row["manifest"]["signature"]["issuedAt"] == "2026-01-01T01:00:00.5+01:00"
+    assert row["manifest"]["signature"]["expiresAt"] == "2099-01-01T00:00:00Z"
+
+    not_a_time = signed(expires_at="next year")
+    error = await failing(execute, database, INSTALL_SKILL, install_input(not_a_time))
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "DateTime" in error["message"]
+
+    without_offset = signed(unsigned_manifest(version="1.3.0"), expires_at="2099-01-01T00:00:00")
+    report = (await execute(SKILL_VERIFICATION, install_input(without_offset)))["skillVerification"]
+    assert [issue["code"] for issue in report["issues"]] == ["MANIFEST_INVALID"]
+    assert "UTC offset" in report["issues"][0]["message"]
+
+
+async def test_compatibility_is_required_and_a_capability_version_is_not(execute, database):
+    unsigned = unsigned_manifest()
+    del unsigned["compatibility"]
+    error = await failing(execute, database, INSTALL_SKILL, install_input(signed(unsigned)))
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "compatibility" in error["message"]
+
+    unsigned = unsigned_manifest()
+    unsigned["compatibility"]["requiredCapabilities"] = [{"key": "control-plane.core"}]
+    result = (await execute(INSTALL_SKILL, install_input(signed(unsigned))))["installSkill"]
+    assert result["status"] == "installed", result["issues"]
+    (row,) = await skill_rows(database)
+    assert row["manifest"]["compatibility"]["requiredCapabilities"] == [{"key": "control-plane.core"}]
 
 
 # --- installSkill ---------------------------------------------------------------------------------
@@ -276,6 +334,9 @@ async def test_disable_one_version_and_list(execute, database):
     assert old["disabledAt"] == disabled["disabledAt"]
     assert (old["entryPoint"], old["description"], old["publisher"]) == ("dist/index.js", "Summarize text.", "acme")
     assert (old["signatureAlgorithm"], old["keyId"], old["installedBy"]) == ("ed25519", "acme-2026", "dana")
+    assert (old["verified"], old["provenance"]) == (True, unsigned_manifest()["publisher"]["provenance"])
+    assert old["installedAt"] == first["installedAt"]
+    assert all(item["verified"] is True for item in everything["items"])
 
 
 async def test_disable_every_version_then_install_again(execute, database):

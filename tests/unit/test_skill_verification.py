@@ -284,10 +284,10 @@ def test_partial_flags(code, signature_verified, publisher_trusted, compatibilit
         (_drop("artifact"), "artifact is required"),
         (_set("compatibility.contractsSpec", {"minVersion": "one"}), "not a semantic version"),
         (_set("compatibility.contractsSpec", {"minVersion": "1.5.0", "maxVersion": "1.0.0"}), "is above maxVersion"),
-        (_set("compatibility.requiredCapabilities", [{"key": "control-plane.core"}]), "version is required"),
+        (_set("compatibility.requiredCapabilities", [{"key": "control-plane.core", "version": 1}]), "must be a string"),
+        (_drop("compatibility"), "compatibility is required"),
         (_set("compatibility", []), "compatibility must be an object"),
         (_set("metadata", ["not", "an", "object"]), "metadata must be an object"),
-        (_set("metadata", {"clé": 1}), "outside printable ASCII"),
         (_set("metadata", {"n": float("nan")}), "NaN"),
     ],
 )
@@ -435,10 +435,32 @@ def test_version_ranges(bounds, expected):
     assert codes(verify(signed(manifest))) == expected
 
 
-def test_without_compatibility_both_ranges_are_missing():
+def test_without_compatibility_it_is_invalid_and_both_ranges_are_missing():
     manifest = unsigned_manifest()
     del manifest["compatibility"]
-    assert codes(verify(signed(manifest))) == {sv.CONTRACTS_SPEC_VERSION_MISSING, sv.CONTROL_PLANE_VERSION_MISSING}
+    report = verify(signed(manifest))
+    assert codes(report) == {sv.MANIFEST_INVALID, sv.CONTRACTS_SPEC_VERSION_MISSING, sv.CONTROL_PLANE_VERSION_MISSING}
+    assert "compatibility is required." in [issue.message for issue in report.issues]
+    assert not report.compatibility_verified
+
+
+@pytest.mark.parametrize(
+    ("key", "missing"),
+    [("control-plane.core", False), ("control-plane.skill-registry", False), ("control-plane.teleport", True)],
+)
+def test_a_capability_without_version_needs_only_the_capability(key, missing):
+    manifest = unsigned_manifest()
+    manifest["compatibility"]["requiredCapabilities"] = [{"key": key}]
+    report = verify(signed(manifest))
+    assert codes(report) == ({sv.CAPABILITY_MISSING} if missing else set())
+    if missing:
+        assert report.issues[0].message == f"Capability {key} is required; this server does not provide it."
+
+
+def test_keys_of_any_script_are_signed_and_verified():
+    manifest = unsigned_manifest()
+    manifest["metadata"] = {"clé": 1, "Größe": {"ß": True, "ss": False}, "名前": "x", "😀": [{"Я": None, "я": 0}]}
+    assert codes(verify(signed(manifest))) == set()
 
 
 def test_semver_precedence():

@@ -1,15 +1,17 @@
 """The skill manifest (CONTRACTS.md, "Skill manifest"): what a publisher signs and `installSkill` verifies.
 
-Every part keeps its own typed GraphQL input type. Strings stay strings exactly as signed (the
-signature's `issuedAt`/`expiresAt` too: reformatting a timestamp would change the signed bytes);
-the verification in the service layer reports what is wrong with the values, all issues at once.
+Every part keeps its own typed GraphQL input type, field for field upstream's. Strings stay strings
+exactly as signed; the signature's `issuedAt`/`expiresAt` are `DateTime`s that keep the text they were
+sent as (`SignedTimestamp`): the stored manifest is the publisher's document, parsed for the checks,
+never re-serialized. The verification in the service layer reports what is wrong with the values, all
+issues at once.
 """
 
 from __future__ import annotations
 
 from pydantic import Field
 
-from app.contracts.types import ContractModel, JSONObject
+from app.contracts.types import ContractModel, JSONObject, SignedTimestamp
 
 MAX_FILES = 10_000
 MAX_REQUIRED_CAPABILITIES = 100
@@ -56,8 +58,10 @@ class ControlPlaneSkillVersionRange(ContractModel):
 
 
 class ControlPlaneSkillCapabilityRequirement(ContractModel):
+    """A capability the skill needs; without `version`, any version this server provides will do."""
+
     key: str = Field(max_length=MAX_KEY_LENGTH)
-    version: str = Field(max_length=MAX_VERSION_LENGTH)
+    version: str | None = Field(default=None, max_length=MAX_VERSION_LENGTH)
 
 
 class ControlPlaneSkillManifestCompatibility(ContractModel):
@@ -72,14 +76,14 @@ class ControlPlaneSkillManifestCompatibility(ContractModel):
 
 class ControlPlaneSkillSignature(ContractModel):
     """Signature over the canonical manifest without this member: `ed25519` or `rsa-pss-sha256`
-    (salt 32), base64; `publicKey` is a PEM SPKI key; timestamps ISO 8601 with offset, as signed."""
+    (salt 32), base64; `publicKey` is a PEM SPKI key; timestamps ISO 8601 with a UTC offset."""
 
     algorithm: str = Field(max_length=64)
     signature: str = Field(max_length=4096)
     public_key: str = Field(max_length=8192)
     key_id: str | None = Field(default=None, max_length=200)
-    issued_at: str | None = Field(default=None, max_length=64)
-    expires_at: str | None = Field(default=None, max_length=64)
+    issued_at: SignedTimestamp | None = None
+    expires_at: SignedTimestamp | None = None
     metadata: JSONObject | None = None
 
 
@@ -90,6 +94,6 @@ class ControlPlaneSkillManifest(ContractModel):
     skill: ControlPlaneSkillManifestSkill
     publisher: ControlPlaneSkillManifestPublisher
     artifact: ControlPlaneSkillManifestArtifact
-    compatibility: ControlPlaneSkillManifestCompatibility | None = None
+    compatibility: ControlPlaneSkillManifestCompatibility
     metadata: JSONObject | None = None
     signature: ControlPlaneSkillSignature | None = None

@@ -41,6 +41,7 @@ from app.contracts.control_plane.queries.skill_verify import (
 from app.contracts.control_plane.shared import ControlPlaneSkillVerificationIssue
 from app.contracts.control_plane.statuses import SkillStatus
 from app.contracts.naming import camel
+from app.contracts.types import InstantText
 from app.db.tables import skill_table as skill_t
 from app.errors import ConfigurationError, Conflict, Forbidden, NotFound
 from app.services.kernel.clock import new_id, utcnow
@@ -97,6 +98,8 @@ def manifest_document(model: BaseModel) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> Any:
+    if isinstance(value, InstantText):
+        return value.text
     if isinstance(value, BaseModel):
         return manifest_document(value)
     if isinstance(value, list):
@@ -324,6 +327,7 @@ async def list_skills(
             skill_key=row.skill_key,
             version=row.version,
             status=row.status,
+            verified=True,
             entry_point=row.manifest["skill"]["entryPoint"],
             description=row.manifest["skill"].get("description"),
             publisher=row.publisher,

@@ -9,13 +9,16 @@ not change its digest.
 `verify_manifest` runs every rule and reports every issue at once; each rule has its code of
 CONTRACTS.md ("Skill manifest"):
 
-- MANIFEST_INVALID: a required member is missing or of the wrong type; a blank or malformed value; a
-  skill key or version that is not the one being installed; an unreadable timestamp or version range; a
-  key the canonical form cannot order.
+- MANIFEST_INVALID: a required member (`compatibility` among them) is missing or of the wrong type; a
+  blank or malformed value; a skill key or version that is not the one being installed; an unreadable
+  timestamp or version range; a value with no canonical form (a number JSON cannot hold). Object keys
+  may use any of Unicode: they are ordered by ICU as JavaScript's `localeCompare` orders them (canonical_form.py).
 - SCHEMA_VERSION_INVALID: `schemaVersion` is not `1.0.0`.
 - SIGNATURE_MISSING: no `signature`.
 - SIGNATURE_INVALID: unsupported algorithm, unreadable or wrong-type public key, RSA under 2048 bits,
-  bad base64, or the signature does not match the canonical payload.
+  bad base64, or the signature does not match the canonical payload. When it does not match and the
+  manifest has keys whose order another ICU version may place differently (code points newer than this
+  ICU's Unicode), the message names them: a signer with a newer ICU may have ordered them otherwise.
 - SIGNATURE_EXPIRED: `expiresAt` has passed (unless the policy allows expired signatures).
 - PUBLISHER_UNTRUSTED: `publisher.id` is not a trusted publisher of the policy.
 - KEY_UNTRUSTED: the signing public key is not pinned for that publisher (or, when the publisher pins
@@ -27,7 +30,7 @@ CONTRACTS.md ("Skill manifest"):
 - CONTRACTS_SPEC_TOO_OLD / CONTROL_PLANE_TOO_OLD: this server's version is below `minVersion`.
 - CONTRACTS_SPEC_TOO_NEW / CONTROL_PLANE_TOO_NEW: this server's version is above `maxVersion`.
 - CAPABILITY_MISSING: a required capability is not provided in a compatible version (same major
-  version, at least the version asked for).
+  version, at least the version asked for; without a version, any version).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from app.services.kernel.json_writer import CanonicalizationError
+from app.services.skills.canonical_form import ICU_VERSION, UNICODE_VERSION, version_sensitive_keys
 from app.services.skills.keys import ALGORITHMS, ED25519, MIN_RSA_BITS, PublicKey, key_fingerprint, load_public_key
 from app.services.skills.signing import signing_payload, verify_signature
 from app.services.skills.trust import TrustedPublisher, TrustPolicy
@@ -282,7 +286,8 @@ def verify_manifest(  # noqa: PLR0913 - the manifest and, keyword-only, everythi
         if "signature" not in manifest or manifest.get("signature") is None:
             checks.add(SIGNATURE_MISSING, "The manifest is not signed.")
     else:
-        signature = _check_signature(checks, signature_part, payload, policy, now)
+        unsigned = {name: value for name, value in manifest.items() if name != "signature"}
+        signature = _check_signature(checks, signature_part, payload, policy, now, manifest_without_signature=unsigned)
 
     _check_trust(checks, policy, publisher_id, provenance, signature)
     return VerificationReport(
@@ -330,7 +335,7 @@ def _check_artifact(checks: _Checks, manifest: Mapping[str, Any], artifact_diges
 
 
 def _check_compatibility(checks: _Checks, manifest: Mapping[str, Any], server: ServerFacts) -> None:
-    compatibility = checks.obj(manifest, "compatibility", "compatibility", required=False) or {}
+    compatibility = checks.obj(manifest, "compatibility", "compatibility", required=True) or {}
     ranges = (
         ("contractsSpec", "contracts spec", server.contracts_spec_version, "CONTRACTS_SPEC"),
         ("controlPlaneFeature", "control plane", server.control_plane_version, "CONTROL_PLANE"),
@@ -357,7 +362,10 @@ def _check_compatibility(checks: _Checks, manifest: Mapping[str, Any], server: S
                 f"{prefix}_TOO_NEW", f"This server's {label} version {current} is above the maximum {high_text}."
             )
 
-    required = compatibility.get("requiredCapabilities")
+    _check_capabilities(checks, compatibility.get("requiredCapabilities"), server)
+
+
+def _check_capabilities(checks: _Checks, required: Any, server: ServerFacts) -> None:
     if required is None:
         return
     if not isinstance(required, list):
@@ -369,12 +377,16 @@ def _check_compatibility(checks: _Checks, manifest: Mapping[str, Any], server: S
             checks.invalid(f"{path} must be an object.")
             continue
         capability = checks.text(item, "key", f"{path}.key", required=True)
-        wanted_text = checks.text(item, "version", f"{path}.version", required=True)
+        wanted_text = checks.text(item, "version", f"{path}.version", required=False)
         wanted = _version(checks, wanted_text, f"{path}.version")
-        if capability is None or wanted is None:
+        if capability is None or (wanted_text is not None and wanted is None):
             continue
         provided_text = server.capabilities.get(capability)
         provided = SemVer.parse(provided_text) if provided_text is not None else None
+        if wanted is None:  # no version asked: any version this server provides will do
+            if provided is None:
+                checks.add(CAPABILITY_MISSING, f"Capability {capability} is required; this server does not provide it.")
+            continue
         if provided is None or provided.major != wanted.major or provided < wanted:
             have = f"provides {provided_text}" if provided_text else "does not provide it"
             checks.add(CAPABILITY_MISSING, f"Capability {capability} {wanted_text} is required; this server {have}.")
@@ -402,8 +414,25 @@ class _Signature:
     algorithm: str | None
 
 
+def _icu_hint(unsigned: Mapping[str, Any]) -> str:
+    sensitive = version_sensitive_keys(unsigned)
+    if not sensitive:
+        return ""
+    shown = ", ".join(repr(key) for key in sensitive[:5]) + (", …" if len(sensitive) > 5 else "")
+    return (
+        f" (keys {shown} have code points whose collation order ICU {ICU_VERSION} (Unicode {UNICODE_VERSION})"
+        " may not share with the signer's ICU: a newer ICU may have ordered them differently)"
+    )
+
+
 def _check_signature(
-    checks: _Checks, part: Mapping[str, Any], payload: bytes | None, policy: TrustPolicy, now: datetime
+    checks: _Checks,
+    part: Mapping[str, Any],
+    payload: bytes | None,
+    policy: TrustPolicy,
+    now: datetime,
+    *,
+    manifest_without_signature: Mapping[str, Any],
 ) -> _Signature:
     algorithm = checks.text(part, "algorithm", "signature.algorithm", required=True)
     signature_text = checks.text(part, "signature", "signature.signature", required=True)
@@ -429,7 +458,7 @@ def _check_signature(
         assert payload is not None
         verified = verify_signature(algorithm, key, raw, payload)
         if not verified:
-            problems.append("the signature does not match the manifest")
+            problems.append("the signature does not match the manifest" + _icu_hint(manifest_without_signature))
     if problems:
         checks.add(SIGNATURE_INVALID, "The signature is invalid: " + "; ".join(problems) + ".")
 

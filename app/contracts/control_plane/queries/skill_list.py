@@ -16,24 +16,28 @@ class ControlPlaneSkillListInput(ContractModel):
 
 
 class ControlPlaneSkillSummary(ContractModel):
-    """One installed skill version."""
+    """One installed skill version: upstream's fields first (skillKey, version, status, verified,
+    publisher, provenance, installedAt), then this project's."""
 
-    installation_id: ID
     skill_key: str
     version: str
     status: str
     """`installed` or `disabled`."""
+    verified: bool
+    """Whether its manifest passed verification: true for every stored version (a manifest that fails is
+    not installed), disabled ones too."""
+    publisher: str | None = None
+    provenance: str | None = None
+    installed_at: Timestamp | None = None
+    installation_id: ID
     entry_point: str
     description: str | None = None
-    publisher: str
-    provenance: str
     manifest_digest: str
     artifact_digest: str
     signature_algorithm: str
     key_id: str | None = None
     metadata: JSONObject | None = None
     installed_by: str
-    installed_at: Timestamp
     disabled_by: ID | None = None
     disabled_at: Timestamp | None = None
     disabled_reason: str | None = None
