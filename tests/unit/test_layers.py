@@ -61,6 +61,7 @@ FORBIDDEN = {
     "app.http_security": ("app.graphql", "app.server", "app.contracts", "app.services", "app.db", "app.auth"),
     "app.errors": ("app.",),
     "app.settings": ("app.",),
+    "app.testing": ("app.",),  # a client of the public API only: GraphQL documents, nothing of the server
 }
 
 
