@@ -212,9 +212,7 @@ async def reject_step(
     target = await _claim(session, vote, now)
     if target is None:
         decided_at = await _replayed(session, vote)
-        return ControlPlaneExecutionRejectOutput(
-            execution_id=data.execution_id, step_id=data.step_id, status=StepStatus.REJECTED, rejected_at=decided_at
-        )
+        return _rejected(data, decided_at)
     await _record_decision(session, vote, now)
     await session.execute(_END_EXECUTION, {"b_execution_id": data.execution_id, "b_at": now})
     await session.execute(_SKIP_REST, {"b_execution_id": data.execution_id, "b_position": target.position, "b_at": now})
@@ -231,9 +229,7 @@ async def reject_step(
     )
     events = [move.event(step_blocked.SPEC, blocked, step_id=data.step_id)]
     await append_events(session, [*events, move.event(execution_failed.SPEC, failed, step_id=data.step_id)])
-    return ControlPlaneExecutionRejectOutput(
-        execution_id=data.execution_id, step_id=data.step_id, status=StepStatus.REJECTED, rejected_at=now
-    )
+    return _rejected(data, now)
 
 
 async def approve_step(
@@ -244,9 +240,7 @@ async def approve_step(
     target = await _claim(session, vote, now)
     if target is None:
         decided_at = await _replayed(session, vote)
-        return ControlPlaneExecutionApproveOutput(
-            execution_id=data.execution_id, step_id=data.step_id, status=StepStatus.APPROVED, approved_at=decided_at
-        )
+        return _approved(data, decided_at)
     await _record_decision(session, vote, now)
     await session.execute(_RESUME_EXECUTION, {"b_execution_id": data.execution_id, "b_at": now})
     approved = step_approved.ControlPlaneExecutionStepApprovedPayload(
@@ -259,8 +253,18 @@ async def approve_step(
     )
     move = Move(data.execution_id, target.run_id, data.approved_by, now)
     await append_events(session, [move.event(step_approved.SPEC, approved, step_id=data.step_id)])
+    return _approved(data, now)
+
+
+def _rejected(data: ControlPlaneExecutionRejectInput, at: datetime) -> ControlPlaneExecutionRejectOutput:
+    return ControlPlaneExecutionRejectOutput(
+        execution_id=data.execution_id, step_id=data.step_id, status=StepStatus.REJECTED, rejected_at=at
+    )
+
+
+def _approved(data: ControlPlaneExecutionApproveInput, at: datetime) -> ControlPlaneExecutionApproveOutput:
     return ControlPlaneExecutionApproveOutput(
-        execution_id=data.execution_id, step_id=data.step_id, status=StepStatus.APPROVED, approved_at=now
+        execution_id=data.execution_id, step_id=data.step_id, status=StepStatus.APPROVED, approved_at=at
     )
 
 
@@ -295,11 +299,7 @@ async def precheck_reject(
 ) -> ControlPlaneExecutionRejectOutput | None:
     vote = _Vote(data.execution_id, data.step_id, Decision.REJECTED, data.rejected_by, data.reason, principal)
     decided_at = await _settled(session, vote)
-    if decided_at is None:
-        return None
-    return ControlPlaneExecutionRejectOutput(
-        execution_id=data.execution_id, step_id=data.step_id, status=StepStatus.REJECTED, rejected_at=decided_at
-    )
+    return None if decided_at is None else _rejected(data, decided_at)
 
 
 async def precheck_approve(
@@ -307,8 +307,4 @@ async def precheck_approve(
 ) -> ControlPlaneExecutionApproveOutput | None:
     vote = _Vote(data.execution_id, data.step_id, Decision.APPROVED, data.approved_by, data.note, principal)
     decided_at = await _settled(session, vote)
-    if decided_at is None:
-        return None
-    return ControlPlaneExecutionApproveOutput(
-        execution_id=data.execution_id, step_id=data.step_id, status=StepStatus.APPROVED, approved_at=decided_at
-    )
+    return None if decided_at is None else _approved(data, decided_at)
