@@ -104,6 +104,9 @@ def prechecks_by_key() -> dict[str, SessionPrecheck]:
         "controlPlane.execution.shutdown": prechecks.on_run(Action.SHUTDOWN),
         "controlPlane.execution.retry": prechecks.on_run(Action.RETRY),
         "controlPlane.execution.cancel": prechecks.precheck_cancel,
+        "controlPlane.runner.stepStarted": runner_reports.precheck_step_started,
+        "controlPlane.runner.stepCompleted": runner_reports.precheck_step_completed,
+        "controlPlane.runner.stepFailed": runner_reports.precheck_step_failed,
         # capability control-plane.approval, in approval/
         "controlPlane.execution.reject": decisions.precheck_reject,
         "controlPlane.execution.approve": decisions.precheck_approve,

@@ -12,7 +12,7 @@ from gql.transport.exceptions import TransportQueryError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.server import Services
-from app.testing.documents import APPROVE, PAUSE, REJECT
+from app.testing.documents import APPROVE, PAUSE, REJECT, STEP_COMPLETED, STEP_STARTED
 from tests.conftest import error_of, snapshot
 from tests.integration.helpers import DEPLOY, MIGRATE_SCHEMA, PAYOUT
 
@@ -80,3 +80,26 @@ async def test_a_decision_the_precheck_let_through_is_still_decided_by_the_claim
         approved = await execute(APPROVE, {"input": {**MIGRATE_SCHEMA, "approvedBy": "dana"}})
     assert opened == [False, True]
     assert approved["approveExecutionStep"]["status"] == "approved"
+
+
+async def test_a_runner_report_takes_the_writer_once_and_its_replay_never(execute, services, token):
+    """acme-report-12's run has step 2 running (the seeds `begin` it)."""
+    runner = token("rita", "runner")
+    report = {"input": {"runId": "run-acme-report-12-1", "stepId": "step-acme-report-12-2", "output": {"rows": 3}}}
+    with writers(services) as opened:
+        first = await execute(STEP_COMPLETED, report, bearer=runner)
+    assert opened == [False, True]
+    with writers(services) as opened:
+        again = await execute(STEP_COMPLETED, report, bearer=runner)
+    assert opened == [False], "an identical report is answered from the read"
+    assert again == first
+
+
+async def test_a_refused_runner_report_never_takes_the_writer(execute, services, database, token):
+    before = await snapshot(database)
+    started = {"input": {"runId": "run-acme-digest-8-1", "stepId": "step-acme-digest-8-1"}}
+    with writers(services) as opened, pytest.raises(TransportQueryError) as refused:
+        await execute(STEP_STARTED, started, bearer=token("rita", "runner"))
+    assert opened == [False]
+    assert error_of(refused)["extensions"]["code"] == "CONFLICT"
+    assert await snapshot(database) == before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
@@ -57,12 +58,31 @@ def _not_running(step: Row[Any]) -> Conflict:
     return Conflict(f"Step {step.id!r} is {step.status!r}; only a running step of this run can end.", step.status)
 
 
-async def report_step_started(
-    session: AsyncSession, principal: Principal | None, data: ControlPlaneRunnerStepStartedInput
-) -> ControlPlaneRunnerStepReportOutput:
-    locked = await lock_run(session, data.run_id, principal)
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    """A report that has something to write: the run, its steps and the step reported on."""
+
+    locked: LockedRun
+    steps: list[Row[Any]]
+    step: Row[Any]
+
+
+Report = ControlPlaneRunnerStepReportOutput
+Checked = _Checked | Report
+"""What checking a report gives: the answer itself (an identical replay), or what to write."""
+
+
+async def _reported_on(session: AsyncSession, principal: Principal | None, data: Any, *, lock: bool) -> _Checked:
+    locked = await lock_run(session, data.run_id, principal, lock=lock)
     steps = await load_steps(session, locked.execution.id)
-    step = step_of(steps, data.step_id, locked.execution.id)
+    return _Checked(locked, steps, step_of(steps, data.step_id, locked.execution.id))
+
+
+async def _check_started(
+    session: AsyncSession, principal: Principal | None, data: ControlPlaneRunnerStepStartedInput, *, lock: bool
+) -> Checked:
+    checked = await _reported_on(session, principal, data, lock=lock)
+    locked, steps, step = checked.locked, checked.steps, checked.step
     if _running_in(locked, step) and locked.is_current:
         return _report(locked, step.id, StepStatus.RUNNING, locked.execution.status, at=step.started_at)
     allowed(Action.STEP_STARTED, locked.state)
@@ -72,6 +92,16 @@ async def report_step_started(
         raise Conflict(f"Step {step.id!r} is not the next step of the run; the next is {expected}.", step.status)
     if not (step.status == StepStatus.APPROVED or (step.status == StepStatus.PENDING and not step.requires_approval)):
         raise Conflict(f"Step {step.id!r} is {step.status!r} and cannot start yet.", step.status)
+    return checked
+
+
+async def report_step_started(
+    session: AsyncSession, principal: Principal | None, data: ControlPlaneRunnerStepStartedInput
+) -> ControlPlaneRunnerStepReportOutput:
+    checked = await _check_started(session, principal, data, lock=True)
+    if isinstance(checked, Report):
+        return checked
+    locked, step = checked.locked, checked.step
     now = utcnow()
     await set_step(session, step.id, now, status=StepStatus.RUNNING, run_id=locked.run.id, started_at=now)
     await set_execution(session, locked.execution.id, now)
@@ -83,19 +113,28 @@ async def report_step_started(
     return _report(locked, step.id, StepStatus.RUNNING, locked.execution.status, at=now)
 
 
-async def report_step_completed(
-    session: AsyncSession, principal: Principal | None, data: ControlPlaneRunnerStepCompletedInput
-) -> ControlPlaneRunnerStepReportOutput:
-    locked = await lock_run(session, data.run_id, principal)
-    steps = await load_steps(session, locked.execution.id)
-    step = step_of(steps, data.step_id, locked.execution.id)
+async def _check_completed(
+    session: AsyncSession, principal: Principal | None, data: ControlPlaneRunnerStepCompletedInput, *, lock: bool
+) -> Checked:
+    checked = await _reported_on(session, principal, data, lock=lock)
+    locked, steps, step = checked.locked, checked.steps, checked.step
     if step.status == StepStatus.COMPLETED and step.run_id == locked.run.id and step.output == (data.output or None):
         status = locked.execution.status
         return _report(locked, step.id, StepStatus.COMPLETED, status, at=step.completed_at, awaiting=_awaiting(steps))
-    state = locked.state
-    allowed(Action.STEP_COMPLETED, state)
+    allowed(Action.STEP_COMPLETED, locked.state)
     if not _running_in(locked, step):
         raise _not_running(step)
+    return checked
+
+
+async def report_step_completed(
+    session: AsyncSession, principal: Principal | None, data: ControlPlaneRunnerStepCompletedInput
+) -> ControlPlaneRunnerStepReportOutput:
+    checked = await _check_completed(session, principal, data, lock=True)
+    if isinstance(checked, Report):
+        return checked
+    locked, steps, step = checked.locked, checked.steps, checked.step
+    state = locked.state
     move = locked.move(principal.id if principal else None, utcnow())
     now, execution_id, run_id = move.at, locked.execution.id, locked.run.id
     await set_step(session, step.id, now, status=StepStatus.COMPLETED, completed_at=now, output=data.output or None)
@@ -130,12 +169,11 @@ async def report_step_completed(
     return _report(locked, step.id, StepStatus.COMPLETED, status, at=now, awaiting=awaiting)
 
 
-async def report_step_failed(
-    session: AsyncSession, principal: Principal | None, data: ControlPlaneRunnerStepFailedInput
-) -> ControlPlaneRunnerStepReportOutput:
-    locked = await lock_run(session, data.run_id, principal)
-    steps = await load_steps(session, locked.execution.id)
-    step = step_of(steps, data.step_id, locked.execution.id)
+async def _check_failed(
+    session: AsyncSession, principal: Principal | None, data: ControlPlaneRunnerStepFailedInput, *, lock: bool
+) -> Checked:
+    checked = await _reported_on(session, principal, data, lock=lock)
+    locked, step = checked.locked, checked.step
     if (
         step.status == StepStatus.FAILED
         and step.run_id == locked.run.id
@@ -145,6 +183,16 @@ async def report_step_failed(
     allowed(Action.STEP_FAILED, locked.state)
     if not _running_in(locked, step):
         raise _not_running(step)
+    return checked
+
+
+async def report_step_failed(
+    session: AsyncSession, principal: Principal | None, data: ControlPlaneRunnerStepFailedInput
+) -> ControlPlaneRunnerStepReportOutput:
+    checked = await _check_failed(session, principal, data, lock=True)
+    if isinstance(checked, Report):
+        return checked
+    locked, step = checked.locked, checked.step
     move = locked.move(principal.id if principal else None, utcnow())
     now, execution_id, run_id = move.at, locked.execution.id, locked.run.id
     await set_step(
@@ -183,3 +231,27 @@ async def _shutdown_requester(session: AsyncSession, locked: LockedRun) -> str:
         )
     ).scalar_one_or_none()
     return actor or "unknown"
+
+
+# --- prechecks: a replayed or refused report is answered from a read (app/contracts/executor.py) ---
+
+
+async def precheck_step_started(
+    session: AsyncSession, principal: Principal | None, data: ControlPlaneRunnerStepStartedInput
+) -> ControlPlaneRunnerStepReportOutput | None:
+    checked = await _check_started(session, principal, data, lock=False)
+    return checked if isinstance(checked, Report) else None
+
+
+async def precheck_step_completed(
+    session: AsyncSession, principal: Principal | None, data: ControlPlaneRunnerStepCompletedInput
+) -> ControlPlaneRunnerStepReportOutput | None:
+    checked = await _check_completed(session, principal, data, lock=False)
+    return checked if isinstance(checked, Report) else None
+
+
+async def precheck_step_failed(
+    session: AsyncSession, principal: Principal | None, data: ControlPlaneRunnerStepFailedInput
+) -> ControlPlaneRunnerStepReportOutput | None:
+    checked = await _check_failed(session, principal, data, lock=False)
+    return checked if isinstance(checked, Report) else None
