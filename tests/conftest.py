@@ -33,6 +33,8 @@ from tests.databases import (
     postgres_available,
 )
 
+pytest_plugins = ["tests.jwks_provider"]  # the `provider` fixture: a real local JWKS endpoint
+
 TEST_SECRET = "test-secret-" + "x" * 40
 TABLES = (
     "execution",

@@ -15,9 +15,7 @@ import pytest
 from app.server import create_app
 from app.testing.documents import PENDING_TOTAL, VIEWER
 from tests.conftest import make_settings
-from tests.jwks_provider import Provider, provider, rsa_key
-
-__all__ = ["provider"]  # the fixture, imported for the tests below
+from tests.jwks_provider import Provider, rsa_key
 
 ISSUER = "https://idp.example/realms/cp"
 

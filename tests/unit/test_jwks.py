@@ -12,9 +12,7 @@ import pytest
 from app.auth import TokenService
 from app.auth.jwks import JwksKeys
 from app.errors import Unauthenticated
-from tests.jwks_provider import Provider, ec_key, provider, rsa_key
-
-__all__ = ["provider"]  # the fixture, imported for the tests below
+from tests.jwks_provider import Provider, ec_key, rsa_key
 
 
 class Clock:

@@ -87,6 +87,8 @@ class Verdict(_Value):
 
 
 RUNNABLE_VERDICTS = frozenset({Verdict.APPROVED, Verdict.NEEDS_APPROVAL})
+UNVERIFIED = "unverified"
+"""What a plan verifyPlan has not judged yet is shown as (never stored: such a plan has no verdict)."""
 
 
 class RiskTier(_Value):

@@ -208,7 +208,7 @@ async def reject_step(
     session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionRejectInput
 ) -> ControlPlaneExecutionRejectOutput:
     now = utcnow()
-    vote = _Vote(data.execution_id, data.step_id, Decision.REJECTED, data.rejected_by, data.reason, principal)
+    vote = _rejection(data, principal)
     target = await _claim(session, vote, now)
     if target is None:
         decided_at = await _replayed(session, vote)
@@ -236,7 +236,7 @@ async def approve_step(
     session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionApproveInput
 ) -> ControlPlaneExecutionApproveOutput:
     now = utcnow()
-    vote = _Vote(data.execution_id, data.step_id, Decision.APPROVED, data.approved_by, data.note, principal)
+    vote = _approval(data, principal)
     target = await _claim(session, vote, now)
     if target is None:
         decided_at = await _replayed(session, vote)
@@ -254,6 +254,14 @@ async def approve_step(
     move = Move(data.execution_id, target.run_id, data.approved_by, now)
     await append_events(session, [move.event(step_approved.SPEC, approved, step_id=data.step_id)])
     return _approved(data, now)
+
+
+def _rejection(data: ControlPlaneExecutionRejectInput, principal: Principal | None) -> _Vote:
+    return _Vote(data.execution_id, data.step_id, Decision.REJECTED, data.rejected_by, data.reason, principal)
+
+
+def _approval(data: ControlPlaneExecutionApproveInput, principal: Principal | None) -> _Vote:
+    return _Vote(data.execution_id, data.step_id, Decision.APPROVED, data.approved_by, data.note, principal)
 
 
 def _rejected(data: ControlPlaneExecutionRejectInput, at: datetime) -> ControlPlaneExecutionRejectOutput:
@@ -297,7 +305,7 @@ async def _settled(session: AsyncSession, vote: _Vote) -> datetime | None:
 async def precheck_reject(
     session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionRejectInput
 ) -> ControlPlaneExecutionRejectOutput | None:
-    vote = _Vote(data.execution_id, data.step_id, Decision.REJECTED, data.rejected_by, data.reason, principal)
+    vote = _rejection(data, principal)
     decided_at = await _settled(session, vote)
     return None if decided_at is None else _rejected(data, decided_at)
 
@@ -305,6 +313,6 @@ async def precheck_reject(
 async def precheck_approve(
     session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionApproveInput
 ) -> ControlPlaneExecutionApproveOutput | None:
-    vote = _Vote(data.execution_id, data.step_id, Decision.APPROVED, data.approved_by, data.note, principal)
+    vote = _approval(data, principal)
     decided_at = await _settled(session, vote)
     return None if decided_at is None else _approved(data, decided_at)

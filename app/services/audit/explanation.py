@@ -12,16 +12,13 @@ from app.contracts.control_plane.queries.policy_explain import (
     ControlPlanePolicyExplainInput,
     ControlPlanePolicyExplainOutput,
 )
-from app.contracts.control_plane.statuses import RiskTier, StepStatus, Verdict
+from app.contracts.control_plane.statuses import UNVERIFIED, RiskTier, StepStatus, Verdict
 from app.db.tables import execution_table as execution_t
 from app.db.tables import plan_table as plan_t
 from app.db.tables import step_table as step_t
 from app.errors import NotFound
 from app.services.kernel.grants import in_grants
 from app.services.lifecycle.interface import Policy
-
-UNVERIFIED = "unverified"
-"""The verdict shown for a plan verifyPlan has not judged yet (never stored: a plan without a verdict)."""
 
 
 @dataclass(frozen=True, slots=True)

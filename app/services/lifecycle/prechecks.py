@@ -4,20 +4,17 @@ state that changed in between is still refused there (the lock, not the precheck
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
+from app.contracts.model import Precheck
 from app.services.lifecycle.locking import execution_state, lock_execution, lock_run
 from app.services.lifecycle.state_machine import Action, allowed
 
-Precheck = Callable[[AsyncSession, Principal | None, Any], Awaitable[BaseModel | None]]
 
-
-def on_run(action: Action) -> Precheck:
+def on_run(action: Action) -> Precheck[AsyncSession]:
     """For commands addressed by `run_id` that consult the state machine first."""
 
     async def precheck(session: AsyncSession, principal: Principal | None, data: Any) -> None:

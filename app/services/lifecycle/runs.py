@@ -48,6 +48,7 @@ from app.contracts.control_plane.events import (
 )
 from app.contracts.control_plane.statuses import (
     RUNNABLE_VERDICTS,
+    UNVERIFIED,
     Decision,
     ExecutionStatus,
     RunMode,
@@ -121,7 +122,7 @@ async def start_execution(
     plan = await current_plan(session, execution, data.plan_id)
     allowed(Action.START, execution_state(execution))
     if plan.verdict not in RUNNABLE_VERDICTS:
-        state = "unverified" if plan.verdict is None else f"plan_{plan.verdict}"
+        state = UNVERIFIED if plan.verdict is None else f"plan_{plan.verdict}"
         raise Conflict(
             f"Plan {plan.id!r} is {'not verified' if plan.verdict is None else plan.verdict}; "
             "only a plan verifyPlan approved (or that needs approval) can start.",
