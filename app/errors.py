@@ -41,8 +41,8 @@ class NotFound(AppError):
 class Conflict(AppError):
     code = "CONFLICT"
 
-    def __init__(self, message: str, current_status: str) -> None:
-        super().__init__(message, currentStatus=current_status)
+    def __init__(self, message: str, current_status: str, **extensions: Any) -> None:
+        super().__init__(message, currentStatus=current_status, **extensions)
 
 
 class InternalError(AppError):

@@ -29,7 +29,7 @@ from app.http_security import SECURITY_HEADERS, cors_middleware, html_headers
 from app.observability.metrics import Metrics
 from app.observability.middleware import RequestObserver
 from app.observability.tracing import build_tracing
-from app.services.bindings import bind_handlers, bind_prechecks
+from app.services.bindings import bind_batch_handlers, bind_handlers, bind_prechecks
 from app.services.lifecycle.state_machine import Action
 from app.settings import Settings
 
@@ -50,7 +50,7 @@ def build_services(settings: Settings, database: Database | None = None) -> Serv
     registry = build_registry()
     database = database or Database(settings)
     handlers, prechecks = bind_handlers(registry, settings), bind_prechecks(registry)
-    executor = Executor(registry, handlers, database.unit_of_work, prechecks)
+    executor = Executor(registry, handlers, database.unit_of_work, prechecks, bind_batch_handlers(registry))
     return Services(settings, registry, database, tokens, executor)
 
 

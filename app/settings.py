@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     policy_critical_approver_role: str = "admin"
     """Role that decides critical steps; empty = none, and verifyPlan rejects plans with such steps."""
 
+    approval_policy_file: Path | None = None
+    """The approval policy (JSON, or TOML when the name ends in .toml): who decides which steps, how many
+    must agree, deadlines. Unset: the built-in policy (high and critical steps need one admin)."""
+    approval_sweep_interval_seconds: float = Field(default=5.0, ge=0.1, le=3600)
+    """How often each server process looks for requests past their deadline."""
+
     skill_trust_policy: str | None = None
     """JSON trust policy of the skill registry: {"trustedPublishers": [...], "allowExpiredSignatures": false}."""
     skill_trust_policy_file: Path | None = None

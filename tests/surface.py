@@ -22,6 +22,7 @@ COMMAND_FIELDS = {
     "controlPlane.runner.stepFailed": "reportStepFailed",  # project addition
     "controlPlane.skill.install": "installSkill",
     "controlPlane.skill.disable": "disableSkill",
+    "controlPlane.approval.decideMany": "decideExecutionSteps",  # project addition
 }
 QUERY_FIELDS = {
     "controlPlane.execution.get": "execution",
@@ -32,6 +33,8 @@ QUERY_FIELDS = {
     "controlPlane.policy.explain": "policyExplanation",
     "controlPlane.execution.evidence.get": "evidenceBundle",  # project addition
     "controlPlane.approval.list": "pendingApprovals",  # project addition
+    "controlPlane.approval.get": "approvalRequest",  # project addition
+    "controlPlane.approval.policy": "approvalPolicy",  # project addition
     "controlPlane.contract.list": "contracts",  # project addition
     "controlPlane.identity.viewer": "viewer",  # project addition
     "controlPlane.skill.verify": "skillVerification",
@@ -64,5 +67,8 @@ ADDED_EVENTS = {
     "controlPlane.execution.cancelled",
     "controlPlane.execution.aborted",
     "controlPlane.execution.evidence.exported",
+    "controlPlane.execution.step.approvalRecorded",
+    "controlPlane.execution.step.expired",
+    "controlPlane.execution.step.escalated",
 }
 EVENT_KEYS = CONTRACTS_MD_EVENTS | ADDED_EVENTS

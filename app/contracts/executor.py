@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from contextlib import AbstractAsyncContextManager
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from app.auth import AuthLevel, Principal
-from app.contracts.model import Handler, Kind, OperationSpec, Precheck, VersionedRef
+from app.contracts.model import (
+    BatchHandler,
+    Handler,
+    Kind,
+    OperationSpec,
+    Precheck,
+    Transactions,
+    UnitOfWorkFactory,
+    VersionedRef,
+)
 from app.contracts.naming import camel
 from app.contracts.registry import Registry
 from app.contracts.storable import storage_problems
@@ -25,11 +33,7 @@ logger = logging.getLogger("app.executor")
 
 
 UnitOfWork = TypeVar("UnitOfWork")
-_UnitOfWork_co = TypeVar("_UnitOfWork_co", covariant=True)
-
-
-class UnitOfWorkFactory(Protocol[_UnitOfWork_co]):
-    def __call__(self, *, write: bool) -> AbstractAsyncContextManager[_UnitOfWork_co]: ...
+__all__ = ["Executor", "MissingHandlerError", "UnitOfWorkFactory"]
 
 
 Authenticate = Callable[[], Awaitable[Principal]]
@@ -66,8 +70,14 @@ class Executor(Generic[UnitOfWork]):
         handlers: Mapping[VersionedRef, Handler[UnitOfWork]],
         uow: UnitOfWorkFactory[UnitOfWork],
         prechecks: Mapping[VersionedRef, Precheck[UnitOfWork]] | None = None,
+        batch_handlers: Mapping[VersionedRef, BatchHandler[UnitOfWork]] | None = None,
     ) -> None:
-        missing = [op.ref for op in registry.operations if op.ref not in handlers]
+        self._batch_handlers = dict(batch_handlers or {})
+        missing = [
+            op.ref
+            for op in registry.operations
+            if op.ref not in (self._batch_handlers if op.transactions is Transactions.PER_ITEM else handlers)
+        ]
         if missing:
             raise MissingHandlerError(f"no service handler bound for {', '.join(map(str, missing))}")
         self.registry = registry
@@ -102,12 +112,20 @@ class Executor(Generic[UnitOfWork]):
         for name in spec.actor_fields:
             if principal is None or getattr(data, name) != principal.id:
                 raise Forbidden(f"{camel(name)} must be the caller's own id; nobody may act in another person's name.")
+        if spec.transactions is Transactions.PER_ITEM:
+            result = await self._batch_handlers[spec.ref](self._uow, principal, data)
+        else:
+            result = await self._run(spec, principal, data)
+        if type(result) is not spec.output:
+            raise TypeError(f"{spec.ref} handler returned {type(result).__name__}, not {spec.output.__name__}")
+        return result
+
+    async def _run(self, spec: OperationSpec, principal: Principal | None, data: BaseModel) -> BaseModel:
+        """One unit of work: a precheck's answer from a read, or the handler in a transaction."""
         result = await self._precheck(spec, principal, data)
         if result is None:
             async with self._uow(write=spec.kind is Kind.COMMAND) as uow:
                 result = await self._handlers[spec.ref](uow, principal, data)
-        if type(result) is not spec.output:
-            raise TypeError(f"{spec.ref} handler returned {type(result).__name__}, not {spec.output.__name__}")
         return result
 
     async def _precheck(self, spec: OperationSpec, principal: Principal | None, data: BaseModel) -> BaseModel | None:

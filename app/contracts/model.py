@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from pydantic import BaseModel
 
@@ -14,6 +15,14 @@ from app.contracts.naming import derived_field_name, is_graphql_name
 
 UnitOfWork = TypeVar("UnitOfWork")
 """What a unit of work hands a handler; the service layer binds `Handler[AsyncSession]` (app/services/bindings.py)."""
+_UnitOfWork_co = TypeVar("_UnitOfWork_co", covariant=True)
+
+
+class UnitOfWorkFactory(Protocol[_UnitOfWork_co]):
+    """Opens one unit of work (one transaction): `write=False` reads without taking the writer."""
+
+    def __call__(self, *, write: bool) -> AbstractAsyncContextManager[_UnitOfWork_co]: ...
+
 
 Handler = Callable[[UnitOfWork, Principal | None, Any], Awaitable[BaseModel]]
 """What the service layer binds to an operation: (unit of work, caller, validated input) -> output."""
@@ -21,6 +30,17 @@ Handler = Callable[[UnitOfWork, Principal | None, Any], Awaitable[BaseModel]]
 Precheck = Callable[[UnitOfWork, Principal | None, Any], Awaitable[BaseModel | None]]
 """A command's answer from a read, when it has nothing to write (an identical replay, a CONFLICT, a
 NOT_FOUND, a refused transition): the output or an error; None when the command must write."""
+
+
+BatchHandler = Callable[[UnitOfWorkFactory[UnitOfWork], Principal | None, Any], Awaitable[BaseModel]]
+"""A command of several independent items (`Transactions.PER_ITEM`): it opens one unit of work per item."""
+
+
+class Transactions(StrEnum):
+    ONE = "one"
+    """The whole operation is one unit of work (every operation but a few batches)."""
+    PER_ITEM = "per_item"
+    """A batch whose items succeed or fail each on their own: its handler opens a unit of work per item."""
 
 
 class Kind(StrEnum):
@@ -100,6 +120,7 @@ class OperationSpec(_Described):
     graphql_name: str | None = None
     actor_fields: tuple[str, ...] = ()
     """Input fields naming who acts; each must equal the caller's id."""
+    transactions: Transactions = Transactions.ONE
 
     def __post_init__(self) -> None:
         if self.kind is Kind.EVENT:
@@ -156,8 +177,9 @@ def define_command(  # noqa: PLR0913 - ContractSpec's defineCommand options, all
     auth: AuthLevel = AuthLevel.ADMIN,
     graphql_name: str | None = None,
     actor_fields: tuple[str, ...] = (),
+    transactions: Transactions = Transactions.ONE,
 ) -> OperationSpec:
-    return OperationSpec(meta, Kind.COMMAND, capability, auth, input, output, graphql_name, actor_fields)
+    return OperationSpec(meta, Kind.COMMAND, capability, auth, input, output, graphql_name, actor_fields, transactions)
 
 
 def define_query(

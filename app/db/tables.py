@@ -117,6 +117,8 @@ class ExecutionStep(SQLModel, table=True):
         UniqueConstraint("execution_id", "position", name="uq_execution_step_position"),
         Index("ix_execution_step_status_updated", "status", "updated_at"),
         Index("ix_execution_step_execution_status", "execution_id", "status"),
+        Index("ix_execution_step_status_deadline", "status", "deadline"),
+        Index("ix_execution_step_status_awaiting", "status", "awaiting_since"),
     )
 
     id: str = Field(primary_key=True, max_length=128)
@@ -139,8 +141,53 @@ class ExecutionStep(SQLModel, table=True):
     output: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
     error_code: str | None = Field(default=None, max_length=100)
     error_message: str | None = None
+    # The terms of the step's approval request, stored when it starts to await a decision (a later
+    # policy change never rewrites them); app/services/approval/terms.py writes them.
+    approval_rule: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    """The rule that governs the request, with its policyVersion."""
+    approver_roles: str | None = Field(default=None, max_length=1000)
+    """The roles that may decide now, as `,role,role,` (the escalation roles after an escalation)."""
+    required_approvals: int | None = None
+    allow_self_approval: bool = False
+    approvals_given: int = 0
+    """Approvals counted for the current input (reset by an edit and by a new request)."""
+    review_revision: int = 0
+    """Which request and input the votes are for: a new request and every edit increment it."""
+    review_digest: str | None = Field(default=None, max_length=80)
+    awaiting_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    deadline: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    escalated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    original_input: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    """The input as planned, once an approver edited it."""
     created_at: datetime = Field(sa_type=UTCDateTime)
     updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class ApprovalVote(SQLModel, table=True):
+    """One person's vote on one request of a step: unique per (step, revision, actor), so nobody's
+    approval counts twice even when two of their requests race."""
+
+    __tablename__ = "approval_vote"
+    __table_args__ = (
+        UniqueConstraint("step_id", "review_revision", "actor", name="uq_approval_vote_actor"),
+        Index("ix_approval_vote_actor", "actor", "step_id"),
+    )
+
+    id: str = Field(primary_key=True, max_length=64)
+    step_id: str = Field(sa_column=Column(String(128), ForeignKey("execution_step.id"), nullable=False))
+    execution_id: str = Field(sa_column=Column(String(128), ForeignKey("execution.id"), nullable=False, index=True))
+    review_revision: int
+    actor: str = Field(max_length=128)
+    decision: str = Field(max_length=16)
+    note: str | None = None
+    edited_input: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    """The input this approver replaced the step's input with."""
+    review_digest: str = Field(max_length=80)
+    """The digest of what the vote approved (after its edit, for an approval with edits)."""
+    approvals_after: int
+    """Approvals counted once this vote was (what its replay answers)."""
+    step_status_after: str = Field(max_length=32)
+    decided_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class ApprovalDecision(SQLModel, table=True):
@@ -222,6 +269,7 @@ def _table(model: type[SQLModel]) -> Table:
 execution_table = _table(Execution)
 step_table = _table(ExecutionStep)
 decision_table = _table(ApprovalDecision)
+vote_table = _table(ApprovalVote)
 event_table = _table(ExecutionEvent)
 counter_table = _table(EventCounter)
 skill_table = _table(SkillInstallation)

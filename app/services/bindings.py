@@ -7,14 +7,19 @@ checks both that every handler lives there and that nothing else is bound.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.contracts.control_plane.constants import APPROVAL, AUDIT, CORE, SKILL_REGISTRY
 from app.contracts.control_plane.statuses import RiskTier
-from app.contracts.model import Handler, OperationSpec, Precheck, VersionedRef
+from app.contracts.model import BatchHandler, Handler, OperationSpec, Precheck, VersionedRef
 from app.contracts.registry import Registry, UnknownContractError
-from app.services.approval import decisions, queue
+from app.errors import ConfigurationError
+from app.services.approval import decide_many, decisions, queue, request
+from app.services.approval.interface import ApprovalTerms
+from app.services.approval.policy import PolicyReader
+from app.services.approval.rules import ApprovalPolicy, PolicyError, load_policy
 from app.services.audit import evidence, lane_queries, trace
 from app.services.audit.explanation import Explainer
 from app.services.audit.plan_verification import PlanVerifier
@@ -37,6 +42,15 @@ CAPABILITY_FOLDERS: Mapping[str, str] = {
 
 SessionHandler = Handler[AsyncSession]
 SessionPrecheck = Precheck[AsyncSession]
+SessionBatchHandler = BatchHandler[AsyncSession]
+
+
+def approval_policy_from_settings(settings: Settings | None) -> ApprovalPolicy:
+    """APPROVAL_POLICY_FILE, or the built-in policy; raises ConfigurationError naming every problem."""
+    try:
+        return load_policy(settings.approval_policy_file if settings else None)
+    except PolicyError as error:
+        raise ConfigurationError(str(error)) from None
 
 
 def policy_from_settings(settings: Settings | None) -> Policy:
@@ -56,19 +70,21 @@ def handlers_by_key(registry: Registry, settings: Settings | None = None) -> dic
     skills = skill_registry.SkillRegistry(skill_registry.load_trust_policy(settings) if settings else TrustPolicy())
     policy = policy_from_settings(settings)
     plans = Plans(policy)
+    approval_policy = approval_policy_from_settings(settings)
+    terms = ApprovalTerms(approval_policy)
     return {
         # capability control-plane.core, in lifecycle/
         "controlPlane.intent.submit": plans.submit_intent,
         "controlPlane.plan.compile": plans.compile_plan,
-        "controlPlane.execution.start": runs.start_execution,
+        "controlPlane.execution.start": partial(runs.start_execution, terms=terms),
         "controlPlane.execution.pause": runs.pause_execution,
         "controlPlane.execution.resume": runs.resume_execution,
         "controlPlane.execution.cancel": runs.cancel_execution,
         "controlPlane.execution.abort": runs.abort_execution,
         "controlPlane.execution.shutdown": runs.shutdown_execution,
-        "controlPlane.execution.retry": runs.retry_execution,
+        "controlPlane.execution.retry": partial(runs.retry_execution, terms=terms),
         "controlPlane.runner.stepStarted": runner_reports.report_step_started,
-        "controlPlane.runner.stepCompleted": runner_reports.report_step_completed,
+        "controlPlane.runner.stepCompleted": partial(runner_reports.report_step_completed, terms=terms),
         "controlPlane.runner.stepFailed": runner_reports.report_step_failed,
         "controlPlane.execution.get": reads.get_execution,
         "controlPlane.execution.list": reads.list_executions,
@@ -78,6 +94,8 @@ def handlers_by_key(registry: Registry, settings: Settings | None = None) -> dic
         "controlPlane.execution.reject": decisions.reject_step,
         "controlPlane.execution.approve": decisions.approve_step,
         "controlPlane.approval.list": queue.list_pending_approvals,
+        "controlPlane.approval.get": request.get_approval_request,
+        "controlPlane.approval.policy": PolicyReader(approval_policy).get_policy,
         # capability control-plane.audit, in audit/
         "controlPlane.plan.verify": PlanVerifier(policy).verify_plan,
         "controlPlane.execution.evidence.export": evidence.export_evidence,
@@ -111,6 +129,18 @@ def prechecks_by_key() -> dict[str, SessionPrecheck]:
         "controlPlane.execution.reject": decisions.precheck_reject,
         "controlPlane.execution.approve": decisions.precheck_approve,
     }
+
+
+def batch_handlers_by_key() -> dict[str, SessionBatchHandler]:
+    """Contract key -> handler of a batch that opens a unit of work per item (`Transactions.PER_ITEM`)."""
+    return {
+        # capability control-plane.approval, in approval/
+        "controlPlane.approval.decideMany": decide_many.decide_steps,
+    }
+
+
+def bind_batch_handlers(registry: Registry) -> dict[VersionedRef, SessionBatchHandler]:
+    return {_operation(registry, key).ref: handler for key, handler in batch_handlers_by_key().items()}
 
 
 def bind_prechecks(registry: Registry) -> dict[VersionedRef, SessionPrecheck]:

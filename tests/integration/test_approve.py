@@ -73,7 +73,10 @@ def assert_approved_event(event: Any, ids: dict[str, str], at: datetime, note: s
     assert (event["execution_id"], event["step_id"]) == (ids["executionId"], ids["stepId"])
     payload = event["payload"]
     assert instant(payload.pop("approvedAt")) == at
+    assert payload.pop("reviewDigest").startswith("sha256:")
     assert payload == {
+        "inputEdited": False,
+        "approvers": ["dana"],
         "executionId": ids["executionId"],
         "runId": "run-globex-migrate-9-1",
         "stepId": ids["stepId"],
@@ -122,8 +125,10 @@ async def test_approving_records_the_decision_and_resumes_the_execution(execute,
     assert changed_keys(before, after, "execution") == {MIGRATE}
     assert changed_keys(before, after, "execution_step") == {FIRST["stepId"]}
 
-    (event,) = (await events(database))[len(events_before) :]
-    assert event["sequence"] == len(events_before) + 1
+    recorded, event = (await events(database))[len(events_before) :]
+    assert recorded["event_key"] == "controlPlane.execution.step.approvalRecorded"
+    assert (recorded["payload"]["approvalsGiven"], recorded["payload"]["requiredApprovals"]) == (1, 1)
+    assert event["sequence"] == len(events_before) + 2
     assert_approved_event(event, FIRST, approved_at, NOTE)
     await assert_gap_free(database)
 
@@ -145,7 +150,8 @@ async def test_the_next_step_that_requires_approval_waits_for_its_own_decision(e
     assert steps[SECOND["stepId"]]["decision_note"] is None
     (decision,) = await decision_rows(database, SECOND["stepId"])
     assert decision["note"] is None
-    (event,) = (await events(database))[events_before:]
+    recorded, event = (await events(database))[events_before:]
+    assert recorded["event_key"] == "controlPlane.execution.step.approvalRecorded"
     assert_approved_event(event, SECOND, approved_at, None)
     await assert_gap_free(database)
 
@@ -311,7 +317,7 @@ async def test_concurrent_approvals_have_exactly_one_winner(execute, database, t
     conflicts = [first_error(result)["extensions"] for result in results if isinstance(result, TransportQueryError)]
     assert [(c["code"], c["currentStatus"]) for c in conflicts] == [("CONFLICT", "approved")] * 9
     assert len(await decision_rows(database, FIRST["stepId"])) == 1
-    assert len(await events(database)) == events_before + 1
+    assert len(await events(database)) == events_before + 2  # the one vote counted, and the approval
 
 
 async def test_failure_after_the_step_update_rolls_back_whole_and_is_masked(execute, database, monkeypatch, caplog):

@@ -10,7 +10,7 @@ import pytest
 
 from app.contracts.control_plane import build_registry
 from app.contracts.model import OperationSpec
-from app.services.bindings import CAPABILITY_FOLDERS, handlers_by_key
+from app.services.bindings import CAPABILITY_FOLDERS, batch_handlers_by_key, handlers_by_key
 
 APP = Path(__file__).resolve().parents[2] / "app"
 
@@ -69,7 +69,7 @@ SERVICES = "app.services"
 KERNEL = f"{SERVICES}.kernel"
 CAPABILITIES = ("lifecycle", "approval", "audit", "skills")
 INTERFACES: dict[str, tuple[str, ...]] = {
-    "lifecycle": (),
+    "lifecycle": (f"{SERVICES}.approval.interface",),
     "approval": (),
     "audit": (f"{SERVICES}.lifecycle.interface",),
     "skills": (),
@@ -176,12 +176,14 @@ def test_every_capability_folder_exists_and_is_named_by_a_capability():
 def test_a_contracts_capability_names_the_folder_of_its_handler():
     registry = build_registry()
     misplaced = []
-    for key, handler in handlers_by_key(registry).items():
+    bound: dict[str, object] = {**handlers_by_key(registry), **batch_handlers_by_key()}
+    for key, handler in bound.items():
         spec = registry.get(key)
         assert isinstance(spec, OperationSpec)
         folder = CAPABILITY_FOLDERS[spec.capability.key]
-        if not handler.__module__.startswith(f"{SERVICES}.{folder}."):
-            misplaced.append(f"{key} ({spec.capability.key}) is handled in {handler.__module__}, not {folder}/")
+        module = getattr(handler, "func", handler).__module__  # a functools.partial names its function
+        if not module.startswith(f"{SERVICES}.{folder}."):
+            misplaced.append(f"{key} ({spec.capability.key}) is handled in {module}, not {folder}/")
     assert misplaced == []
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 
-class _Value(StrEnum):
+class Value(StrEnum):
     """A StrEnum that also reads as its value in `repr` (`'running'`), so messages that quote a status
     with `!r` read the same whether it came from the database or from a member."""
 
@@ -18,7 +18,7 @@ class _Value(StrEnum):
         return repr(self.value)
 
 
-class ExecutionStatus(_Value):
+class ExecutionStatus(Value):
     PENDING = "pending"
     RUNNING = "running"
     AWAITING_APPROVAL = "awaiting_approval"
@@ -45,7 +45,7 @@ LIVE_EXECUTION_STATUSES = frozenset(
 """An execution with a current run that has not ended."""
 
 
-class RunState(_Value):
+class RunState(Value):
     """A run's state beyond its execution's status (app/services/lifecycle/state_machine.py)."""
 
     STOPPING = "stopping"
@@ -54,7 +54,7 @@ class RunState(_Value):
     """A run that a retry replaced."""
 
 
-class StepStatus(_Value):
+class StepStatus(Value):
     PENDING = "pending"
     AWAITING_APPROVAL = "awaiting_approval"
     APPROVED = "approved"
@@ -71,14 +71,14 @@ OPEN_STEP_STATUSES = frozenset({StepStatus.PENDING, StepStatus.AWAITING_APPROVAL
 """Steps that have not run yet; skipped when an execution stops."""
 
 
-class Decision(_Value):
+class Decision(Value):
     """What an operator decided about a step (an `approval_decision` row)."""
 
     APPROVED = "approved"
     REJECTED = "rejected"
 
 
-class Verdict(_Value):
+class Verdict(Value):
     """What verifyPlan concluded about a plan."""
 
     APPROVED = "approved"
@@ -91,7 +91,7 @@ UNVERIFIED = "unverified"
 """What a plan verifyPlan has not judged yet is shown as (never stored: such a plan has no verdict)."""
 
 
-class RiskTier(_Value):
+class RiskTier(Value):
     LOW = "low"
     MEDIUM = "medium"
     HIGH = "high"
@@ -102,26 +102,26 @@ APPROVAL_TIERS = frozenset({RiskTier.HIGH, RiskTier.CRITICAL})
 """Tiers whose steps need a human decision."""
 
 
-class RunMode(_Value):
+class RunMode(Value):
     LIVE = "live"
     DRY_RUN = "dry_run"
 
 
-class LaneKey(_Value):
+class LaneKey(Value):
     PLAN = "plan"
     EXECUTE = "execute"
     REVIEW = "review"
     COMPLETE = "complete"
 
 
-class LaneStatus(_Value):
+class LaneStatus(Value):
     ACTIVE = "active"
     BLOCKED = "blocked"
     DONE = "done"
     STOPPED = "stopped"
 
 
-class SkillStatus(_Value):
+class SkillStatus(Value):
     INSTALLED = "installed"
     DISABLED = "disabled"
     REJECTED = "rejected"

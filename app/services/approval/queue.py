@@ -1,4 +1,8 @@
-"""pendingApprovals: the steps that wait for a decision, the longest waiting first."""
+"""pendingApprovals: the steps that wait for a decision, the longest waiting first.
+
+Three statements whatever the page size: the count, the page (with each request's terms and who asked
+for it), and the caller's votes on the page's requests (for `viewerCanDecide`).
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,13 @@ from app.contracts.control_plane.queries.approval_list import (
 )
 from app.contracts.control_plane.statuses import StepStatus
 from app.db.tables import execution_table as execution_t
+from app.db.tables import intent_table as intent_t
+from app.db.tables import plan_table as plan_t
+from app.db.tables import run_table as run_t
 from app.db.tables import step_table as step_t
+from app.services.approval.eligibility import reasons
+from app.services.approval.review import digest_of
+from app.services.approval.standing import decidable_by, standing_of, voted_on
 from app.services.kernel.grants import in_grants
 from app.services.kernel.paging import page
 
@@ -29,7 +39,14 @@ async def list_pending_approvals(
         filters.append(execution_t.c.workspace_id == data.workspace_id)
     if data.risk_tier is not None:
         filters.append(step_t.c.risk_tier == data.risk_tier)
-    joined = step_t.join(execution_t, execution_t.c.id == step_t.c.execution_id)
+    if data.decidable_by_me:
+        filters.append(decidable_by(principal))
+    joined = (
+        step_t.join(execution_t, execution_t.c.id == step_t.c.execution_id)
+        .outerjoin(intent_t, intent_t.c.execution_id == execution_t.c.id)
+        .outerjoin(run_t, run_t.c.id == execution_t.c.run_id)
+        .outerjoin(plan_t, plan_t.c.id == run_t.c.plan_id)
+    )
     found = await page(
         session,
         select(
@@ -37,17 +54,34 @@ async def list_pending_approvals(
             step_t.c.position,
             step_t.c.key,
             step_t.c.risk_tier,
+            step_t.c.input,
             step_t.c.updated_at,
+            step_t.c.awaiting_since,
+            step_t.c.deadline,
+            step_t.c.required_approvals,
+            step_t.c.approvals_given,
+            step_t.c.approver_roles,
+            step_t.c.allow_self_approval,
+            step_t.c.review_revision,
+            step_t.c.review_digest,
             execution_t.c.id.label("execution_id"),
             execution_t.c.status.label("execution_status"),
             execution_t.c.risk_tier.label("execution_risk_tier"),
             execution_t.c.workspace_id,
+            intent_t.c.submitted_by,
+            intent_t.c.actor_id.label("intent_actor_id"),
+            plan_t.c.deterministic_hash.label("plan_hash"),
         )
         .select_from(joined)
         .where(*filters)
-        .order_by(step_t.c.updated_at, step_t.c.id),
+        .order_by(step_t.c.awaiting_since, step_t.c.id),
         data.limit,
         data.offset,
+    )
+    mine = (
+        await voted_on(session, principal.id, ((row.id, row.review_revision) for row in found.rows))
+        if principal is not None and found.rows
+        else set()
     )
     items = [
         ControlPlanePendingApproval(
@@ -59,7 +93,17 @@ async def list_pending_approvals(
             position=row.position,
             key=row.key,
             risk_tier=row.risk_tier,
-            awaiting_since=row.updated_at,
+            awaiting_since=row.awaiting_since or row.updated_at,
+            required_approvals=row.required_approvals or 1,
+            approvals_given=row.approvals_given,
+            deadline=row.deadline,
+            review_digest=digest_of(row),
+            viewer_can_decide=principal is not None
+            and not reasons(
+                standing_of(row, principal, allow_edit=False, voted=(row.id, row.review_revision) in mine),
+                principal,
+                principal.id,
+            ),
         )
         for row in found.rows
     ]

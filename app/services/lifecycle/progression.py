@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.contracts.control_plane.events import execution_completed, step_approval_requested
 from app.contracts.control_plane.statuses import ExecutionStatus, StepStatus
+from app.services.approval.interface import ApprovalTerms
 from app.services.kernel.event_log import Move, NewEvent
 from app.services.lifecycle.rows import next_step, set_execution, set_step, skip_open_steps
 
@@ -35,7 +36,7 @@ async def stop_execution(
 
 
 async def advance(
-    session: AsyncSession, move: Move, steps: Sequence[Any], status: ExecutionStatus
+    session: AsyncSession, move: Move, steps: Sequence[Any], status: ExecutionStatus, *, terms: ApprovalTerms
 ) -> tuple[ExecutionStatus, str | None, list[NewEvent]]:
     """After the run started or a step completed: the execution's new status, the step now awaiting
     approval (if any) and the events to append. `steps` reflect the writes made so far; `status` is
@@ -50,16 +51,9 @@ async def advance(
         )
         return ExecutionStatus.COMPLETED, None, [move.event(execution_completed.SPEC, payload)]
     if following.status == StepStatus.PENDING and following.requires_approval:
-        await set_step(session, following.id, at, status=StepStatus.AWAITING_APPROVAL)
+        requested = await terms.open_request(session, execution_id=execution_id, run_id=run_id, step=following, at=at)
         new_status = ExecutionStatus.AWAITING_APPROVAL if status == ExecutionStatus.RUNNING else status
         await set_execution(session, execution_id, at, status=new_status)
-        requested = step_approval_requested.ControlPlaneExecutionStepApprovalRequestedPayload(
-            execution_id=execution_id,
-            run_id=run_id,
-            step_id=following.id,
-            risk_tier=following.risk_tier,
-            requested_at=at,
-        )
         return new_status, following.id, [move.event(step_approval_requested.SPEC, requested, step_id=following.id)]
     await set_execution(session, execution_id, at, status=status)
     return status, following.id if following.status == StepStatus.AWAITING_APPROVAL else None, []

@@ -25,6 +25,7 @@ from app.contracts.control_plane.events import (
 from app.contracts.control_plane.statuses import ExecutionStatus, RunState, StepStatus
 from app.db.tables import event_table as event_t
 from app.errors import Conflict
+from app.services.approval.interface import ApprovalTerms
 from app.services.kernel.clock import utcnow
 from app.services.kernel.event_log import append_events
 from app.services.lifecycle.locking import LockedRun, lock_run
@@ -128,7 +129,11 @@ async def _check_completed(
 
 
 async def report_step_completed(
-    session: AsyncSession, principal: Principal | None, data: ControlPlaneRunnerStepCompletedInput
+    session: AsyncSession,
+    principal: Principal | None,
+    data: ControlPlaneRunnerStepCompletedInput,
+    *,
+    terms: ApprovalTerms,
 ) -> ControlPlaneRunnerStepReportOutput:
     checked = await _check_completed(session, principal, data, lock=True)
     if isinstance(checked, Report):
@@ -163,7 +168,7 @@ async def report_step_completed(
         await append_events(session, events)
         return _report(locked, step.id, StepStatus.COMPLETED, ExecutionStatus.CANCELLED, at=now)
     current = ExecutionStatus.PAUSED if state == ExecutionStatus.PAUSED else ExecutionStatus.RUNNING
-    status, awaiting, more = await advance(session, move, now_steps, current)
+    status, awaiting, more = await advance(session, move, now_steps, current, terms=terms)
     await append_events(session, events + more)
     awaiting = awaiting if status != ExecutionStatus.COMPLETED else None
     return _report(locked, step.id, StepStatus.COMPLETED, status, at=now, awaiting=awaiting)

@@ -58,6 +58,7 @@ from app.contracts.control_plane.statuses import (
 from app.db.tables import decision_table as decision_t
 from app.db.tables import run_table as run_t
 from app.errors import Conflict
+from app.services.approval.interface import ApprovalTerms
 from app.services.kernel.clock import new_id, utcnow
 from app.services.kernel.event_log import Move, NewEvent, append_events
 from app.services.lifecycle.locking import execution_state, lock_execution, lock_run
@@ -79,7 +80,7 @@ class NewRun:
 
 
 async def start_run(
-    session: AsyncSession, execution: Row[Any], run: NewRun, move: Move
+    session: AsyncSession, execution: Row[Any], run: NewRun, move: Move, *, terms: ApprovalTerms
 ) -> tuple[str, ExecutionStatus, list[NewEvent]]:
     """A new current run: the execution runs again from `run.from_position`; returns (run id, status,
     events). `move.run_id` is ignored: the new run's id is made here."""
@@ -110,12 +111,12 @@ async def start_run(
         started_at=move.at,
     )
     steps = await load_steps(session, execution.id)
-    status, _, more = await advance(session, move, steps, ExecutionStatus.RUNNING)
+    status, _, more = await advance(session, move, steps, ExecutionStatus.RUNNING, terms=terms)
     return run_id, status, [move.event(execution_started.SPEC, started), *more]
 
 
 async def start_execution(
-    session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionStartInput
+    session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionStartInput, *, terms: ApprovalTerms
 ) -> ControlPlaneExecutionStartOutput:
     assert principal is not None
     execution = await lock_execution(session, data.execution_id, principal)
@@ -130,7 +131,9 @@ async def start_execution(
         )
     now = utcnow()
     run = NewRun(plan_id=plan.id, attempt=1, from_position=1, mode=data.mode or RunMode.LIVE)
-    run_id, status, events = await start_run(session, execution, run, Move(execution.id, None, principal.id, now))
+    run_id, status, events = await start_run(
+        session, execution, run, Move(execution.id, None, principal.id, now), terms=terms
+    )
     await append_events(session, events)
     return ControlPlaneExecutionStartOutput(run_id=run_id, status=status, started_at=now)
 
@@ -258,7 +261,7 @@ async def shutdown_execution(
 
 
 async def retry_execution(
-    session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionRetryInput
+    session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionRetryInput, *, terms: ApprovalTerms
 ) -> ControlPlaneExecutionRetryOutput:
     locked = await lock_run(session, data.run_id, principal)
     allowed(Action.RETRY, locked.state)
@@ -298,7 +301,7 @@ async def retry_execution(
         retry_of=data.run_id,
     )
     new_run_id, status, events = await start_run(
-        session, execution, run, Move(execution.id, None, data.retried_by, now)
+        session, execution, run, Move(execution.id, None, data.retried_by, now), terms=terms
     )
     retried = execution_retried.ControlPlaneExecutionRetriedPayload(
         execution_id=execution.id,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from app.auth import AuthLevel
+from app.contracts.control_plane.approval import REVIEW_DIGEST_PATTERN
 from app.contracts.control_plane.constants import APPROVAL, meta
 from app.contracts.model import define_command
 from app.contracts.types import ID, ContractModel, Text, Timestamp
@@ -15,6 +18,8 @@ class ControlPlaneExecutionRejectInput(ContractModel):
     step_id: ID
     rejected_by: ID
     reason: Text(MAX_REASON_LENGTH)  # type: ignore[valid-type]
+    review_digest: str | None = Field(default=None, pattern=REVIEW_DIGEST_PATTERN)
+    """The `reviewDigest` the reviewer saw: a step that changed since is CONFLICT `review_stale`."""
 
 
 class ControlPlaneExecutionRejectOutput(ContractModel):

@@ -13,6 +13,13 @@ class ControlPlaneExecutionStepApprovalRequestedPayload(ContractModel):
     step_id: ID
     risk_tier: str | None = None
     requested_at: Timestamp
+    rule_id: str | None = None
+    """The approval rule that governs the request (stored with the step; a later policy change keeps it)."""
+    policy_version: str | None = None
+    required_approvals: int | None = None
+    approver_roles: list[str] | None = None
+    deadline: Timestamp | None = None
+    review_digest: str | None = None
 
 
 SPEC = define_event(

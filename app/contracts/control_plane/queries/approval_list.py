@@ -13,6 +13,8 @@ from app.contracts.types import ID, ContractModel, Timestamp
 class ControlPlaneApprovalListInput(ContractModel):
     workspace_id: ID | None = None
     risk_tier: RiskTier | None = None
+    decidable_by_me: bool | None = None
+    """Only the steps the caller may decide now ("my inbox")."""
     limit: Limit | None = DEFAULT_PAGE_SIZE
     offset: Offset | None = 0
 
@@ -29,6 +31,11 @@ class ControlPlanePendingApproval(ContractModel):
     key: str
     risk_tier: str | None = None
     awaiting_since: Timestamp
+    required_approvals: int
+    approvals_given: int
+    deadline: Timestamp | None = None
+    review_digest: str
+    viewer_can_decide: bool
 
 
 class ControlPlaneApprovalListOutput(ContractModel):
