@@ -79,17 +79,25 @@ def serve(
     from app.observability.logs import configure_logging, logging_config
 
     configure_logging(settings)  # LOG_FORMAT (json in production) on stderr; uvicorn's workers get the same
+    from app.services.bindings import approval_policy_from_settings
     from app.services.skills.registry import load_trust_policy
 
     try:
         tokens = token_service_from_settings(settings)
         load_trust_policy(settings)
+        approval_policy = approval_policy_from_settings(settings)
     except ConfigurationError as error:
         raise _fail(str(error)) from None
     outcome = asyncio.run(_prepare(settings, seed, None))
     url = f"http://{settings.host}:{settings.port}/graphql"
     typer.echo(f"Control plane ({settings.app_env}) on {_database_label(settings)} — database {outcome}")
     typer.echo(f"  GraphQL endpoint: {url}" + ("  (GraphiQL in a browser)" if settings.graphiql_enabled else ""))
+    typer.echo(
+        f"  Approval policy {approval_policy.version!r} ({len(approval_policy.rules)} rule(s), "
+        f"{'file ' + str(settings.approval_policy_file) if settings.approval_policy_file else 'built-in'}); "
+        f"deadlines swept every {settings.approval_sweep_interval_seconds:g} s"
+        + ("" if settings.approval_sweeper_enabled else " (sweeper off in this process)")
+    )
     if not settings.is_production and tokens.can_mint:
         token = tokens.mint("admin", ["admin"], ["*"], DEV_TOKEN_TTL)
         typer.echo("  Admin token (sub 'admin', every workspace, valid 12 h):")
@@ -182,9 +190,34 @@ def check() -> None:
 
 
 @cli.command()
+def sweep() -> None:
+    """Settle every approval request past its deadline, once (for cron; each server also sweeps)."""
+
+    async def run() -> str:
+        from app.db.database import Database
+        from app.services.approval.sweeper import sweep as sweep_once
+
+        database = Database(settings)
+        try:
+            report = await sweep_once(database.unit_of_work)
+        finally:
+            await database.dispose()
+        return (
+            f"approval deadlines: {len(report.escalated)} escalated, {len(report.expired)} expired, "
+            f"{len(report.approved)} approved by timeout"
+        )
+
+    settings = _settings()
+    typer.echo(asyncio.run(run()))
+
+
+@cli.command()
 def token(
     sub: Annotated[str, typer.Option(help="the principal id (JWT `sub`)")],
-    role: Annotated[list[str] | None, typer.Option(help="a role; repeat for several (admin, runner, user)")] = None,
+    role: Annotated[
+        list[str] | None,
+        typer.Option(help="a role; repeat for several: admin, runner or user, and approver roles (release-manager)"),
+    ] = None,
     workspace: Annotated[
         list[str] | None,
         typer.Option(help="a workspace it may reach; repeat for several, '*' for all (none: no workspace data)"),
@@ -195,11 +228,15 @@ def token(
     import re
 
     from app.auth import ALL_WORKSPACES, ROLE_LEVELS, token_service_from_settings
+    from app.contracts.control_plane.approval import ROLE_PATTERN
     from app.contracts.types import ID_PATTERN
 
-    unknown = sorted(set(role or []) - ROLE_LEVELS.keys())
-    if unknown:
-        raise _fail(f"unknown role(s) {', '.join(unknown)}; known roles: {', '.join(ROLE_LEVELS)}")
+    malformed = sorted(item for item in set(role or []) if not re.match(ROLE_PATTERN, item))
+    if malformed:
+        raise _fail(
+            f"invalid role name(s) {', '.join(map(repr, malformed))}; a role is lowercase letters, digits and "
+            f"'_.:-', starting with a letter (levels: {', '.join(ROLE_LEVELS)}; approver roles like release-manager)"
+        )
     grants = workspace or []
     invalid = [item for item in grants if item != ALL_WORKSPACES and not re.match(ID_PATTERN, item)]
     if invalid:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,6 +30,7 @@ from app.http_security import SECURITY_HEADERS, cors_middleware, html_headers
 from app.observability.metrics import Metrics
 from app.observability.middleware import RequestObserver
 from app.observability.tracing import build_tracing
+from app.services.approval.sweeper import sweep_forever
 from app.services.bindings import bind_batch_handlers, bind_handlers, bind_prechecks
 from app.services.lifecycle.state_machine import Action
 from app.settings import Settings
@@ -110,7 +112,8 @@ def create_app(
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         if migrate_on_start:
             await migrate.upgrade(services.database.engine)
-        yield
+        async with _background_tasks(services):
+            yield
         if tracing is not None:
             tracing.shutdown()
         await services.database.dispose()
@@ -138,6 +141,27 @@ def create_app(
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.services = services
     return app
+
+
+@asynccontextmanager
+async def _background_tasks(services: Services) -> AsyncIterator[None]:
+    """What runs beside the requests in every server process: the approval deadline sweeper."""
+    settings = services.settings
+    sweeper = (
+        asyncio.create_task(
+            sweep_forever(services.database.unit_of_work, settings.approval_sweep_interval_seconds),
+            name="approval-deadline-sweeper",
+        )
+        if settings.approval_sweeper_enabled
+        else None
+    )
+    try:
+        yield
+    finally:
+        if sweeper is not None:
+            sweeper.cancel()
+            with suppress(asyncio.CancelledError):
+                await sweeper
 
 
 def _metrics(services: Services) -> Metrics:

@@ -86,6 +86,8 @@ class Settings(BaseSettings):
     must agree, deadlines. Unset: the built-in policy (high and critical steps need one admin)."""
     approval_sweep_interval_seconds: float = Field(default=5.0, ge=0.1, le=3600)
     """How often each server process looks for requests past their deadline."""
+    approval_sweeper_enabled: bool = True
+    """Run the deadline sweeper in this process (off: only `python -m app sweep`, e.g. from cron)."""
 
     skill_trust_policy: str | None = None
     """JSON trust policy of the skill registry: {"trustedPublishers": [...], "allowExpiredSignatures": false}."""

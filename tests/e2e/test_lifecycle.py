@@ -57,10 +57,11 @@ def client_of(server: ServerProcess) -> Callable[..., Any]:
 async def test_every_journey_over_http_at_once(server: ServerProcess, cli_env: dict[str, str]) -> None:
     assert sorted(ENDS) == sorted(JOURNEYS)
     admin, runner = token(cli_env, "dana", "admin"), token(cli_env, "worker-1", "runner")
+    approver = token(cli_env, "erin", "admin")
     execute = client_of(server)
 
     async def play(name: str) -> tuple[str, Lifecycle]:
-        life = Lifecycle(execute=execute, admin=admin, runner=runner)
+        life = Lifecycle(execute=execute, admin=admin, runner=runner, approver=approver)
         return name, await JOURNEYS[name](life)
 
     played = dict(await asyncio.gather(*(play(name) for name in JOURNEYS)))

@@ -27,6 +27,7 @@ from app.db.tables import (
     plan_table,
     run_table,
     step_table,
+    vote_table,
 )
 from app.server import create_app
 from app.services.approval import decisions
@@ -186,6 +187,7 @@ async def remove_seeded_data(database: Database) -> None:
     async with database.engine.begin() as conn:
         for table in (
             bundle_table,
+            vote_table,
             decision_table,
             event_table,
             step_table,

@@ -41,12 +41,16 @@ THREE_STEPS = {
 
 @dataclass
 class Lifecycle:
-    """One execution driven through its life; `admin` and `runner` are bearer tokens."""
+    """One execution driven through its life; `admin`, `runner` and `approver` are bearer tokens. The
+    admin asks for the work; the approver (another admin) decides its steps: nobody approves their own
+    request under the default approval rule."""
 
     execute: Any
     admin: str
     runner: str
+    approver: str | None = None
     admin_id: str = "dana"
+    approver_id: str = "erin"
     execution_id: str = ""
     intent_id: str = ""
     plan_id: str = ""
@@ -107,12 +111,18 @@ class Lifecycle:
         return await self.report(STEP_COMPLETED, position, **({"output": output} if output else {}))
 
     async def approve(self, position: int, note: str | None = None) -> dict[str, Any]:
-        payload = {"executionId": self.execution_id, "stepId": self.step(position), "approvedBy": self.admin_id}
-        return await self.call(APPROVE, payload | ({"note": note} if note else {}))
+        payload = {"executionId": self.execution_id, "stepId": self.step(position), "approvedBy": self.approver_id}
+        return await self.call(APPROVE, payload | ({"note": note} if note else {}), self._approver)
 
     async def reject(self, position: int, reason: str = "Not now.") -> dict[str, Any]:
-        payload = {"executionId": self.execution_id, "stepId": self.step(position), "rejectedBy": self.admin_id}
-        return await self.call(REJECT, payload | {"reason": reason})
+        payload = {"executionId": self.execution_id, "stepId": self.step(position), "rejectedBy": self.approver_id}
+        return await self.call(REJECT, payload | {"reason": reason}, self._approver)
+
+    @property
+    def _approver(self) -> str:
+        if self.approver is None:
+            raise AssertionError("this Lifecycle has no approver token; pass approver=token('erin')")
+        return self.approver
 
     async def control(self, document: str, actor_field: str, **extra: Any) -> dict[str, Any]:
         """pause / resume / abort / shutdown / retry the current run as the admin."""

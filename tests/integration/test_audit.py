@@ -54,10 +54,10 @@ VERSIONS = {spec.key: spec.version for spec in build_registry().events}
 
 @pytest.fixture
 def new_life(execute: Execute, token: MintToken) -> Callable[[], Lifecycle]:
-    admin, runner = token("dana"), token("rita", "runner")
+    admin, runner, approver = token("dana"), token("rita", "runner"), token("erin")
 
     def make() -> Lifecycle:
-        return Lifecycle(execute=execute, admin=admin, runner=runner)
+        return Lifecycle(execute=execute, admin=admin, runner=runner, approver=approver)
 
     return make
 

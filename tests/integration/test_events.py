@@ -41,10 +41,10 @@ def validated(spec: EventSpec, stored: dict[str, Any]) -> BaseModel:
 
 
 async def walk_everything(execute, token) -> dict[str, Lifecycle]:
-    admin, runner = token("dana"), token("rita", "runner")
+    admin, runner, approver = token("dana"), token("rita", "runner"), token("erin")
     walked = {}
     for name, journey in JOURNEYS.items():
-        walked[name] = await journey(Lifecycle(execute=execute, admin=admin, runner=runner))
+        walked[name] = await journey(Lifecycle(execute=execute, admin=admin, runner=runner, approver=approver))
     return walked
 
 

@@ -32,7 +32,7 @@ AWAITING = "awaiting_approval"
 
 @pytest.fixture
 def life(execute, token) -> Lifecycle:
-    return Lifecycle(execute=execute, admin=token("dana"), runner=token("rita", "runner"))
+    return Lifecycle(execute=execute, admin=token("dana"), runner=token("rita", "runner"), approver=token("erin"))
 
 
 async def event_rows(database, execution_id: str) -> list[Any]:

@@ -232,7 +232,7 @@ async def test_the_actor_check_comes_before_the_lookup(execute, database, token)
 
 
 async def test_runner_and_admin_both_report_on_a_real_run(execute, token) -> None:
-    life = Lifecycle(execute=execute, admin=token("dana"), runner=token("rita", "runner"))
+    life = Lifecycle(execute=execute, admin=token("dana"), runner=token("rita", "runner"), approver=token("erin"))
     await life.started({"steps": [{"key": "build.artifact"}, {"key": "notify.team"}]})
 
     by_runner = await life.run_step(1)

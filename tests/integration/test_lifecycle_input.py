@@ -50,7 +50,12 @@ async def world(worlds: dict[str, World], execute: Execute, token: MintToken) ->
     if "world" not in worlds:
 
         def life() -> Lifecycle:
-            return Lifecycle(execute=execute, admin=token("dana", ttl=3600), runner=token("rita", "runner", ttl=3600))
+            return Lifecycle(
+                execute=execute,
+                admin=token("dana", ttl=3600),
+                runner=token("rita", "runner", ttl=3600),
+                approver=token("erin", ttl=3600),
+            )
 
         pending, first, second = life(), life(), life()
         await pending.submit()
@@ -185,7 +190,7 @@ async def test_compile_plan_names_every_wrong_step(execute, database, world) -> 
 
 
 async def test_compile_plan_accepts_100_steps(execute, token) -> None:
-    life = Lifecycle(execute=execute, admin=token("dana"), runner=token("rita", "runner"))
+    life = Lifecycle(execute=execute, admin=token("dana"), runner=token("rita", "runner"), approver=token("erin"))
     await life.submit()
 
     compiled = await life.compile({"steps": [STEP] * 100})
@@ -255,7 +260,7 @@ async def test_a_reason_over_2000_characters_is_refused(execute, database, world
 
 
 async def test_a_reason_of_2000_characters_is_accepted(execute, token) -> None:
-    life = Lifecycle(execute=execute, admin=token("dana"), runner=token("rita", "runner"))
+    life = Lifecycle(execute=execute, admin=token("dana"), runner=token("rita", "runner"), approver=token("erin"))
     await life.started(TWO_STEPS)
 
     paused = await life.control(docs.PAUSE, "pausedBy", reason="r" * 2000)

@@ -20,7 +20,7 @@ ROUNDS = 6
 
 @pytest.fixture
 def life(execute, token) -> Lifecycle:
-    return Lifecycle(execute=execute, admin=token("dana"), runner=token("rita", "runner"))
+    return Lifecycle(execute=execute, admin=token("dana"), runner=token("rita", "runner"), approver=token("erin"))
 
 
 async def outcome(call: Any) -> str:
@@ -39,7 +39,7 @@ async def consistent(database) -> None:
 
 async def awaiting(life: Lifecycle) -> Lifecycle:
     """A fresh execution whose step 2 awaits approval."""
-    fresh = Lifecycle(execute=life.execute, admin=life.admin, runner=life.runner)
+    fresh = Lifecycle(execute=life.execute, admin=life.admin, runner=life.runner, approver=life.approver)
     await fresh.started()
     await fresh.run_step(1)
     return fresh
@@ -72,7 +72,7 @@ async def test_a_decision_and_a_run_command_at_once(life, database, decision, ri
 
 async def test_two_runners_complete_the_same_step_once(life, database):
     for _ in range(ROUNDS):
-        run = Lifecycle(execute=life.execute, admin=life.admin, runner=life.runner)
+        run = Lifecycle(execute=life.execute, admin=life.admin, runner=life.runner, approver=life.approver)
         await run.started()
         await run.report(STEP_STARTED, 1)
         first, second = await asyncio.gather(
@@ -95,7 +95,7 @@ async def test_two_runners_complete_the_same_step_once(life, database):
 
 async def test_a_pause_and_a_step_start_at_once(life, database):
     for _ in range(ROUNDS):
-        run = Lifecycle(execute=life.execute, admin=life.admin, runner=life.runner)
+        run = Lifecycle(execute=life.execute, admin=life.admin, runner=life.runner, approver=life.approver)
         await run.started()
         results = await asyncio.gather(
             outcome(run.report(STEP_STARTED, 1)), outcome(run.call(PAUSE, {"runId": run.run_id, "pausedBy": "dana"}))

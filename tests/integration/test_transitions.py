@@ -81,7 +81,7 @@ def unchanged_scenes() -> dict[str, Any]:
 
 @pytest.fixture
 def life(execute, token) -> Lifecycle:
-    return Lifecycle(execute=execute, admin=token("dana"), runner=token("rita", "runner"))
+    return Lifecycle(execute=execute, admin=token("dana"), runner=token("rita", "runner"), approver=token("erin"))
 
 
 # --- the states ------------------------------------------------------------------------------------

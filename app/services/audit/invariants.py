@@ -9,12 +9,14 @@ SQLite here. A healthy database answers with an empty list.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, func, not_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.selectable import ScalarSelect
 
-from app.contracts.control_plane.events import execution_failed, step_approved, step_blocked
+from app.contracts.control_plane.approval import TIMEOUT_PRINCIPAL
+from app.contracts.control_plane.events import execution_failed, step_approved, step_blocked, step_expired
 from app.contracts.control_plane.statuses import (
     DONE_STEP_STATUSES,
     LIVE_EXECUTION_STATUSES,
@@ -32,6 +34,7 @@ from app.db.tables import (
     plan_table,
     run_table,
     step_table,
+    vote_table,
 )
 from app.services.kernel.canonical import sha256_digest
 from app.services.kernel.event_log import EVENT_SEQUENCE
@@ -131,6 +134,7 @@ async def check(session: AsyncSession) -> list[Problem]:
     )
 
     problems += await _lifecycle(session)
+    problems += await _approvals(session)
     problems += await _digests(session)
 
     # The event log is gap-free: sequences 1..N and the counter at N.
@@ -190,6 +194,78 @@ async def _lifecycle(session: AsyncSession) -> list[Problem]:
         for row in rows
     )
     return problems
+
+
+async def _approvals(session: AsyncSession) -> list[Problem]:
+    """Votes, quorums, edits and expiries agree with the steps they decided."""
+    problems: list[Problem] = []
+    step, execution, vote = step_table, execution_table, vote_table
+    approvals = (
+        select(func.count())
+        .where(
+            vote.c.step_id == step.c.id,
+            vote.c.review_revision == step.c.review_revision,
+            vote.c.decision == Decision.APPROVED,
+        )
+        .correlate(step)
+        .scalar_subquery()
+    )
+    rows = await session.execute(
+        select(
+            step.c.id, step.c.status, step.c.approvals_given, step.c.required_approvals, approvals.label("votes")
+        ).where(
+            step.c.status.in_((StepStatus.AWAITING_APPROVAL, StepStatus.APPROVED)),
+            step.c.required_approvals.is_not(None),
+        )
+    )
+    for row in rows:
+        if row.status == StepStatus.AWAITING_APPROVAL and row.votes != row.approvals_given:
+            problems.append(
+                Problem("quorum-count", row.id, f"counts {row.approvals_given} approvals, has {row.votes} votes")
+            )
+        if row.status == StepStatus.AWAITING_APPROVAL and row.approvals_given >= row.required_approvals:
+            problems.append(
+                Problem("quorum-open", row.id, f"has its quorum of {row.required_approvals} but still awaits")
+            )
+    rows = await session.execute(
+        select(step.c.id, step.c.required_approvals, approvals.label("votes"))
+        .select_from(step.join(decision_table, decision_table.c.step_id == step.c.id))
+        .where(
+            step.c.status.in_((StepStatus.APPROVED, StepStatus.RUNNING, StepStatus.COMPLETED, StepStatus.FAILED)),
+            decision_table.c.decision == Decision.APPROVED,
+            decision_table.c.actor != TIMEOUT_PRINCIPAL,
+            step.c.required_approvals.is_not(None),
+            exists_vote(step),
+        )
+    )
+    problems.extend(
+        Problem("quorum-reached", row.id, f"approved with {row.votes} of {row.required_approvals} votes")
+        for row in rows
+        if row.votes < row.required_approvals
+    )
+    rows = await session.execute(
+        select(step.c.id).where(step.c.status == StepStatus.AWAITING_APPROVAL, step.c.approval_rule.is_(None))
+    )
+    problems.extend(Problem("approval-terms", row.id, "awaits approval without stored terms") for row in rows)
+    edits = select(vote.c.id).where(vote.c.step_id == step.c.id, vote.c.edited_input.is_not(None)).exists()
+    rows = await session.execute(select(step.c.id).where(step.c.original_input.is_not(None), not_(edits)))
+    problems.extend(Problem("edit-recorded", row.id, "input was edited but no vote records the edit") for row in rows)
+    expired_events = _events_of(step_expired.SPEC.key)
+    rows = await session.execute(
+        select(step.c.id, execution.c.status, expired_events.label("events"))
+        .select_from(step.join(execution, execution.c.id == step.c.execution_id))
+        .where(step.c.status == StepStatus.EXPIRED)
+    )
+    for row in rows:
+        if row.status != ExecutionStatus.REJECTED:
+            problems.append(Problem("expiry-ends-execution", row.id, f"expired, but its execution is {row.status}"))
+        if row.events != 1:
+            problems.append(Problem("expiry-event", row.id, f"{row.events} step.expired events (expected 1)"))
+    return problems
+
+
+def exists_vote(step: Any) -> Any:
+    return select(vote_table.c.id).where(vote_table.c.step_id == step.c.id).exists()
 
 
 async def _digests(session: AsyncSession) -> list[Problem]:
