@@ -40,6 +40,7 @@ TABLES = (
     "execution",
     "execution_step",
     "approval_decision",
+    "approval_vote",
     "execution_event",
     "event_counter",
     "skill_installation",
