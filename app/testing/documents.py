@@ -153,3 +153,41 @@ query Skills($input: ControlPlaneSkillListInput!) {
 PENDING_TOTAL = "{ pendingApprovals(input: {}) { total } }"
 """The smallest query that needs a token: no variables, one number back (for tests of the HTTP layer)."""
 VIEWER = "query Viewer { viewer { principalId roles authLevel workspaces allWorkspaces } }"
+
+# --- the approval workflow (CONTRACTS.md, "Approval workflow") ---
+VOTE = """
+mutation Vote($input: ControlPlaneExecutionApproveInput!) {
+  approveExecutionStep(input: $input) { executionId stepId status approvedAt approvalsGiven requiredApprovals }
+}"""
+RULE_FIELDS = (
+    "ruleId description matchTiers matchKeys matchWorkspaces approverRoles requiredApprovals allowSelfApproval "
+    "allowEdit timeoutSeconds onTimeout escalateToRoles policyVersion"
+)
+APPROVAL_REQUEST = f"""
+query Review($input: ControlPlaneApprovalGetInput!) {{
+  approvalRequest(input: $input) {{ request {{
+    executionId stepId workspaceId runId position key status riskTier riskReasons input originalInput
+    intentText requestedBy planId planHash reviewDigest awaitingSince deadline requiredApprovals
+    rule {{ {RULE_FIELDS} }}
+    approvals {{ actorId decision decidedAt note editedInput }}
+    viewerEligibility {{ canDecide reasons {{ code message }} }}
+    precedingSteps {{ stepId key status output }}
+  }} }}
+}}"""
+APPROVAL_POLICY = f"""
+query Policy {{
+  approvalPolicy {{ policyVersion digest rules {{ {RULE_FIELDS} }} }}
+}}"""
+INBOX = """
+query Inbox($input: ControlPlaneApprovalListInput!) {
+  pendingApprovals(input: $input) { total items {
+    executionId workspaceId stepId key riskTier awaitingSince requiredApprovals approvalsGiven deadline
+    reviewDigest viewerCanDecide
+  } }
+}"""
+DECIDE_MANY = """
+mutation DecideMany($input: ControlPlaneApprovalDecideManyInput!) {
+  decideExecutionSteps(input: $input) {
+    succeeded failed results { executionId stepId ok status code message currentStatus }
+  }
+}"""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from app.auth import AuthLevel
 from app.contracts.control_plane.approval import REVIEW_DIGEST_PATTERN
@@ -39,15 +39,18 @@ class ControlPlaneApprovalDecideManyInput(ContractModel):
     decided_by: ID
     decisions: Annotated[list[ControlPlaneApprovalDecisionItem], Field(min_length=1, max_length=MAX_DECISIONS)]
 
-    @model_validator(mode="after")
-    def _one_decision_per_step(self) -> ControlPlaneApprovalDecideManyInput:
+    @field_validator("decisions")
+    @classmethod
+    def _one_decision_per_step(
+        cls, decisions: list[ControlPlaneApprovalDecisionItem]
+    ) -> list[ControlPlaneApprovalDecisionItem]:
         seen: set[tuple[str, str]] = set()
-        for item in self.decisions:
+        for item in decisions:
             target = (item.execution_id, item.step_id)
             if target in seen:
                 raise ValueError(f"step {item.step_id!r} of execution {item.execution_id!r} is decided twice")
             seen.add(target)
-        return self
+        return decisions
 
 
 class ControlPlaneApprovalDecisionResult(ContractModel):
