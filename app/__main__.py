@@ -34,17 +34,17 @@ def _settings() -> Settings:
 
 async def _prepare(settings: Settings, seed: bool | None, seeds_dir: Path | None) -> str:
     from app.db import migrate
-    from app.seeding.player import default_dataset, load_seed
+    from app.seeding.player import default_dataset, load_seed, seeding_settings
     from app.server import build_services
 
-    services = build_services(settings)
+    dataset = default_dataset(seeds_dir) if seeds_dir else default_dataset()
+    services = build_services(seeding_settings(settings, dataset))
     try:
         await migrate.upgrade(services.database.engine)
         if seed is None:
             seed = not settings.is_production and await _is_empty(services.database)
         if not seed:
             return "kept"
-        dataset = default_dataset(seeds_dir) if seeds_dir else default_dataset()
         report = await load_seed(services.database, services.executor, dataset)
         return f"seeded {report.executions_added} executions"
     finally:

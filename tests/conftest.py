@@ -21,7 +21,7 @@ from starlette.applications import Starlette
 
 from app.db import migrate
 from app.db.database import Database
-from app.seeding.player import default_dataset, load_seed
+from app.seeding.player import default_dataset, load_seed, seeding_settings
 from app.server import Services, build_services, create_app
 from app.settings import Settings
 from tests.databases import (
@@ -91,9 +91,10 @@ def seeded_template(backend: Backend, tmp_path_factory: pytest.TempPathFactory) 
 
     async def build() -> str:
         url = await backend.template(directory)
-        services = build_services(make_settings(directory, url))
+        dataset = default_dataset()
+        services = build_services(seeding_settings(make_settings(directory, url), dataset))
         await migrate.upgrade(services.database.engine)
-        await load_seed(services.database, services.executor, default_dataset())
+        await load_seed(services.database, services.executor, dataset)
         await services.database.dispose()
         return url
 

@@ -19,7 +19,9 @@ decision, event), are cloned in bulk for every other index with
 - the events renumbered: each clone's events keep the template's order and take the next numbers of
   the gap-free sequence, from the same `event_counter` row the event log takes them from, in the same
   transaction,
-- a plan's `deterministic_hash` recomputed when its document changed.
+- a plan's `deterministic_hash` recomputed when its document changed, and every review digest (it
+  covers the execution and step ids and the plan hash) recomputed for the clone's,
+- None in a JSON column written as SQL NULL, as the services leave it (not JSON `null`).
 
 Clone i is therefore, row for row, what playing the shape under the name of i and the clock of i
 would have written (tests/integration/test_bulk_seed.py compares the two, and runs the invariant
@@ -40,14 +42,25 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import JSON, Table, bindparam, insert, null, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.contracts.executor import Executor
 from app.db.database import Database
-from app.db.tables import bundle_table, counter_table, event_table, execution_table, metadata, plan_table
+from app.db.tables import (
+    bundle_table,
+    counter_table,
+    event_table,
+    execution_table,
+    metadata,
+    plan_table,
+    run_table,
+    step_table,
+    vote_table,
+)
 from app.seeding.dataset import Scenario, ScenarioStep
 from app.seeding.player import ScenarioIds, ScenarioPlayer
+from app.services.approval.review import review_digest
 from app.services.kernel.canonical import sha256_digest
 from app.services.kernel.clock import replayed_as
 from app.services.kernel.event_log import EVENT_SEQUENCE
@@ -130,6 +143,34 @@ class _Template:
                 for column, value in row.items():
                     if (table, column) != (plan_table, "deterministic_hash") and _mentions(value, hashes):
                         raise ValueError(f"shape of {self.name}: {table.name}.{column} quotes a plan hash")
+        known = set(self._review_digests(self.rows))
+        quoted = {row["review_digest"] for row in self.rows.get(step_table, []) if row["review_digest"]}
+        quoted |= {row["review_digest"] for row in self.rows.get(vote_table, [])}
+        if quoted - known:
+            raise ValueError(f"shape of {self.name}: a review digest this builder cannot recompute")
+
+    @staticmethod
+    def _review_digests(rows: dict[Table, list[dict[str, Any]]]) -> list[str]:
+        """Every review digest the rows may quote, in one order for the template and its clones: each step
+        with each input it had (as planned, as edited by each vote) under its run's plan."""
+        plans = {row["id"]: row["deterministic_hash"] for row in rows.get(plan_table, [])}
+        run_plans = {row["id"]: plans.get(row["plan_id"]) for row in rows.get(run_table, [])}
+        digests: list[str] = []
+        for step in rows.get(step_table, []):
+            edits = [vote["edited_input"] for vote in rows.get(vote_table, []) if vote["step_id"] == step["id"]]
+            digests.extend(
+                review_digest(
+                    execution_id=step["execution_id"],
+                    step_id=step["id"],
+                    key=step["key"],
+                    step_input=step_input,
+                    risk_tier=step["risk_tier"],
+                    plan_hash=plan_hash,
+                )
+                for step_input in [step["input"], step["original_input"], *edits]
+                for plan_hash in [run_plans.get(step["run_id"]), *plans.values()]
+            )
+        return digests
 
     def clone(self, index: int, spacing: timedelta, first_sequence: int) -> dict[Table, list[dict[str, Any]]]:
         name, new, delta = self.name, execution_name(index, self.prefix), spacing * (index - self.index)
@@ -147,6 +188,15 @@ class _Template:
                 for offset, copy in enumerate(cloned):
                     copy["sequence"] = first_sequence + offset
             out[table] = cloned
+        # A review digest covers the execution and step ids and the plan hash: the clone's are its own.
+        digests = dict(zip(self._review_digests(self.rows), self._review_digests(out), strict=True))
+        redigest = _Redigest(digests)
+        for table, cloned in out.items():
+            json_columns = {column.name for column in table.c if isinstance(column.type, JSON)}
+            for copy in cloned:
+                for column, value in copy.items():
+                    # None in a JSON column is SQL NULL, as the services leave it (JSON `null` otherwise).
+                    copy[column] = null() if value is None and column in json_columns else redigest(value)
         return out
 
 
@@ -175,6 +225,22 @@ class _Rewrite:
             return value.replace(self.name, self.new)
         if _ISO.fullmatch(value) and (moment := datetime.fromisoformat(value)) in self.times:
             return _render(moment + self.delta, value)
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class _Redigest:
+    """Every string that is a template's review digest replaced by the clone's, JSON included."""
+
+    digests: dict[str, str]
+
+    def __call__(self, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.digests.get(value, value)
+        if isinstance(value, dict):
+            return {key: self(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self(item) for item in value]
         return value
 
 

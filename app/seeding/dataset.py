@@ -48,8 +48,14 @@ class Scenario(_Seed):
     actions: list[Action] = []
 
 
+APPROVAL_POLICY_FILE = "approval-policy.json"
+"""The approval policy the scenarios of a seed directory are played under (when the directory has one)."""
+
+
 class DemoDataset(_Seed):
     scenarios: list[Scenario] = []
+    approval_policy_file: Path | None = None
+    """Requests the scenarios open keep these terms, whatever policy the server runs later."""
 
 
 def read_scenarios(directory: Path) -> DemoDataset:
@@ -62,4 +68,5 @@ def read_scenarios(directory: Path) -> DemoDataset:
     duplicates = sorted({name for name in names if names.count(name) > 1})
     if duplicates:
         raise ValueError(f"seed scenarios named more than once: {', '.join(duplicates)}")
-    return DemoDataset(scenarios=scenarios)
+    policy = directory / APPROVAL_POLICY_FILE
+    return DemoDataset(scenarios=scenarios, approval_policy_file=policy if policy.is_file() else None)

@@ -10,6 +10,7 @@ changes nothing.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -23,11 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth import Principal
 from app.contracts.control_plane.statuses import StepStatus
 from app.contracts.executor import Executor
-from app.contracts.model import OperationSpec
+from app.contracts.model import OperationSpec, UnitOfWorkFactory
 from app.db.database import Database
 from app.db.tables import execution_table
 from app.seeding.dataset import DemoDataset, Scenario, read_scenarios
+from app.services.approval.sweeper import sweep
 from app.services.kernel.clock import replayed_as
+from app.settings import Settings
 
 SEEDS_DIR = Path(__file__).resolve().parents[2] / "seeds"
 _PREFIXES = {"exe": "exec", "int": "int", "pln": "plan"}
@@ -63,10 +66,14 @@ class ScenarioIds:
 
 
 class ScenarioPlayer:
-    def __init__(self, executor: Executor[AsyncSession], scenario: Scenario) -> None:
+    def __init__(
+        self, executor: Executor[AsyncSession], scenario: Scenario, uow: UnitOfWorkFactory[AsyncSession] | None = None
+    ) -> None:
         self.executor = executor
         self.scenario = scenario
+        self.uow = uow
         self.tick = 0
+        self.waited = timedelta()
         self.execution_id = f"exec-{scenario.name}"
         self.intent_id = f"int-{scenario.name}"
         self.plan_id = ""
@@ -74,7 +81,7 @@ class ScenarioPlayer:
         self.steps: list[str] = []
 
     def now(self) -> Any:
-        return self.scenario.at + timedelta(seconds=self.tick * self.scenario.every_seconds)
+        return self.scenario.at + timedelta(seconds=self.tick * self.scenario.every_seconds) + self.waited
 
     def spec(self, key: str) -> OperationSpec:
         """The contract by key, from the executor's registry (contracts are imported in one place)."""
@@ -175,6 +182,34 @@ class ScenarioPlayer:
         raw = {"execution_id": self.execution_id, "step_id": await self.next_step(StepStatus.AWAITING_APPROVAL)}
         await self.call("controlPlane.execution.approve", raw | {"approved_by": op, "note": note}, op)
 
+    async def vote(self, argument: str | None) -> None:
+        """`{vote = "erin: note"}`: an approval by another admin (one vote toward a quorum)."""
+        who, _, note = (argument or self.scenario.operator).partition(":")
+        raw = {"execution_id": self.execution_id, "step_id": await self.next_step(StepStatus.AWAITING_APPROVAL)}
+        await self.call(
+            "controlPlane.execution.approve",
+            raw | {"approved_by": who.strip(), "note": note.strip() or None},
+            who.strip(),
+        )
+
+    async def edit(self, argument: str | None) -> None:
+        """`{edit = '{"replicas": 1}'}`: the operator approves with this input instead (where the rule allows)."""
+        op = self.scenario.operator
+        raw = {"execution_id": self.execution_id, "step_id": await self.next_step(StepStatus.AWAITING_APPROVAL)}
+        edited = json.loads(argument or "{}")
+        await self.call("controlPlane.execution.approve", raw | {"approved_by": op, "edited_input": edited}, op)
+
+    async def wait(self, argument: str | None) -> None:
+        """`{wait = "3700"}`: the clock moves on this many seconds (nobody acts meanwhile)."""
+        self.waited += timedelta(seconds=int(argument or "0"))
+
+    async def sweep(self, _: str | None) -> None:
+        """The deadline sweeper runs once at the scenario's clock (as every server process does)."""
+        if self.uow is None:
+            raise SeedError(f"seed scenario {self.scenario.name!r}: sweep needs the database")
+        await sweep(self.uow, now=self.now())
+        self.tick += 1
+
     async def reject(self, reason: str | None) -> None:
         op = self.scenario.operator
         raw = {"execution_id": self.execution_id, "step_id": await self.next_step(StepStatus.AWAITING_APPROVAL)}
@@ -220,6 +255,10 @@ class ScenarioPlayer:
         "complete": complete,
         "fail": fail,
         "approve": approve,
+        "vote": vote,
+        "edit": edit,
+        "wait": wait,
+        "sweep": sweep,
         "reject": reject,
         "cancel": cancel,
         "retry": retry,
@@ -242,11 +281,18 @@ async def load_seed(database: Database, executor: Executor[AsyncSession], datase
     for scenario in dataset.scenarios:
         if f"exec-{scenario.name}" in existing:
             continue
-        player = ScenarioPlayer(executor, scenario)
+        player = ScenarioPlayer(executor, scenario, database.unit_of_work)
         with replayed_as(player.now, ScenarioIds(scenario.name)):
             actions += await player.play()
         added += 1
     return SeedReport(executions_added=added, actions=actions)
+
+
+def seeding_settings(settings: Settings, dataset: DemoDataset) -> Settings:
+    """The settings to play `dataset` with: the server's, under the data set's approval policy if it has one."""
+    if dataset.approval_policy_file is None:
+        return settings
+    return settings.model_copy(update={"approval_policy_file": dataset.approval_policy_file})
 
 
 def default_dataset(directory: Path = SEEDS_DIR) -> DemoDataset:

@@ -11,7 +11,7 @@ from app.contracts.types import ID, ContractModel, JSONObject, Timestamp
 
 MAX_REQUIRED_APPROVALS = 20
 """The largest quorum a rule may ask for: more distinct people than this never answer in time."""
-MAX_TIMEOUT_SECONDS = 30 * 24 * 3600
+MAX_TIMEOUT_SECONDS = 366 * 24 * 3600
 REVIEW_DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"
 ROLE_PATTERN = r"^[a-z][a-z0-9_.:-]{0,63}$"
 
