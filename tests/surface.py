@@ -35,6 +35,7 @@ QUERY_FIELDS = {
     "controlPlane.approval.list": "pendingApprovals",  # project addition
     "controlPlane.approval.get": "approvalRequest",  # project addition
     "controlPlane.approval.policy": "approvalPolicy",  # project addition
+    "controlPlane.event.list": "events",  # project addition
     "controlPlane.contract.list": "contracts",  # project addition
     "controlPlane.identity.viewer": "viewer",  # project addition
     "controlPlane.skill.verify": "skillVerification",

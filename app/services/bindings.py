@@ -20,7 +20,7 @@ from app.services.approval import decide_many, decisions, queue, request
 from app.services.approval.interface import ApprovalTerms
 from app.services.approval.policy import PolicyReader
 from app.services.approval.rules import ApprovalPolicy, PolicyError, load_policy
-from app.services.audit import evidence, lane_queries, trace
+from app.services.audit import events, evidence, lane_queries, trace
 from app.services.audit.explanation import Explainer
 from app.services.audit.plan_verification import PlanVerifier
 from app.services.lifecycle import prechecks, reads, runner_reports, runs, viewer
@@ -101,6 +101,7 @@ def handlers_by_key(registry: Registry, settings: Settings | None = None) -> dic
         "controlPlane.execution.evidence.export": evidence.export_evidence,
         "controlPlane.execution.evidence.get": evidence.get_bundle,
         "controlPlane.trace.get": trace.get_trace,
+        "controlPlane.event.list": events.list_events,
         "controlPlane.policy.explain": Explainer(policy).explain,
         "controlPlane.execution.lane.get": lane_queries.get_lane,
         "controlPlane.execution.lane.list": lane_queries.list_lanes,

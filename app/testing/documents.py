@@ -191,3 +191,12 @@ mutation DecideMany($input: ControlPlaneApprovalDecideManyInput!) {
     succeeded failed results { executionId stepId ok status code message currentStatus }
   }
 }"""
+
+# --- the event log (CONTRACTS.md, "Event log and live delivery") ---
+EVENT_FIELDS = (
+    "cursor position key version workspaceId executionId runId stepId actorId streamVersion occurredAt payload"
+)
+EVENTS = f"""
+query Events($input: ControlPlaneEventListInput!) {{
+  events(input: $input) {{ endCursor hasMore items {{ {EVENT_FIELDS} }} }}
+}}"""

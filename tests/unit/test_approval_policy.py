@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from app.__main__ import cli
 from app.services.approval.rules import BUILTIN_POLICY, PolicyError, load_policy, parse_policy, rule_document
 
-EXAMPLE = {
+EXAMPLE: dict[str, Any] = {
     "policyVersion": "2026-12-a",
     "rules": [
         {

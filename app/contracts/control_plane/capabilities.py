@@ -73,6 +73,7 @@ CAPABILITIES = (
         description="Traces, lanes, policy explanations and evidence of what executions did.",
         requires=(CORE,),
         provides=(
+            "controlPlane.event.list",
             "controlPlane.plan.verify",
             "controlPlane.execution.evidence.export",
             "controlPlane.execution.evidence.get",
