@@ -26,6 +26,8 @@ from app.testing.documents import (
     APPROVAL_REQUEST,
     DECIDE_MANY,
     INBOX,
+    LANE,
+    LANES,
     REJECT,
     TRACE,
     VOTE,
@@ -517,3 +519,19 @@ async def test_a_policy_change_never_rewrites_an_open_request(execute, token, li
         assert out["status"] == "approved"  # two votes, as the stored terms say, not three
     finally:
         await later.state.services.database.dispose()
+
+
+async def test_lanes_count_the_votes_a_quorum_still_lacks(execute, token, life):
+    step = await awaiting(life, DEPLOY, 2)
+
+    async def lane() -> tuple[list[str], int]:
+        detail = (await execute(LANE, {"input": {"runId": life.run_id}}))["executionLane"]["run"]
+        summary = (await execute(LANES, {"input": {"laneKey": "review", "limit": 200}}))["executionLanes"]["items"]
+        mine = [item["missingApprovalCount"] for item in summary if item["runId"] == life.run_id]
+        return detail["missingApprovals"], mine[0] if mine else 0
+
+    assert await lane() == (["step 2 deploy.production (0 of 2 approvals)"], 2)
+    await vote(execute, token, life, step, "erin")
+    assert await lane() == (["step 2 deploy.production (1 of 2 approvals)"], 1)
+    await vote(execute, token, life, step, "frank")
+    assert await lane() == ([], 0)  # approved: the run left the review lane, nothing is missing

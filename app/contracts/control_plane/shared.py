@@ -96,6 +96,7 @@ class ControlPlaneExecutionLaneSummary(ContractModel):
     pending_approval_count: int
     missing_evidence_count: int | None = None
     missing_approval_count: int | None = None
+    """Approvals still missing: the votes each undecided request lacks, summed."""
     recommended_next_lane: str | None = None
     updated_at: Timestamp
 

@@ -7,7 +7,8 @@ from stored state only (statuses, steps, decisions, events, evidence exports); n
 | lanePhase | the run's state; before a run: intake / planned / verified / plan_rejected |
 | objective | the state and the next step (position, key, tier) |
 | pendingApprovalCount | steps awaiting a decision |
-| missingApprovals | steps that require approval and are neither decided nor skipped |
+| missingApprovals | steps that require approval and are neither decided nor skipped, with the votes |
+|  | a quorum still lacks (`step 2 rollout.production (1 of 2 approvals)`); the count is of votes |
 | missingEvidence | `plan.verified` until the plan is verified; `approval:<key>` per reached step that |
 |  | requires approval and has no decision; `bundle` once the run has ended without a bundle |
 | evidenceCompleteness | 1 - missing evidence / required evidence |
@@ -20,7 +21,7 @@ from stored state only (statuses, steps, decisions, events, evidence exports); n
 | evidenceBundleCount, snapshotRef | evidence bundles of the run, the latest one's id |
 | approvalCount | decisions on the execution's steps |
 | transitionCount | events recorded for the run |
-| queueSkew | seconds the oldest step awaiting a decision has waited (0 when none) |
+| queueSkew | seconds the oldest request awaiting a decision has waited (0 when none) |
 | cleanupStatus | after the end: retryable (failed with steps left), clean otherwise |
 | retryCount | attempt - 1 |
 """
@@ -144,6 +145,13 @@ class StepFacts:
     decided: bool
     error_code: str | None
     updated_at: datetime
+    required_approvals: int = 1
+    approvals_given: int = 0
+    awaiting_since: datetime | None = None
+
+    @property
+    def missing_votes(self) -> int:
+        return max(self.required_approvals - self.approvals_given, 1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +187,9 @@ class RunFacts:
                     s.decided_by is not None,
                     s.error_code,
                     s.updated_at,
+                    s.required_approvals or 1,
+                    s.approvals_given or 0,
+                    s.awaiting_since,
                 )
                 for s in steps
             ],
@@ -195,6 +206,12 @@ def _label(step: StepFacts) -> str:
     return f"step {step.position} {step.key}"
 
 
+def _missing_approval(step: StepFacts) -> str:
+    if step.required_approvals > 1:
+        return f"{_label(step)} ({step.approvals_given} of {step.required_approvals} approvals)"
+    return _label(step)
+
+
 @dataclass(frozen=True, slots=True)
 class _Derived:
     key: str
@@ -204,6 +221,7 @@ class _Derived:
     missing_evidence: list[str]
     required_evidence: int
     missing_approvals: list[str]
+    missing_votes: int
     blocking_risks: list[str]
     pending_approvals: int
     next_lane: str | None
@@ -224,9 +242,8 @@ def _derive(facts: RunFacts) -> _Derived:
         required.append("bundle")
         if facts.bundle_count == 0:
             missing.append("bundle")
-    missing_approvals = [
-        _label(s) for s in steps if s.requires_approval and not s.decided and s.status != StepStatus.SKIPPED
-    ]
+    undecided = [s for s in steps if s.requires_approval and not s.decided and s.status != StepStatus.SKIPPED]
+    missing_approvals = [_missing_approval(s) for s in undecided]
     risks = [f"{_label(s)} is {s.risk_tier} risk and awaits a decision" for s in awaiting]
     risks += [f"{_label(s)} failed: {s.error_code}" for s in steps if s.status == StepStatus.FAILED]
     if facts.state == ExecutionStatus.PAUSED:
@@ -240,6 +257,7 @@ def _derive(facts: RunFacts) -> _Derived:
         missing_evidence=missing,
         required_evidence=len(required),
         missing_approvals=missing_approvals,
+        missing_votes=sum(s.missing_votes for s in undecided),
         blocking_risks=risks,
         pending_approvals=len(awaiting),
         next_lane=_next_lane(
@@ -295,14 +313,14 @@ def run_summary(facts: RunFacts) -> ControlPlaneExecutionLaneSummary:
         evidence_completeness=round(1 - len(d.missing_evidence) / d.required_evidence, 4),
         pending_approval_count=d.pending_approvals,
         missing_evidence_count=len(d.missing_evidence),
-        missing_approval_count=len(d.missing_approvals),
+        missing_approval_count=d.missing_votes,
     )
 
 
 def run_detail(facts: RunFacts) -> ControlPlaneExecutionLaneDetail:
     d = _derive(facts)
     ended = is_terminal(facts.state)
-    waiting = [s.updated_at for s in facts.steps if s.status == StepStatus.AWAITING_APPROVAL]
+    waiting = [s.awaiting_since or s.updated_at for s in facts.steps if s.status == StepStatus.AWAITING_APPROVAL]
     completed = sum(1 for s in facts.steps if s.status == StepStatus.COMPLETED)
     if not ended:
         team, cleanup = f"waiting_on_{d.owner}", None
