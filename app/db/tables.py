@@ -200,6 +200,10 @@ class ApprovalDecision(SQLModel, table=True):
     actor: str = Field(max_length=128)
     note: str | None = None
     decided_at: datetime = Field(sa_type=UTCDateTime)
+    original_input: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    """When the approved input was edited: the input as planned ..."""
+    edited_input: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
+    """... and the input that was approved (and will run)."""
 
 
 class ExecutionEvent(SQLModel, table=True):

@@ -24,7 +24,9 @@ from app.settings import Settings
 from app.testing.documents import (
     APPROVAL_POLICY,
     APPROVAL_REQUEST,
+    BUNDLE,
     DECIDE_MANY,
+    EXPORT,
     INBOX,
     LANE,
     LANES,
@@ -33,7 +35,7 @@ from app.testing.documents import (
     VOTE,
 )
 from tests.conftest import Execute, MintToken, error_of, make_settings, snapshot
-from tests.integration.helpers import events
+from tests.integration.helpers import decision_rows, events
 from tests.integration.lifecycle import Lifecycle
 
 POLICY = {
@@ -357,6 +359,11 @@ async def test_approve_with_edits_replaces_the_input_and_discards_votes_for_the_
     approved = rows[-1]["payload"]
     assert (approved["inputEdited"], approved["approvers"]) == (True, ["erin", "frank"])
     assert approved["reviewDigest"] == request["reviewDigest"]
+    (decision,) = await decision_rows(database, step)
+    assert (decision["original_input"], decision["edited_input"]) == (
+        {"region": "eu-west-1", "replicas": 3},
+        edited_input,
+    )
     trace = await execute(TRACE, {"input": {"executionId": life.execution_id, "includePayloads": True}})
     entries = [entry for entry in trace["trace"]["entries"] if entry["stage"] == "step.approvalRecorded"]
     assert [entry["actorId"] for entry in entries] == ["frank", "erin", "frank"]
@@ -535,3 +542,26 @@ async def test_lanes_count_the_votes_a_quorum_still_lacks(execute, token, life):
     assert await lane() == (["step 2 deploy.production (1 of 2 approvals)"], 1)
     await vote(execute, token, life, step, "frank")
     assert await lane() == ([], 0)  # approved: the run left the review lane, nothing is missing
+
+
+async def test_the_evidence_bundle_holds_the_votes_and_the_edit(execute, token, life):
+    step = await awaiting(life, DEPLOY, 2)
+    edited_input = {"region": "eu-west-1", "replicas": 1}
+    await vote(execute, token, life, step, "erin", editedInput=edited_input)
+    await vote(execute, token, life, step, "frank")
+    await life.run_step(2)
+    await life.run_step(3)
+    exported = await execute(EXPORT, {"input": {"runId": life.run_id, "exportedBy": "dana"}})
+    bundle_id = exported["exportExecutionEvidence"]["bundleId"]
+    bundle = (await execute(BUNDLE, {"input": {"runId": life.run_id, "bundleId": bundle_id}}))["evidenceBundle"][
+        "bundle"
+    ]
+    (deploy,) = [s for s in bundle["steps"] if s["stepId"] == step]
+    assert (deploy["input"], deploy["originalInput"]) == (edited_input, {"region": "eu-west-1", "replicas": 3})
+    assert deploy["approvalRule"]["ruleId"] == "prod-deploys"
+    assert [(v["actor"], v["editedInput"]) for v in bundle["votes"]] == [("erin", edited_input), ("frank", None)]
+    (decision,) = [d for d in bundle["decisions"] if d["stepId"] == step]
+    assert (decision["originalInput"], decision["editedInput"]) == (
+        {"region": "eu-west-1", "replicas": 3},
+        edited_input,
+    )

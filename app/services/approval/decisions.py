@@ -413,9 +413,12 @@ async def _vote(session: AsyncSession, ask: Ask, request: Request, counted: _Cou
     )
 
 
-async def record_decision(session: AsyncSession, ask: Ask, at: datetime) -> None:
-    """The request's outcome (one row per step: the schema refuses a second)."""
+async def record_decision(session: AsyncSession, ask: Ask, at: datetime, edit: tuple[Any, Any] | None = None) -> None:
+    """The request's outcome (one row per step: the schema refuses a second); `edit` is (the input as
+    planned, the input approved) when an approver edited it."""
     row = {
+        "original_input": edit[0] if edit else None,
+        "edited_input": edit[1] if edit else None,
         "id": new_id("dec"),
         "step_id": ask.step_id,
         "execution_id": ask.execution_id,
@@ -500,7 +503,9 @@ async def cast_approval(session: AsyncSession, ask: Ask) -> Settled:
     )
     events: list[NewEvent] = [move.event(step_approval_recorded.SPEC, recorded, step_id=ask.step_id)]
     if status == StepStatus.APPROVED:
-        await record_decision(session, ask, at)
+        edited = ask.edited_input is not None or row.original_input is not None
+        planned = row.original_input if row.original_input is not None else original_input
+        await record_decision(session, ask, at, (planned, ask.edited_input or row.input) if edited else None)
         await resume_after_approval(session, ask.execution_id, at)
         approvers = (
             [ask.actor]

@@ -28,6 +28,7 @@ from app.db.tables import execution_table as execution_t
 from app.db.tables import intent_table as intent_t
 from app.db.tables import plan_table as plan_t
 from app.db.tables import step_table as step_t
+from app.db.tables import vote_table as vote_t
 from app.errors import NotFound
 from app.services.kernel.canonical import sha256_digest
 from app.services.kernel.clock import new_id, utcnow
@@ -50,6 +51,9 @@ async def _build(session: AsyncSession, run: Any, execution: Any, state: str) ->
     )
     decisions = await session.execute(
         select(decision_t).where(decision_t.c.execution_id == execution.id).order_by(decision_t.c.decided_at)
+    )
+    votes = await session.execute(
+        select(vote_t).where(vote_t.c.execution_id == execution.id).order_by(vote_t.c.decided_at, vote_t.c.id)
     )
     events = await session.execute(
         select(event_t)
@@ -120,8 +124,25 @@ async def _build(session: AsyncSession, run: Any, execution: Any, state: str) ->
                 "decidedBy": s.decided_by,
                 "decidedAt": _time(s.decided_at),
                 "decisionNote": s.decision_note,
+                "input": s.input,
+                "originalInput": s.original_input,
+                "approvalRule": s.approval_rule,
+                "requiredApprovals": s.required_approvals,
+                "reviewDigest": s.review_digest,
             }
             for s in steps
+        ],
+        "votes": [
+            {
+                "stepId": v.step_id,
+                "actor": v.actor,
+                "decision": v.decision,
+                "note": v.note,
+                "editedInput": v.edited_input,
+                "reviewDigest": v.review_digest,
+                "decidedAt": _time(v.decided_at),
+            }
+            for v in votes
         ],
         "decisions": [
             {
@@ -131,6 +152,8 @@ async def _build(session: AsyncSession, run: Any, execution: Any, state: str) ->
                 "actor": d.actor,
                 "note": d.note,
                 "decidedAt": _time(d.decided_at),
+                "originalInput": d.original_input,
+                "editedInput": d.edited_input,
             }
             for d in decisions
         ],
