@@ -74,8 +74,9 @@ APPROVE_CONTRACT = contract("controlPlane.execution.approve")
 DEPLOY = {"executionId": "exec-acme-deploy-42", "stepId": "step-acme-deploy-42-3"}
 MIGRATE_SCHEMA = {"executionId": "exec-globex-migrate-9", "stepId": "step-globex-migrate-9-2"}
 PAYOUT = {"executionId": "exec-initech-payout-2", "stepId": "step-initech-payout-2-2"}
-SEEDED_AWAITING = 5  # steps of the demo data set awaiting a decision
-SEEDED_EXECUTIONS = 16
+# Steps of the demo data set awaiting a decision (approvals.toml adds a half-approved quorum, an escalated one).
+SEEDED_AWAITING = 7
+SEEDED_EXECUTIONS = 20  # demo.toml 16, approvals.toml 4
 SEEDED_REASON = "Vendor list includes two accounts flagged by finance; payout must wait for the quarterly review."
 
 

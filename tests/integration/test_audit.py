@@ -95,7 +95,8 @@ async def test_trace_tells_the_whole_life_in_order(life: Lifecycle, database) ->
         ("step.started", "running", "rita", 1),
         ("step.completed", "completed", "rita", 1),
         ("step.approvalRequested", AWAITING, "rita", 2),
-        ("step.approved", "approved", "dana", 2),
+        ("step.approvalRecorded", AWAITING, "erin", 2),
+        ("step.approved", "approved", "erin", 2),
         ("step.started", "running", "rita", 2),
         ("step.completed", "completed", "rita", 2),
         ("step.started", "running", "rita", 3),
@@ -127,7 +128,17 @@ async def test_trace_tells_the_whole_life_in_order(life: Lifecycle, database) ->
 
     with_payloads = await life.call(TRACE, {"executionId": life.execution_id, "includePayloads": True})
     assert [e["metadata"]["payload"] for e in with_payloads["entries"]] == [row["payload"] for row in rows]
-    assert with_payloads["entries"][7]["metadata"]["payload"]["note"] == "Change window open."
+    recorded, approved = (with_payloads["entries"][index]["metadata"]["payload"] for index in (7, 8))
+    assert (recorded["note"], recorded["approvalsGiven"], recorded["requiredApprovals"]) == (
+        "Change window open.",
+        1,
+        1,
+    )
+    assert (approved["note"], approved["approvedBy"], approved["approvers"]) == (
+        "Change window open.",
+        "erin",
+        ["erin"],
+    )
     # Explicitly false is the default.
     without = await life.call(TRACE, {"executionId": life.execution_id, "includePayloads": False})
     assert without == trace
@@ -150,8 +161,8 @@ async def test_trace_tells_a_rejection_from_a_failure(new_life) -> None:
     await journey_rejected(rejected)
     entries = (await rejected.call(TRACE, {"executionId": rejected.execution_id}))["entries"]
     assert [(e["stage"], e["status"], e["actorId"]) for e in entries][-3:] == [
-        ("step.blocked", "rejected", "dana"),
-        ("execution.failed", "rejected", "dana"),  # the execution's status after a rejection
+        ("step.blocked", "rejected", "erin"),
+        ("execution.failed", "rejected", "erin"),  # the execution's status after a rejection
         ("evidence.exported", "exported", "dana"),
     ]
     failed = new_life()
@@ -227,7 +238,7 @@ async def test_policy_explanation_through_the_plan_life(life: Lifecycle, databas
     await life.approve(2, note="Window open.")
     explained = await life.call(EXPLAIN, step_2)
     assert explained["verdict"] == "approved"
-    assert explained["reasons"][-1] == "approved by dana: Window open."
+    assert explained["reasons"][-1] == "approved by erin: Window open."
 
 
 async def test_policy_explanation_of_a_rejected_decision_and_a_rejected_plan(new_life) -> None:
@@ -237,7 +248,7 @@ async def test_policy_explanation_of_a_rejected_decision_and_a_rejected_plan(new
     await decided.reject(2, reason="Freeze.")
     explained = await decided.call(EXPLAIN, {"executionId": decided.execution_id, "stepId": decided.step(2)})
     assert explained["verdict"] == "rejected"
-    assert explained["reasons"][-1] == "rejected by dana: Freeze."
+    assert explained["reasons"][-1] == "rejected by erin: Freeze."
 
     blocked = new_life()
     await blocked.prepared({"steps": [{"key": "fetch.logs"}, {"key": "frobnicate.widget"}]})
@@ -536,7 +547,7 @@ async def test_lanes_of_runs_in_every_state(new_life, database, empty) -> None: 
         "recommendedNextLane": None,
         "evidenceBundleCount": 0,
         "approvalCount": 1,
-        "transitionCount": 10,
+        "transitionCount": 11,  # approvalRecorded and approved: the vote, then the outcome
         "queueSkew": 0,
         "cleanupStatus": "clean",
         "retryCount": 0,
@@ -550,7 +561,7 @@ async def test_lanes_of_runs_in_every_state(new_life, database, empty) -> None: 
         "terminalReadiness": "ready",
         "missingEvidence": [],
         "evidenceBundleCount": 1,
-        "transitionCount": 11,
+        "transitionCount": 12,
         "snapshotRef": exported["bundleId"],
         "updatedAt": after["updatedAt"],
     }

@@ -2,19 +2,21 @@
 
 The operations come from `build_registry().operations`, so a new contract joins the matrix by itself; its
 GraphQL document is generated from the spec (field name, kind, input type, selecting `__typename`, and
-`total` for lists), and its input comes from SAMPLES below, keyed by contract key:
-`test_every_operation_has_a_sample_input` names every operation that has none yet.
+`total`, the items' `executionId` and each item's result where the output has them), and its input comes
+from SAMPLES below, keyed by contract key: `test_every_operation_has_a_sample_input` names every operation
+that has none yet.
 
-Matrix size today: 30 operations × 11 token kinds = 330 cells (on each database).
+Matrix size today: 34 operations × 11 token kinds = 374 cells (on each database).
 
 The expected answer of a cell is computed, never listed: a broken token (none, bad signature, expired,
 wrong audience, wrong issuer, `alg: none`) is UNAUTHENTICATED unless the contract is anonymous; below the
 contract's auth level (anonymous < user < runner < admin) it is FORBIDDEN; then the workspace rule by the
 sample's scope: the samples target ws-acme objects of the seeds, so for a caller without a ws-acme grant an
-id-addressed operation is NOT_FOUND, a list is empty (total 0) but answers, submitIntent into ws-acme is
-FORBIDDEN, and the registry-wide skill commands are FORBIDDEN to anyone without `*`. Everything else gets
-through: it succeeds, or fails for a domain reason (CONFLICT: an earlier cell already moved the object),
-never UNAUTHENTICATED, FORBIDDEN, NOT_FOUND or an internal error.
+id-addressed operation is NOT_FOUND, a list answers without them (empty when filtered on ws-acme),
+submitIntent into ws-acme is FORBIDDEN, decideExecutionSteps answers with every item NOT_FOUND (each item
+is decided on its own), and the registry-wide skill commands are FORBIDDEN to anyone without `*`.
+Everything else gets through: it succeeds, or fails for a domain reason (CONFLICT: an earlier cell already
+moved the object), never UNAUTHENTICATED, FORBIDDEN, NOT_FOUND or an internal error.
 
 Every refused cell leaves the database exactly as it was (snapshot before and after). The module shares one
 app and database (the fixtures override conftest's per-test ones), so cells that get through change data
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import json
 import time
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
@@ -35,13 +38,17 @@ import jwt
 import pytest
 import pytest_asyncio
 from gql.transport.exceptions import TransportQueryError
+from sqlalchemy import select
 
 from app.auth import AuthLevel
 from app.contracts.control_plane import build_registry
 from app.contracts.model import Kind, OperationSpec
+from app.db.database import Database
+from app.db.tables import execution_table
 from app.server import create_app
 from app.testing import documents as d
 from tests.conftest import error_of, make_settings, snapshot
+from tests.integration.helpers import fetch
 from tests.skill_fixtures import ARTIFACT_DIGEST, SKILL_KEY, VERSION, policy_document, signed
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -103,6 +110,12 @@ def document_of(spec: OperationSpec) -> str:
     """The operation's GraphQL document, from the spec alone."""
     operation = "mutation" if spec.kind is Kind.COMMAND else "query"
     selection = "__typename total" if "total" in spec.output.model_fields else "__typename"
+    if "results" in spec.output.model_fields:
+        selection += " results { ok code }"
+    items = spec.output.model_fields.get("items")
+    if items is not None:
+        (item,) = typing.get_args(items.annotation)  # list[Item]
+        selection += " items { executionId }" if "execution_id" in item.model_fields else " items { __typename }"
     if not spec.input.model_fields:
         return f"{operation} {{ {spec.field_name} {{ {selection} }} }}"
     return f"{operation} Cell($input: {spec.input.__name__}!) {{ {spec.field_name}(input: $input) {{ {selection} }} }}"
@@ -114,9 +127,13 @@ class Scope(Enum):
     ADDRESSED = "addressed"
     """Names an object of ws-acme by id: NOT_FOUND without a ws-acme grant."""
     LISTED = "listed"
-    """Lists ws-acme objects: an empty answer (total 0) without a ws-acme grant."""
+    """Lists ws-acme objects: without a ws-acme grant, none of them (an empty answer, total 0, when the sample
+    filters on ws-acme; a list without a workspace filter shows only the granted workspaces' objects)."""
     SUBMITTED = "submitted"
     """Names ws-acme as the workspace to create in: FORBIDDEN without a ws-acme grant."""
+    ITEMIZED = "itemized"
+    """Names ws-acme objects item by item, each answered on its own: without a ws-acme grant the request
+    answers, every item NOT_FOUND."""
     REGISTRY = "registry"
     """Changes what every workspace sees: FORBIDDEN without `*`."""
     GLOBAL = "global"
@@ -138,6 +155,7 @@ INSTALL = {
     "input": {"skillKey": SKILL_KEY, "version": VERSION, "artifactDigest": ARTIFACT_DIGEST, "manifest": signed()}
 }
 A, L, S, R, G = Scope.ADDRESSED, Scope.LISTED, Scope.SUBMITTED, Scope.REGISTRY, Scope.GLOBAL
+EACH = Scope.ITEMIZED
 REPORT = {"runId": "run-acme-report-12-1", "stepId": "step-acme-report-12-2"}
 SAMPLES: dict[str, Sample] = {
     "controlPlane.execution.approve": Sample(
@@ -162,13 +180,26 @@ SAMPLES: dict[str, Sample] = {
     "controlPlane.runner.stepStarted": Sample(A, REPORT),
     "controlPlane.runner.stepCompleted": Sample(A, REPORT | {"output": {"rows": 12}}),
     "controlPlane.runner.stepFailed": Sample(A, REPORT | {"errorCode": "TIMEOUT", "message": "No answer."}),
+    "controlPlane.approval.decideMany": Sample(
+        EACH,
+        by(
+            "decidedBy",
+            decisions=[
+                {"executionId": "exec-acme-deploy-42", "stepId": "step-acme-deploy-42-3", "decision": "approve"},
+            ],
+        ),
+    ),
     "controlPlane.approval.list": Sample(L, {"workspaceId": "ws-acme"}),
+    "controlPlane.approval.get": Sample(A, {"executionId": "exec-acme-deploy-42", "stepId": "step-acme-deploy-42-3"}),
+    "controlPlane.approval.policy": Sample(G, {}),
     "controlPlane.contract.list": Sample(G, {}),
+    "controlPlane.event.list": Sample(L, {"workspaceId": "ws-acme", "limit": 5}),
     "controlPlane.execution.evidence.get": Sample(A, {"runId": "run-acme-digest-8-1"}),
     "controlPlane.execution.get": Sample(A, {"executionId": "exec-acme-deploy-42"}),
     "controlPlane.execution.list": Sample(L, {"workspaceId": "ws-acme"}),
     "controlPlane.execution.lane.get": Sample(A, {"runId": "run-acme-deploy-42-1"}),
-    # The lane list has no workspace filter; of the seeds only ws-acme has a lane complete and done.
+    # The lane list has no workspace filter: ws-acme (digest-8) and ws-globex (rollout-3) have a lane complete
+    # and done, and a caller sees only its own workspaces' lanes.
     "controlPlane.execution.lane.list": Sample(L, {"laneKey": "complete", "laneStatus": "done"}),
     "controlPlane.policy.explain": Sample(A, {"executionId": "exec-acme-deploy-42"}),
     "controlPlane.skill.list": Sample(G, {"includeDisabled": True}),
@@ -242,8 +273,16 @@ def bearer_of(kind: TokenKind, services, token) -> str | None:
 
 # --- the expected answer of a cell -----------------------------------------------------------------
 
+
+async def workspaces_of(database: Database, execution_ids: set[str]) -> set[str]:
+    rows = await fetch(database, select(execution_table.c.workspace_id).where(execution_table.c.id.in_(execution_ids)))
+    assert len(rows) == len(execution_ids) or not execution_ids
+    return {row["workspace_id"] for row in rows}
+
+
 THROUGH = "gets through"
 EMPTY = "empty"
+ITEMS_NOT_FOUND = "every item NOT_FOUND"
 REFUSALS = frozenset({"UNAUTHENTICATED", "FORBIDDEN", "NOT_FOUND"})
 DOMAIN_ERRORS = frozenset({"CONFLICT"})
 """What a call that got through may still answer: its object was already moved by an earlier cell."""
@@ -264,7 +303,12 @@ def expected(spec: OperationSpec, scope: Scope, kind: TokenKind) -> str:
         return THROUGH if "*" in grants else "FORBIDDEN"
     if "*" in grants or "ws-acme" in grants:
         return THROUGH
-    return {Scope.ADDRESSED: "NOT_FOUND", Scope.LISTED: EMPTY, Scope.SUBMITTED: "FORBIDDEN"}[scope]
+    return {
+        Scope.ADDRESSED: "NOT_FOUND",
+        Scope.LISTED: EMPTY,
+        Scope.SUBMITTED: "FORBIDDEN",
+        Scope.ITEMIZED: ITEMS_NOT_FOUND,
+    }[scope]
 
 
 CELLS = [pytest.param(spec, kind, id=f"{spec.field_name}-{kind.name}") for spec in OPERATIONS for kind in KINDS]
@@ -315,9 +359,21 @@ async def test_cell(execute, database, services, token, spec: OperationSpec, kin
     answer = data[spec.field_name]
     assert answer["__typename"], answer
     if want == EMPTY:
-        assert answer["total"] == 0, f"{spec.field_name} as {kind.name} sees another workspace: {answer}"
+        listed = {item["executionId"] for item in answer.get("items", []) if item.get("executionId")}
+        seen = await workspaces_of(database, listed)
+        assert seen <= set(kind.grants), f"{spec.field_name} as {kind.name} sees another workspace: {seen}"
+        if sample.input.get("workspaceId") == "ws-acme":
+            assert answer.get("total", 0) == 0, f"{spec.field_name} as {kind.name} sees ws-acme: {answer}"
+            assert not answer.get("items"), f"{spec.field_name} as {kind.name} sees ws-acme: {answer}"
         assert await snapshot(database) == before
         return
+    if want == ITEMS_NOT_FOUND:
+        assert answer["results"], answer
+        assert all(item == {"ok": False, "code": "NOT_FOUND"} for item in answer["results"]), answer
+        assert await snapshot(database) == before, f"{spec.field_name} as {kind.name} was refused but wrote"
+        return
     assert want == THROUGH, f"{spec.field_name} as {kind.name}: expected {want}, got {answer}"
+    for item in answer.get("results", []):
+        assert item["ok"] or item["code"] in DOMAIN_ERRORS, f"{spec.field_name} as {kind.name}: {item}"
     if spec.kind is Kind.QUERY:
         assert await snapshot(database) == before, f"the query {spec.field_name} wrote"

@@ -1,10 +1,16 @@
 """The event log after whole lifecycles: every stored row is an event a consumer of the outbox can read
 with its contract (payload model, version), sequences are gap-free, the columns agree with the payload,
-and `python -m app check` finds nothing wrong."""
+and `python -m app check` finds nothing wrong.
+
+Besides the journeys of tests/integration/lifecycle.py, three requests nobody decides meet their
+deadline (the approval policy below; the sweeper runs at the deadline, by an injected clock): one expires,
+one is approved by the timeout, one is escalated (to a second deadline)."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,9 +20,12 @@ from sqlalchemy import select
 from app.contracts.control_plane import build_registry
 from app.contracts.model import EventSpec
 from app.contracts.naming import camel
-from app.db.tables import counter_table, event_table
+from app.db.tables import counter_table, event_table, step_table
+from app.services.approval.sweeper import sweep
 from app.services.audit.invariants import check
 from app.services.kernel.event_log import payload_json
+from app.settings import Settings
+from tests.conftest import make_settings
 from tests.integration.helpers import fetch
 from tests.integration.lifecycle import JOURNEYS, Lifecycle
 
@@ -32,6 +41,46 @@ PLAN_EVENTS = {
 """Events before any run: no `run_id`."""
 
 
+POLICY = {
+    "policyVersion": "events-1",
+    "rules": [
+        {
+            "ruleId": "expire",
+            "matchKeys": ["delete.expiring"],
+            "approverRoles": ["admin"],
+            "timeoutSeconds": 600,
+            "onTimeout": "reject",
+        },
+        {
+            "ruleId": "auto-approve",
+            "matchKeys": ["delete.auto"],
+            "matchTiers": ["high"],
+            "approverRoles": ["admin"],
+            "timeoutSeconds": 600,
+            "onTimeout": "approve",
+        },
+        {
+            "ruleId": "escalate",
+            "matchKeys": ["delete.escalating"],
+            "approverRoles": ["admin"],
+            "timeoutSeconds": 600,
+            "onTimeout": "escalate",
+            "escalateToRoles": ["oncall-lead"],
+        },
+        {"ruleId": "default", "approverRoles": ["admin"]},
+    ],
+}
+"""The built-in default (high and critical need one admin) for every journey, plus the deadline rules."""
+DEADLINES = {"expired": "delete.expiring", "approved_by_timeout": "delete.auto", "escalated": "delete.escalating"}
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    path = tmp_path / "policy.json"
+    path.write_text(json.dumps(POLICY))
+    return make_settings(tmp_path, database_url, approval_policy_file=path)
+
+
 def validated(spec: EventSpec, stored: dict[str, Any]) -> BaseModel:
     """The stored payload (camelCase keys, see `payload_json`) read with the contract's payload model."""
     fields = {camel(name): name for name in spec.payload.model_fields}
@@ -40,17 +89,29 @@ def validated(spec: EventSpec, stored: dict[str, Any]) -> BaseModel:
     return spec.payload.model_validate({fields[key]: value for key, value in stored.items()})
 
 
-async def walk_everything(execute, token) -> dict[str, Lifecycle]:
+async def walk_everything(execute, token, database) -> dict[str, Lifecycle]:
     admin, runner, approver = token("dana"), token("rita", "runner"), token("erin")
     walked = {}
     for name, journey in JOURNEYS.items():
         walked[name] = await journey(Lifecycle(execute=execute, admin=admin, runner=runner, approver=approver))
+    for name, key in DEADLINES.items():
+        life = Lifecycle(execute=execute, admin=admin, runner=runner, approver=approver)
+        await life.started({"steps": [{"key": "build.artifact"}, {"key": key, "input": {"table": "t"}}]})
+        await life.run_step(1)
+        (row,) = await fetch(database, select(step_table.c.deadline).where(step_table.c.id == life.step(2)))
+        report = await sweep(database.unit_of_work, now=row["deadline"])
+        assert report.settled == 1, (name, report)
+        walked[name] = life
+    await life.refresh()
+    assert life.steps[1]["status"] == "awaiting_approval"  # escalated: a second deadline, still awaiting
+    assert await walked["approved_by_timeout"].step_statuses() == ["completed", "approved"]
+    assert await walked["expired"].step_statuses() == ["completed", "expired"]
     return walked
 
 
 @pytest.fixture
-async def walked(execute, token) -> dict[str, Lifecycle]:
-    return await walk_everything(execute, token)
+async def walked(execute, token, database) -> dict[str, Lifecycle]:
+    return await walk_everything(execute, token, database)
 
 
 async def all_events(database) -> list[Any]:

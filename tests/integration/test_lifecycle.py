@@ -149,9 +149,11 @@ async def test_approved_run_completes(life: Lifecycle, log: Log, database) -> No
 
     approved = await life.approve(2, note="Change window open.")
     assert approved["status"] == "approved"
-    assert await log.new() == ["execution.step.approved"]
+    assert await log.new() == ["execution.step.approvalRecorded", "execution.step.approved"]
     assert await state(life) == ("running", ["completed", "approved", "pending"])
-    assert (life.steps[1]["decidedBy"], life.steps[1]["decisionNote"]) == ("dana", "Change window open.")
+    assert (life.steps[1]["decidedBy"], life.steps[1]["decisionNote"]) == ("erin", "Change window open.")
+    vote = await log.last_payload("execution.step.approvalRecorded")
+    assert (vote["actorId"], vote["approvalsGiven"], vote["requiredApprovals"]) == ("erin", 1, 1)
 
     await life.run_step(2, output={"deployed": True, "version": "42"})
     assert await log.new() == ["execution.step.started", "execution.step.completed"]
@@ -176,7 +178,7 @@ async def test_approved_run_completes(life: Lifecycle, log: Log, database) -> No
     assert [row["error_code"] for row in rows] == [None, None, None]
 
     events = await log.rows()
-    assert [row["run_id"] for row in events] == [None] * 3 + [life.run_id] * 10
+    assert [row["run_id"] for row in events] == [None] * 3 + [life.run_id] * 11
     assert {row["actor"] for row in events[:4]} == {"dana"}
     assert {row["actor"] for row in events if "step.started" in row["event_key"]} == {"rita"}
     assert (await log.last_payload("execution.completed"))["outcome"] == "completed"
@@ -191,7 +193,7 @@ async def test_rejected_step_stops_the_run(life: Lifecycle, log: Log, database) 
     assert rejected["status"] == "rejected"
     assert await log.new() == ["execution.step.blocked", "execution.failed"]
     assert await state(life) == ("rejected", ["completed", "rejected", "skipped"])
-    assert (life.steps[1]["decidedBy"], life.steps[1]["decisionNote"]) == ("dana", "Freeze until Monday.")
+    assert (life.steps[1]["decidedBy"], life.steps[1]["decisionNote"]) == ("erin", "Freeze until Monday.")
     assert (await log.last_payload("execution.step.blocked"))["reason"] == "Freeze until Monday."
     failed = await log.last_payload("execution.failed")
     assert (failed["errorCode"], failed["runId"]) == ("STEP_REJECTED", life.run_id)
@@ -230,7 +232,7 @@ async def test_cancel_mid_run(life: Lifecycle, log: Log, database) -> None:
     await reaches_approval(life, log)
     await life.approve(2)
     await life.report(STEP_STARTED, 2)
-    assert await log.new() == ["execution.step.approved", "execution.step.started"]
+    assert await log.new() == ["execution.step.approvalRecorded", "execution.step.approved", "execution.step.started"]
     cancelled = await life.call(CANCEL, {"executionId": life.execution_id, "cancelledBy": "dana"})
     assert cancelled["status"] == "cancelled"
     assert await log.new() == ["execution.cancelled"]
@@ -279,7 +281,7 @@ async def test_pause_and_resume(life: Lifecycle, log: Log, database) -> None:
     await life.control(PAUSE, "pausedBy")
     assert (await log.last_payload("execution.paused"))["previousStatus"] == AWAITING
     await life.approve(2)
-    assert await log.new() == ["execution.paused", "execution.step.approved"]
+    assert await log.new() == ["execution.paused", "execution.step.approvalRecorded", "execution.step.approved"]
     assert await state(life) == ("paused", ["completed", "approved", "pending"])
     resumed = await life.control(RESUME, "resumedBy")
     assert resumed["status"] == "running"
@@ -312,6 +314,7 @@ async def test_retry_after_failure_runs_a_new_run_to_completion(life: Lifecycle,
     failed = await life.report(STEP_FAILED, 2, errorCode="TIMEOUT", message="Deploy timed out.")
     assert (failed["stepStatus"], failed["executionStatus"]) == ("failed", "failed")
     assert await log.new() == [
+        "execution.step.approvalRecorded",
         "execution.step.approved",
         "execution.step.started",
         "execution.step.failed",

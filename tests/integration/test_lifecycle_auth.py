@@ -38,6 +38,7 @@ SPECS = {spec.graphql_name: spec for spec in build_registry().operations}
 MISSING_EXECUTION = {"executionId": "exe_missing"}
 MISSING_RUN = {"runId": "run_missing"}
 MISSING_STEP = {"runId": "run_missing", "stepId": "stp_missing"}
+MISSING_DECISION = MISSING_EXECUTION | {"stepId": "stp_missing", "decision": "approve"}
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,8 @@ class Operation:
         return {"key": self.spec.key, "version": self.spec.version}
 
     def variables(self, sub: str | None, actor: str | None = None) -> dict[str, Any]:
+        if not self.spec.input.model_fields:
+            return {}
         payload = dict(self.base)
         if self.actor:
             payload[self.actor] = actor or sub or "dana"
@@ -97,6 +100,12 @@ OPERATIONS = [
     Operation("executionLanes", docs.LANES, ADMIN, {"limit": 1}, "ok"),
     Operation("execution", docs.EXECUTION, ADMIN, MISSING_EXECUTION, "NOT_FOUND"),
     Operation("executions", docs.EXECUTIONS, ADMIN, {"limit": 1}, "ok"),
+    Operation(
+        "approvalRequest", docs.APPROVAL_REQUEST, ADMIN, MISSING_EXECUTION | {"stepId": "stp_missing"}, "NOT_FOUND"
+    ),
+    Operation("approvalPolicy", docs.APPROVAL_POLICY, ADMIN, {}, "ok"),
+    # Each item is decided on its own: the request answers, the missing step is NOT_FOUND in its result.
+    Operation("decideExecutionSteps", docs.DECIDE_MANY, ADMIN, {"decisions": [MISSING_DECISION]}, "ok", "decidedBy"),
 ]
 DECISIONS = [
     Operation(
@@ -155,6 +164,7 @@ async def test_the_table_matches_the_contracts() -> None:
         "contracts",
         "pendingApprovals",
         "viewer",  # who the caller is: tests/integration/test_workspaces.py and the auth matrix
+        "events",  # the event log: tests/integration/test_event_reads.py and the auth matrix
     }
     assert {operation.field for operation in OPERATIONS + DECISIONS} == lifecycle_fields
     for operation in OPERATIONS + DECISIONS:
@@ -189,6 +199,8 @@ async def test_each_caller_gets_what_its_level_allows(execute, database, token, 
     elif operation.outcome == "ok":
         data = await call(execute, operation, variables, bearer)
         assert data[operation.field]
+        for result in data[operation.field].get("results", []):
+            assert (result["ok"], result["code"]) == (False, "NOT_FOUND"), result
     else:
         error = await failing(
             execute, database, operation.document, variables, expect_contract=operation.contract, bearer=bearer
@@ -209,11 +221,15 @@ async def test_acting_in_another_name_is_forbidden(execute, database, token, ope
     assert operation.actor in error["message"]
 
 
-@pytest.mark.parametrize("operation", by_field([op for op in OPERATIONS if op.level > USER]))
+@pytest.mark.parametrize(
+    "operation", by_field([op for op in OPERATIONS if op.level > USER and op.spec.input.model_fields])
+)
 async def test_authorization_comes_before_input_validation(execute, database, token, operation) -> None:
     variables: dict[str, Any] = {"input": dict.fromkeys(operation.variables("bob")["input"], "bad id!")}
     if operation.field in ("executionLanes", "executions"):
         variables = {"input": {"limit": 0}}
+    if operation.field == "decideExecutionSteps":
+        variables = {"input": {"decidedBy": "bad id!", "decisions": [dict.fromkeys(MISSING_DECISION, "bad id!")]}}
 
     forbidden = await failing(execute, database, operation.document, variables, bearer=token("bob", "user"))
     unauthenticated = await failing(execute, database, operation.document, variables, bearer=None)

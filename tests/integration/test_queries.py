@@ -23,8 +23,11 @@ from tests.integration.helpers import (
 from tests.surface import COMMAND_FIELDS, EVENT_KEYS, OPERATION_FIELDS
 
 # Every seeded execution, most recently updated first (seeds play on a clock that starts at each
-# scenario's `at`, see seeds/demo.toml).
+# scenario's `at`, see seeds/demo.toml and seeds/approvals.toml).
 SEEDED_ORDER = [
+    "exec-initech-release-4",
+    "exec-globex-rollout-3",
+    "exec-acme-rollout-7",
     "exec-acme-archive-6",
     "exec-initech-rotate-8",
     "exec-globex-backfill-5",
@@ -41,15 +44,19 @@ SEEDED_ORDER = [
     "exec-acme-digest-8",
     "exec-initech-cleanup-1",
     "exec-acme-crawl-3",
+    "exec-acme-revoke-2",  # escalated in November, waiting since May
 ]
 ALL_EXECUTIONS = set(SEEDED_ORDER)
-# The seeded steps awaiting a decision, oldest first (the payout step was rejected by the seed).
+# The seeded steps awaiting a decision, oldest first (the payout step was rejected by the seed, the
+# release step expired).
 AWAITING = [
+    "step-acme-revoke-2-1",  # escalated: still awaiting, since May
     "step-acme-deploy-42-3",
     "step-acme-refund-7-2",
     "step-globex-cleanup-3-2",
     "step-globex-migrate-9-2",
     "step-initech-email-5-2",
+    "step-acme-rollout-7-2",  # half-approved: 1 of 2
 ]
 
 
@@ -179,12 +186,15 @@ async def test_executions_lists_everything_most_recently_updated_first(execute):
 @pytest.mark.parametrize(
     ("filters", "expected"),
     [
-        ({"workspaceId": "ws-globex"}, {"cleanup-3", "migrate-9", "scale-4", "sync-6", "backfill-5"}),
-        ({"workspaceId": "ws-initech"}, {"email-5", "payout-2", "initech-cleanup-1", "rotate-8"}),
-        ({"status": "awaiting_approval"}, {"deploy-42", "refund-7", "cleanup-3", "migrate-9", "email-5"}),
-        ({"status": "rejected"}, {"payout-2"}),
+        ({"workspaceId": "ws-globex"}, {"cleanup-3", "migrate-9", "scale-4", "sync-6", "backfill-5", "rollout-3"}),
+        ({"workspaceId": "ws-initech"}, {"email-5", "payout-2", "initech-cleanup-1", "rotate-8", "release-4"}),
+        (
+            {"status": "awaiting_approval"},
+            {"deploy-42", "refund-7", "cleanup-3", "migrate-9", "email-5", "rollout-7", "revoke-2"},
+        ),
+        ({"status": "rejected"}, {"payout-2", "release-4"}),  # rejected by dana; expired at its deadline
         ({"status": "cancelled"}, {"initech-cleanup-1"}),
-        ({"workspaceId": "ws-acme", "status": "awaiting_approval"}, {"deploy-42", "refund-7"}),
+        ({"workspaceId": "ws-acme", "status": "awaiting_approval"}, {"deploy-42", "refund-7", "rollout-7", "revoke-2"}),
         ({"workspaceId": "ws-acme", "status": "rejected"}, set()),
         ({"workspaceId": "ws-nope"}, set()),
     ],
@@ -202,10 +212,10 @@ async def test_executions_filter_by_workspace_and_status(execute, filters, expec
 async def test_executions_page_with_limit_and_offset(execute):
     everything = [item["executionId"] for item in (await query(execute, EXECUTIONS, limit=200))["items"]]
 
-    pages = [await query(execute, EXECUTIONS, limit=5, offset=offset) for offset in (0, 5, 10, 15)]
+    pages = [await query(execute, EXECUTIONS, limit=6, offset=offset) for offset in (0, 6, 12, 18)]
 
     assert [page["total"] for page in pages] == [SEEDED_EXECUTIONS] * 4
-    assert [len(page["items"]) for page in pages] == [5, 5, 5, 1]
+    assert [len(page["items"]) for page in pages] == [6, 6, 6, 2]
     assert [item["executionId"] for page in pages for item in page["items"]] == everything
 
 
@@ -225,8 +235,12 @@ async def test_executions_list_follows_a_rejection(execute):
     rejected = await query(execute, EXECUTIONS, status="rejected")
     awaiting = await query(execute, EXECUTIONS, status="awaiting_approval")
 
-    assert {item["executionId"] for item in rejected["items"]} == {"exec-acme-refund-7", "exec-initech-payout-2"}
-    assert awaiting["total"] == 4
+    assert {item["executionId"] for item in rejected["items"]} == {
+        "exec-acme-refund-7",
+        "exec-initech-payout-2",
+        "exec-initech-release-4",
+    }
+    assert awaiting["total"] == 6
 
 
 @pytest.mark.parametrize(
@@ -260,8 +274,13 @@ async def test_pending_approvals_lists_the_seeded_awaiting_steps_oldest_first(ex
     since = [instant(item["awaitingSince"]) for item in result["items"]]
     assert since == sorted(since)
     assert {item["executionStatus"] for item in result["items"]} == {"awaiting_approval"}
-    first = result["items"][0]
-    assert first | {"awaitingSince": None} == {
+    escalated, deploy = result["items"][:2]
+    assert (escalated["stepId"], escalated["key"], escalated["riskTier"]) == (
+        "step-acme-revoke-2-1",
+        "revoke.contractor-access",
+        "critical",
+    )
+    assert deploy | {"awaitingSince": None} == {
         "executionId": "exec-acme-deploy-42",
         "executionStatus": "awaiting_approval",
         "executionRiskTier": "high",
@@ -277,13 +296,13 @@ async def test_pending_approvals_lists_the_seeded_awaiting_steps_oldest_first(ex
 @pytest.mark.parametrize(
     ("filters", "expected"),
     [
-        ({"workspaceId": "ws-globex"}, [2, 3]),
-        ({"workspaceId": "ws-initech"}, [4]),
-        ({"riskTier": "high"}, [0, 2, 3, 4]),
-        ({"riskTier": "critical"}, [1]),
+        ({"workspaceId": "ws-globex"}, [3, 4]),
+        ({"workspaceId": "ws-initech"}, [5]),
+        ({"riskTier": "high"}, [1, 3, 4, 5, 6]),
+        ({"riskTier": "critical"}, [0, 2]),
         ({"riskTier": "medium"}, []),
         ({"riskTier": "low"}, []),
-        ({"workspaceId": "ws-acme", "riskTier": "high"}, [0]),
+        ({"workspaceId": "ws-acme", "riskTier": "high"}, [1, 6]),
         ({"limit": 2, "offset": 2}, [2, 3]),
     ],
 )
@@ -316,7 +335,7 @@ async def test_a_rejected_step_leaves_the_pending_list(execute):
 
     result = await query(execute, PENDING_APPROVALS)
 
-    assert [item["stepId"] for item in result["items"]] == AWAITING[1:]
+    assert [item["stepId"] for item in result["items"]] == [step for step in AWAITING if step != DEPLOY["stepId"]]
     assert result["total"] == SEEDED_AWAITING - 1
 
 
@@ -388,10 +407,10 @@ async def test_contracts_list_every_operation_and_event(execute, token):
     everything = await query(execute, CONTRACTS, bearer=token("bob", "user"))
     events = await query(execute, CONTRACTS, bearer=token("bob", "user"), kind="event")
 
-    assert events["total"] == len(events["items"]) == len(EVENT_KEYS) == 22
+    assert events["total"] == len(events["items"]) == len(EVENT_KEYS) == 25
     assert {item["key"] for item in events["items"]} == EVENT_KEYS
     assert {(item["kind"], item["auth"], item["graphqlField"]) for item in events["items"]} == {("event", None, None)}
-    assert everything["total"] == len(everything["items"]) == len(EVENT_KEYS) + len(OPERATION_FIELDS) == 52
+    assert everything["total"] == len(everything["items"]) == len(EVENT_KEYS) + len(OPERATION_FIELDS) == 59
     operations = {item["key"]: item["graphqlField"] for item in everything["items"] if item["kind"] != "event"}
     assert operations == OPERATION_FIELDS
     assert {item["key"]: item["kind"] for item in everything["items"] if item["kind"] != "event"} == {
@@ -466,6 +485,7 @@ async def test_introspection_shows_reject_as_the_contract_declares_it(execute):
         "stepId": nonnull("SCALAR", "ID"),
         "rejectedBy": nonnull("SCALAR", "ID"),
         "reason": nonnull("SCALAR", "String"),
+        "reviewDigest": {"kind": "SCALAR", "name": "String", "ofType": None},  # optional: older clients omit it
     }
     assert schema["output"]["kind"] == "OBJECT"
     assert {f["name"]: f["type"] for f in schema["output"]["fields"]} == {

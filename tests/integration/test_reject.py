@@ -87,6 +87,8 @@ async def test_reject_happy_path_writes_step_decision_execution_and_events(execu
         "actor": "dana",
         "note": REASON,
         "decided_at": rejected_at,
+        "original_input": None,  # only an approval with edits records the input as planned and as approved
+        "edited_input": None,
     }
 
     execution = await execution_row(database, "exec-acme-deploy-42")

@@ -42,10 +42,12 @@ from app.db.tables import (
     plan_table,
     run_table,
     step_table,
+    vote_table,
 )
 from app.server import Services
 from app.services.audit.invariants import check
-from app.testing.documents import EXECUTION, EXECUTIONS, LANE, LANES, PENDING_APPROVALS
+from app.testing.documents import APPROVAL_REQUEST, EXECUTION, EXECUTIONS, INBOX, LANE, LANES, PENDING_APPROVALS
+from tests.conftest import DEFAULT_TOKEN
 from tests.integration.helpers import fetch, remove_seeded_data
 
 MAX_STATEMENTS = 4
@@ -73,6 +75,7 @@ CLONED_TABLES = (
     run_table,
     step_table,
     decision_table,
+    vote_table,
     event_table,
     bundle_table,
 )
@@ -125,10 +128,11 @@ class Driver:
         decision = {"execution_id": execution_id, "step_id": steps[2]}
         if shape == "awaiting":
             return execution_id
+        # Decided by a second admin: dana asked for the work and may not approve her own request.
         if shape == "rejected":
-            await self.call(reject.SPEC, decision | {"rejected_by": "dana", "reason": "Not this week."})
+            await self.call(reject.SPEC, decision | {"rejected_by": "erin", "reason": "Not this week."}, "erin")
             return execution_id
-        await self.call(approve.SPEC, decision | {"approved_by": "dana"})
+        await self.call(approve.SPEC, decision | {"approved_by": "erin"}, "erin")
         if shape in ("retried", "failed"):
             await self.report(step_started.SPEC, run_id, steps[2])
             await self.report(step_failed.SPEC, run_id, steps[2], error_code="TIMEOUT", message="Timed out.")
@@ -145,7 +149,7 @@ class Driver:
 
 async def clone(database, copies: int) -> None:
     """Every execution in the database `copies` times more, with all its rows (intent, plan, runs, steps,
-    decisions, events, bundles): ids get a suffix, event sequences continue the log without a gap.
+    decisions, votes, events, bundles): ids get a suffix, event sequences continue the log without a gap.
     Payloads and bundles keep naming the originals; no query counted here reads inside them."""
     async with database.engine.begin() as conn:
         events = (await conn.execute(select(func.count()).select_from(event_table))).scalar_one()
@@ -187,30 +191,36 @@ async def statements(services: Services) -> AsyncIterator[list[str]]:
     event.remove(engine, "before_cursor_execute", record)
 
 
-async def counted(execute, statements: list[str], document: str, payload: dict[str, Any]) -> tuple[int, Any]:
+async def counted(
+    execute, statements: list[str], document: str, payload: dict[str, Any], bearer: Any = DEFAULT_TOKEN
+) -> tuple[int, Any]:
     statements.clear()
-    data = await execute(document, {"input": payload})
+    data = await execute(document, {"input": payload}, bearer=bearer)
     return len(statements), next(iter(data.values()))
 
 
-async def counts(execute, statements: list[str]) -> dict[str, tuple[int, int]]:
-    """query -> (statements, items on the page), each listing asked for its largest page."""
+async def counts(execute, statements: list[str], approver: str) -> dict[str, tuple[int, int]]:
+    """query -> (statements, items on the page), each listing asked for its largest page. The inbox (quorum
+    progress, deadline, digest, whether the viewer may decide) is read by `approver`, a second admin who
+    may decide what dana asked for."""
     result = {}
-    for name, document in (
-        ("executions", EXECUTIONS),
-        ("executionLanes", LANES),
-        ("pendingApprovals", PENDING_APPROVALS),
+    for name, document, payload, bearer in (
+        ("executions", EXECUTIONS, {}, DEFAULT_TOKEN),
+        ("executionLanes", LANES, {}, DEFAULT_TOKEN),
+        ("pendingApprovals", PENDING_APPROVALS, {}, DEFAULT_TOKEN),
+        ("inbox", INBOX, {}, approver),
+        ("decidableByMe", INBOX, {"decidableByMe": True}, approver),
     ):
-        sent, data = await counted(execute, statements, document, {"limit": 200})
+        sent, data = await counted(execute, statements, document, payload | {"limit": 200}, bearer)
         result[name] = (sent, len(data["items"]))
     return result
 
 
 async def test_list_queries_use_the_same_few_statements_for_1_and_200_executions(
-    driver: Driver, execute, statements: list[str], database
+    driver: Driver, execute, statements: list[str], database, token
 ) -> None:
     await driver.make(0)
-    small = await counts(execute, statements)
+    small = await counts(execute, statements, token("erin"))
     assert small == {name: (small[name][0], 1) for name in small}
 
     # One execution of every shape through the executor, then 24 copies of those 8: 200 executions.
@@ -234,10 +244,14 @@ async def test_list_queries_use_the_same_few_statements_for_1_and_200_executions
     async with database.unit_of_work(write=False) as session:
         assert await check(session) == []  # the copies are as consistent as the originals
 
-    large = await counts(execute, statements)
+    large = await counts(execute, statements, token("erin"))
     assert large["executions"][1] == 200
     assert large["executionLanes"][1] == 200  # 7 of 8 shapes have a run, the retried one two
-    assert large["pendingApprovals"][1] == 25
+    assert large["pendingApprovals"][1] == large["inbox"][1] == large["decidableByMe"][1] == 25
+    # dana asked for every one of them: none is hers to decide (an empty page takes no more statements).
+    sent, mine = await counted(execute, statements, INBOX, {"limit": 200, "decidableByMe": True})
+    assert (mine["total"], mine["items"]) == (0, [])
+    assert sent <= large["decidableByMe"][0]
     for name in small:
         assert small[name][0] == large[name][0], (name, small[name][0], large[name][0])
         assert large[name][0] <= MAX_STATEMENTS, (name, large[name][0])
@@ -274,3 +288,15 @@ async def test_one_execution_and_one_lane_take_a_small_constant_number(
         lane_counts.add(count)
     # The run with its facts, then its execution's steps.
     assert lane_counts == {2}
+
+    # A request, decided or not: the request with its execution, intent, plan and terms; its votes; the steps
+    # before it with their outputs.
+    review_counts = set()
+    for execution_id in made:
+        record = (await execute(EXECUTION, {"input": {"executionId": execution_id}}))["execution"]
+        steps = record["execution"]["steps"]
+        ids = {"executionId": execution_id, "stepId": steps[2]["stepId"]}
+        count, data = await counted(execute, statements, APPROVAL_REQUEST, ids)
+        assert len(data["request"]["precedingSteps"]) == 2
+        review_counts.add(count)
+    assert review_counts == {3}

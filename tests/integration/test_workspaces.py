@@ -32,7 +32,7 @@ from tests.conftest import error_of, make_settings, snapshot
 from tests.integration.helpers import DEPLOY, MIGRATE_SCHEMA, failing
 from tests.skill_fixtures import ARTIFACT_DIGEST, SKILL_KEY, VERSION, policy_document, signed
 
-SEEDS = Path(__file__).resolve().parents[2] / "seeds" / "demo.toml"
+SEEDS = Path(__file__).resolve().parents[2] / "seeds"
 WORKSPACES = ("ws-acme", "ws-globex", "ws-initech")
 EXECUTIONS = {
     "ws-acme": {
@@ -43,11 +43,14 @@ EXECUTIONS = {
         "exec-acme-intake-11",
         "exec-acme-refund-7",
         "exec-acme-report-12",
+        "exec-acme-revoke-2",
+        "exec-acme-rollout-7",
     },
     "ws-globex": {
         "exec-globex-backfill-5",
         "exec-globex-cleanup-3",
         "exec-globex-migrate-9",
+        "exec-globex-rollout-3",
         "exec-globex-scale-4",
         "exec-globex-sync-6",
     },
@@ -55,11 +58,12 @@ EXECUTIONS = {
         "exec-initech-cleanup-1",
         "exec-initech-email-5",
         "exec-initech-payout-2",
+        "exec-initech-release-4",
         "exec-initech-rotate-8",
     },
 }
 AWAITING = {
-    "ws-acme": {"step-acme-deploy-42-3", "step-acme-refund-7-2"},
+    "ws-acme": {"step-acme-deploy-42-3", "step-acme-refund-7-2", "step-acme-revoke-2-1", "step-acme-rollout-7-2"},
     "ws-globex": {"step-globex-cleanup-3-2", "step-globex-migrate-9-2"},
     "ws-initech": {"step-initech-email-5-2"},
 }
@@ -71,16 +75,19 @@ RUNS = {
         "run-acme-digest-8-1",
         "run-acme-refund-7-1",
         "run-acme-report-12-1",
+        "run-acme-revoke-2-1",
+        "run-acme-rollout-7-1",
     },
     "ws-globex": {
         "run-globex-backfill-5-1",
         "run-globex-backfill-5-2",
         "run-globex-cleanup-3-1",
         "run-globex-migrate-9-1",
+        "run-globex-rollout-3-1",
         "run-globex-scale-4-1",
         "run-globex-sync-6-1",
     },
-    "ws-initech": {"run-initech-email-5-1", "run-initech-payout-2-1"},
+    "ws-initech": {"run-initech-email-5-1", "run-initech-payout-2-1", "run-initech-release-4-1"},
 }
 METRICS_TOKEN = "scrape-" + "m" * 32
 GRANTS = [
@@ -136,10 +143,14 @@ def swapped(error: dict[str, Any], old: str, new: str) -> tuple[str, str, dict[s
 
 
 async def test_the_expected_ids_are_those_of_the_seeds() -> None:
-    """Executions by workspace, and a run per start and per retry, as seeds/demo.toml plays them."""
+    """Executions by workspace, and a run per start and per retry, as seeds/*.toml play them."""
     executions: dict[str, set[str]] = {}
     runs: dict[str, set[str]] = {}
-    for scenario in tomllib.loads(SEEDS.read_text())["scenarios"]:
+    scenarios = [
+        scenario for path in sorted(SEEDS.glob("*.toml")) for scenario in tomllib.loads(path.read_text())["scenarios"]
+    ]
+    assert len(scenarios) == sum(len(ids) for ids in EXECUTIONS.values())
+    for scenario in scenarios:
         name, workspace, actions = scenario["name"], scenario["workspace"], scenario.get("actions", [])
         executions.setdefault(workspace, set()).add(f"exec-{name}")
         attempts = actions.count("start") + actions.count("retry")
@@ -239,7 +250,7 @@ async def test_seeded_totals_with_every_workspace(execute, token) -> None:
     pending = (await execute(d.PENDING_APPROVALS, {"input": {"limit": 1}}, bearer=bearer))["pendingApprovals"]
     lanes = (await execute(d.LANES, {"input": {"limit": 1}}, bearer=bearer))["executionLanes"]
 
-    assert (executions["total"], pending["total"], lanes["total"]) == (16, 5, 14)
+    assert (executions["total"], pending["total"], lanes["total"]) == (20, 7, 18)
 
 
 @pytest.mark.parametrize("document", [d.EXECUTIONS, d.PENDING_APPROVALS], ids=["executions", "pendingApprovals"])

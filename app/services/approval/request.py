@@ -7,7 +7,7 @@ does not exist.
 
 from __future__ import annotations
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import and_, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
@@ -58,14 +58,15 @@ _REQUEST = (
         intent_t.c.text.label("intent_text"),
         intent_t.c.submitted_by,
         intent_t.c.actor_id.label("intent_actor_id"),
-        run_t.c.plan_id,
+        plan_t.c.id.label("plan_id"),
         plan_t.c.deterministic_hash.label("plan_hash"),
     )
     .select_from(execution_t)
     .outerjoin(step_t, and_(step_t.c.id == bindparam("b_step_id"), step_t.c.execution_id == execution_t.c.id))
     .outerjoin(intent_t, intent_t.c.execution_id == execution_t.c.id)
     .outerjoin(run_t, run_t.c.id == execution_t.c.run_id)
-    .outerjoin(plan_t, plan_t.c.id == run_t.c.plan_id)
+    # The run's plan; before the first run (a step of a verified plan, not started), the execution's.
+    .outerjoin(plan_t, plan_t.c.id == func.coalesce(run_t.c.plan_id, execution_t.c.plan_id))
     .where(execution_t.c.id == bindparam("b_execution_id"), granted(execution_t.c.workspace_id))
 )
 _VOTES = (
