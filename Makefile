@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 PG_ADMIN_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/control_plane
 
-.PHONY: install serve serve-pg test lint typecheck pytest pytest-sqlite pytest-postgresql schema bench bench-pg bench-lifecycle bench-smoke clean
+.PHONY: install serve serve-pg test lint typecheck pytest pytest-sqlite pytest-postgresql schema bench bench-pg bench-lifecycle bench-approval bench-smoke clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -69,8 +69,13 @@ bench-pg: install
 bench-lifecycle: install
 	$(BIN)/python -m bench.lifecycle $(BENCH_ARGS)
 
+# Decisions under a 2-approval rule vs today's single approval, alternating rounds on SQLite.
+bench-approval: install
+	$(BIN)/python -m bench.approval $(BENCH_ARGS)
+
 bench-smoke: install
 	$(BIN)/python -m bench.reject --smoke
+	$(BIN)/python -m bench.approval --smoke
 	$(BIN)/python -m bench.scale --smoke
 	$(BIN)/python -m bench.lifecycle --smoke
 

@@ -137,7 +137,11 @@ async def _migrate_and_seed(database: ScratchDatabase, count: int) -> int:
     from app.settings import Settings  # noqa: PLC0415 - as above
 
     settings = Settings(  # type: ignore[call-arg]
-        var_dir=database.var_dir, database_url=database.url, jwt_secret=database.env["JWT_SECRET"], _env_file=None
+        var_dir=database.var_dir,
+        database_url=database.url,
+        jwt_secret=database.env["JWT_SECRET"],
+        approval_policy_file=database.env.get("APPROVAL_POLICY_FILE"),  # the seeded requests' terms
+        _env_file=None,
     )
     services = build_services(settings)
     try:

@@ -40,6 +40,13 @@ BENCHES = {
             rf"p99 ÷ p50, all requests \(c=\d+\)\s+{NUM}\s+≤ 5 \(as bench/reject\.py\)\s+(PASS|MISS)",
         ),
     ),
+    "bench.approval": (
+        "sqlite",
+        (
+            rf"quorum ÷ single, decisions/s\s+{NUM}\s+\(info: two votes per decision\)",
+            rf"quorum ÷ single, votes/s\s+{NUM}\s+target ≥ 0\.80\s+(PASS|MISS)",
+        ),
+    ),
     "bench.scale": (
         "postgresql",
         (
