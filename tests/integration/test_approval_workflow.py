@@ -565,3 +565,34 @@ async def test_the_evidence_bundle_holds_the_votes_and_the_edit(execute, token, 
         {"region": "eu-west-1", "replicas": 3},
         edited_input,
     )
+
+
+async def test_the_intents_actor_is_a_requester_too(execute, token, life, database):
+    await life.submit(actorId="olga")
+    await life.compile(DELETE)
+    await life.verify()
+    await life.start()
+    step = life.step(1)
+    payload = {"executionId": life.execution_id, "stepId": step, "approvedBy": "olga"}
+    error = await refused(execute, database, VOTE, payload, token("olga"))
+    assert [r["code"] for r in error["extensions"]["reasons"]] == ["SELF_APPROVAL"]
+    request = await review(execute, token("erin"), life, step)
+    assert request["requestedBy"] == "olga"
+
+
+async def test_the_request_event_names_the_rule_and_policy_version(execute, token, life, database):
+    step = await awaiting(life, DEPLOY, 2)
+    (requested,) = [
+        row
+        for row in await events(database)
+        if row["event_key"] == "controlPlane.execution.step.approvalRequested" and row["step_id"] == step
+    ]
+    payload = requested["payload"]
+    assert (payload["ruleId"], payload["policyVersion"], payload["requiredApprovals"], payload["approverRoles"]) == (
+        "prod-deploys",
+        "test-2026-12",
+        2,
+        ["admin"],
+    )
+    assert payload["deadline"] is not None
+    assert payload["reviewDigest"] == (await review(execute, token("erin"), life, step))["reviewDigest"]
