@@ -367,9 +367,7 @@ async def build_executions(  # noqa: PLR0913 - the database, the services and wh
             template.compile((await session.connection()).dialect)
     events = sum(template.events for template in templates.values())
     played = {template.index for template in templates.values()}
-    clones = [
-        (templates[kind], first + offset) for offset, kind in enumerate(shape_of) if first + offset not in played
-    ]
+    clones = [(templates[kind], first + offset) for offset, kind in enumerate(shape_of) if first + offset not in played]
     done = len(templates)
     for start in range(0, len(clones), batch):
         async with database.unit_of_work(write=True) as session:
