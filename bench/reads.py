@@ -211,7 +211,7 @@ def preflight(base_url: str, token: str, bodies: dict[str, bytes]) -> None:
             raise RuntimeError(f"pre-flight {label} failed: HTTP {status}: {content[:300]!r}")
 
 
-def measure_server(  # noqa: PLR0913, PLR0915 - one server's whole programme, in order
+def measure_server(
     database: ScratchDatabase, size: int, args: argparse.Namespace, secret: str, *, largest: bool, outcome: Outcome
 ) -> dict[str, Any]:
     server = start_server(database.var_dir, database.env, database=database.kind)
@@ -273,7 +273,7 @@ def measure_server(  # noqa: PLR0913, PLR0915 - one server's whole programme, in
         server.stop()
 
 
-def memory_growth(  # noqa: PLR0913 - the server and the load, by keyword
+def memory_growth(
     base: str, token: str, pid: int, scripts: Path, mixed: list[bytes], args: argparse.Namespace
 ) -> dict[str, Any]:
     """RSS of the server after `first` and after `second` mixed requests (every query in turn). wrk runs for a time,
@@ -462,7 +462,7 @@ def main(argv: list[str] | None = None) -> int:
     ARGS.__dict__.update(vars(args))
     sizes = sorted(int(size) for size in args.sizes.split(","))
     kinds = [kind.strip() for kind in args.databases.split(",") if kind.strip()]
-    if not set(kinds) <= {"sqlite", "pg"} or len(sizes) < 2:  # noqa: PLR2004 - a ratio needs two sizes
+    if not set(kinds) <= {"sqlite", "pg"} or len(sizes) < 2:
         parser.error("--databases takes sqlite and/or pg; --sizes two sizes or more")
 
     def body(cleanup: ExitStack) -> Outcome:

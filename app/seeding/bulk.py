@@ -147,7 +147,8 @@ class _Template:
         self.statements = {}
         hashes = {row["deterministic_hash"] for row in self.rows.get(plan_table, [])}
         for table, rows in self.rows.items():
-            compiled = insert(table).compile(dialect=dialect, column_keys=[column.key for column in table.c])
+            written = [column.key for column in table.c if column.computed is None]  # the database generates the rest
+            compiled = insert(table).compile(dialect=dialect, column_keys=written)
             order = list(compiled.positiontup or [])
             processors = compiled._bind_processors  # noqa: SLF001 - the dialect's own bind processing
             cells_of_rows = []

@@ -77,7 +77,7 @@ def _lua_string(text: str) -> str:
     return json.dumps(text)  # a JSON string literal is a valid Lua string literal for these bodies (ASCII)
 
 
-def write_script(  # noqa: PLR0913 - what the script sends, by keyword
+def write_script(
     path: Path,
     token: str,
     *,
@@ -94,7 +94,7 @@ def write_script(  # noqa: PLR0913 - what the script sends, by keyword
     return path
 
 
-def run_wrk(  # noqa: PLR0913 - the target and its load, by keyword
+def run_wrk(
     base_url: str,
     script: Path,
     *,
