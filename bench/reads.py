@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - the report lines are long f-strings, kept whole for reading
 """Reads at scale: the list and detail queries on a realistic database of 1,000 and of 100,000 executions, on
 SQLite and on PostgreSQL, loaded with `wrk`; ratios measured in the same run.
 
@@ -71,7 +72,10 @@ WRITE_CONCURRENCY = 16
 PAGE_TARGETED = ("pendingApprovals", "executions")
 """The rows whose throughput ratio has a target (the issue: a 50-item pendingApprovals or executions page)."""
 
-_APPROVAL = "total items { executionId executionStatus executionRiskTier workspaceId stepId position key riskTier awaitingSince }"
+_APPROVAL = (
+    "total items { executionId executionStatus executionRiskTier workspaceId stepId position key riskTier "
+    "awaitingSince }"
+)
 _LANE_STATE = (
     "lane { laneKey laneStatus lanePhase ownerRole evidenceBundleCount pendingApprovalCount recommendedNextLane }"
 )
@@ -234,7 +238,7 @@ def measure_server(
             return run
 
         if largest:
-            result["memory"] = memory_growth(base, token, pid, scripts, list(bodies.values()), args)
+            result["memory"] = memory_growth(base, token, pid, scripts, mixed=list(bodies.values()), args=args)
         typename_runs = [load("typename", args.concurrency, args.duration, bodies=[TYPENAME_BODY])]
         for label, body in bodies.items():
             result["queries"][label] = load(label, args.concurrency, args.duration, bodies=[body])
@@ -274,7 +278,7 @@ def measure_server(
 
 
 def memory_growth(
-    base: str, token: str, pid: int, scripts: Path, mixed: list[bytes], args: argparse.Namespace
+    base: str, token: str, pid: int, scripts: Path, *, mixed: list[bytes], args: argparse.Namespace
 ) -> dict[str, Any]:
     """RSS of the server after `first` and after `second` mixed requests (every query in turn). wrk runs for a time,
     not a count, so the load goes in short runs until each count is passed; the counts reached are reported."""

@@ -206,7 +206,9 @@ class _Template:
                     values.append(process(changed) if process and changed is not None else changed)
                 if table is plan_table:
                     row_hash = self._hash_of(cells, document)
-                    values = [row_hash if kind == _HASH else value for (kind, _, _), value in zip(cells, values)]
+                    values = [
+                        row_hash if kind == _HASH else value for (kind, _, _), value in zip(cells, values, strict=True)
+                    ]
                 cloned.append(tuple(values))
             out[table] = cloned
         return out

@@ -76,9 +76,9 @@ def _id(case: tuple[str, dict[str, Any], Principal, set[str]]) -> str:
 async def big(services: Services) -> Services:
     async with services.database.unit_of_work(write=True) as session:
         for table in ("execution_event", "approval_decision", "execution_step", "evidence_bundle", "execution_run"):
-            await session.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed names
+            await session.execute(text(f"DELETE FROM {table}"))
         for table in ("plan", "intent", "execution"):
-            await session.execute(text(f"DELETE FROM {table}"))  # noqa: S608 - fixed names
+            await session.execute(text(f"DELETE FROM {table}"))
     await build(services.database, services.executor, EXECUTIONS, bundles=2)
     async with services.database.engine.connect() as connection:
         await connection.execute(text("ANALYZE"))
