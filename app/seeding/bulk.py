@@ -150,7 +150,7 @@ class _Template:
             written = [column.key for column in table.c if column.computed is None]  # the database generates the rest
             compiled = insert(table).compile(dialect=dialect, column_keys=written)
             order = list(compiled.positiontup or [])
-            processors = compiled._bind_processors  # noqa: SLF001 - the dialect's own bind processing
+            processors: dict[str, Any] = dict(compiled._bind_processors)  # noqa: SLF001 - the dialect's own
             cells_of_rows = []
             for row in rows:
                 cells: list[tuple[int, Any, Any]] = []
@@ -310,7 +310,8 @@ async def _insert(session: AsyncSession, batch: list[tuple[_Template, int]], spa
     connection = await session.connection()
     copy = None
     if connection.dialect.name == "postgresql":  # COPY: several times faster than a multi-row INSERT there
-        copy = (await connection.get_raw_connection()).driver_connection.copy_records_to_table
+        driver: Any = (await connection.get_raw_connection()).driver_connection  # asyncpg's connection
+        copy = driver.copy_records_to_table
     for table in _TABLES:
         if rows[table]:
             statement, columns = statements[table]

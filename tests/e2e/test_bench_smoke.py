@@ -40,6 +40,10 @@ BENCHES = {
             rf"p99 ÷ p50, all requests \(c=\d+\)\s+{NUM}\s+≤ 5 \(as bench/reject\.py\)\s+(PASS|MISS)",
         ),
     ),
+    "bench.reads": (
+        "sqlite",
+        (rf"pendingApprovals\s+{NUM}\s+{NUM}\s+{NUM}\s+(PASS|MISS)", r"RSS after [\d,]+ mixed requests"),
+    ),
     "bench.scale": (
         "postgresql",
         (

@@ -47,7 +47,7 @@ async def plan_of(engine: AsyncEngine, sent: Sent) -> list[str]:
     async with engine.connect() as connection:
         if connection.dialect.name == "sqlite":
             rows = await connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sent.statement}", sent.parameters)
-            return [str(row[3]) for row in rows]
+            return [str(row[-1]) for row in rows]  # (id, parent, notused, detail)
         await connection.execute(text("SET LOCAL enable_seqscan = off"))
         rows = await connection.exec_driver_sql(f"EXPLAIN {sent.statement}", sent.parameters)
         lines = [str(row[0]) for row in rows]
