@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 PG_ADMIN_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/control_plane
 
-.PHONY: install serve serve-pg test lint typecheck pytest pytest-sqlite pytest-postgresql schema bench bench-pg bench-lifecycle bench-approval bench-smoke clean
+.PHONY: install serve serve-pg test lint typecheck pytest pytest-sqlite pytest-postgresql schema bench bench-pg bench-lifecycle bench-approval bench-reads bench-smoke clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -73,9 +73,14 @@ bench-lifecycle: install
 bench-approval: install
 	$(BIN)/python -m bench.approval $(BENCH_ARGS)
 
+# Reads at 1k and 100k executions on SQLite and PostgreSQL with wrk (apt-get install -y wrk): the issue-15 table.
+bench-reads: install
+	$(BIN)/python -m bench.reads $(BENCH_ARGS)
+
 bench-smoke: install
 	$(BIN)/python -m bench.reject --smoke
 	$(BIN)/python -m bench.approval --smoke
+	$(BIN)/python -m bench.reads --smoke
 	$(BIN)/python -m bench.scale --smoke
 	$(BIN)/python -m bench.lifecycle --smoke
 

@@ -30,7 +30,10 @@ statements per thousand executions instead of a dozen transactions per execution
 evidence are refused: a bundle embeds event sequences and digests, which cloning would have to rewrite.
 
 Execution i is named `<prefix>-<i:06d>`; `execution_id`, `step_id` give its ids. Shapes take turns
-(execution i has shape i mod len(shapes)); execution i's clock starts at `at + i × spacing`.
+(execution i has shape i mod len(shapes)), or follow `pattern` (execution first + j has shape
+pattern[j mod len(pattern)]: a status mix); execution i's clock starts at `at + i × spacing`. With
+`workspaces`, execution i is in workspaces[i mod len(workspaces)] (its shape's workspace replaced, in
+columns and payloads alike).
 """
 
 from __future__ import annotations
@@ -42,7 +45,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Table, bindparam, insert, null, select, update
+from sqlalchemy import Dialect, Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.contracts.executor import Executor
@@ -83,6 +86,10 @@ _TAKE = (
     .values(value=counter_table.c.value + bindparam("count"))
     .returning(counter_table.c.value)
 )
+_CONSTANT, _REWRITE, _TIME, _SEQUENCE, _HASH, _DIGEST = range(6)
+"""How a clone gets a template's cell: as is (bound once), rewritten, moved in time, the next event number,
+the plan's hash, a review digest recomputed for the clone."""
+_DIGEST_COLUMNS = {(step_table, "review_digest"), (vote_table, "review_digest")}
 _ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
 _TABLES: tuple[Table, ...] = tuple(
     table for table in metadata.sorted_tables if table is execution_table or "execution_id" in table.c
@@ -131,8 +138,14 @@ class _Template:
     prefix: str
     index: int
     times: frozenset[datetime]
+    workspace: str
+    workspaces: Sequence[str] = ()
     rows: dict[Table, list[dict[str, Any]]] = field(default_factory=dict)
     events: int = 0
+    statements: dict[Table, tuple[str, list[list[tuple[int, Any, Any]]]]] = field(default_factory=dict)
+    columns: dict[Table, list[str]] = field(default_factory=dict)
+    recipes: dict[str, tuple[dict[str, Any], Any, str | None]] = field(default_factory=dict)
+    """Review digest the template quotes -> (its step's row, the input it covers, the plan id it covers)."""
 
     def check(self) -> None:
         if self.rows.get(bundle_table):
@@ -143,61 +156,113 @@ class _Template:
                 for column, value in row.items():
                     if (table, column) != (plan_table, "deterministic_hash") and _mentions(value, hashes):
                         raise ValueError(f"shape of {self.name}: {table.name}.{column} quotes a plan hash")
-        known = set(self._review_digests(self.rows))
+        self.recipes = self._digest_recipes()
         quoted = {row["review_digest"] for row in self.rows.get(step_table, []) if row["review_digest"]}
         quoted |= {row["review_digest"] for row in self.rows.get(vote_table, [])}
-        if quoted - known:
+        if quoted - set(self.recipes):
             raise ValueError(f"shape of {self.name}: a review digest this builder cannot recompute")
 
-    @staticmethod
-    def _review_digests(rows: dict[Table, list[dict[str, Any]]]) -> list[str]:
-        """Every review digest the rows may quote, in one order for the template and its clones: each step
-        with each input it had (as planned, as edited by each vote) under its run's plan."""
-        plans = {row["id"]: row["deterministic_hash"] for row in rows.get(plan_table, [])}
-        run_plans = {row["id"]: plans.get(row["plan_id"]) for row in rows.get(run_table, [])}
-        digests: list[str] = []
-        for step in rows.get(step_table, []):
-            edits = [vote["edited_input"] for vote in rows.get(vote_table, []) if vote["step_id"] == step["id"]]
-            digests.extend(
-                review_digest(
-                    execution_id=step["execution_id"],
-                    step_id=step["id"],
-                    key=step["key"],
-                    step_input=step_input,
-                    risk_tier=step["risk_tier"],
-                    plan_hash=plan_hash,
-                )
-                for step_input in [step["input"], step["original_input"], *edits]
-                for plan_hash in [run_plans.get(step["run_id"]), *plans.values()]
-            )
-        return digests
+    def _digest_recipes(self) -> dict[str, tuple[dict[str, Any], Any, str | None]]:
+        """Every review digest the rows may quote: each step with each input it had (as planned, as edited
+        by each vote) under each plan of the execution."""
+        plans = {row["id"]: row["deterministic_hash"] for row in self.rows.get(plan_table, [])}
+        recipes: dict[str, tuple[dict[str, Any], Any, str | None]] = {}
+        for step in self.rows.get(step_table, []):
+            edits = [vote["edited_input"] for vote in self.rows.get(vote_table, []) if vote["step_id"] == step["id"]]
+            for step_input in [step["input"], step["original_input"], *edits]:
+                for plan_id, plan_hash in plans.items():
+                    digest = _digest(step, step_input, plan_hash)
+                    recipes.setdefault(digest, (step, step_input, plan_id))
+        return recipes
 
-    def clone(self, index: int, spacing: timedelta, first_sequence: int) -> dict[Table, list[dict[str, Any]]]:
-        name, new, delta = self.name, execution_name(index, self.prefix), spacing * (index - self.index)
-
-        convert = _Rewrite(name, new, delta, self.times)
-        out: dict[Table, list[dict[str, Any]]] = {}
+    def compile(self, dialect: Dialect) -> None:
+        """Prepares each row as driver parameters: what no clone changes is bound once, here; the rest is
+        marked with how to change it (so a clone costs a few string replacements, not a walk of every value)."""
+        self.statements = {}
+        hashes = {row["deterministic_hash"] for row in self.rows.get(plan_table, [])}
         for table, rows in self.rows.items():
-            cloned = []
+            written = [column.key for column in table.c if column.computed is None]  # the database generates the rest
+            compiled = insert(table).compile(dialect=dialect, column_keys=written)
+            order = list(compiled.positiontup or [])
+            processors: dict[str, Any] = dict(compiled._bind_processors)  # noqa: SLF001 - the dialect's own
+            cells_of_rows = []
             for row in rows:
-                copy = {column: convert(value) for column, value in row.items()}
-                if table is plan_table and copy["document"] != row["document"]:
-                    copy["deterministic_hash"] = sha256_digest(copy["document"])
-                cloned.append(copy)
-            if table is event_table:
-                for offset, copy in enumerate(cloned):
-                    copy["sequence"] = first_sequence + offset
+                cells: list[tuple[int, Any, Any]] = []
+                for key in order:
+                    value, process = row[key], processors.get(key)
+                    if table is event_table and key == "sequence":
+                        kind = _SEQUENCE
+                    elif (table, key) in _DIGEST_COLUMNS and value is not None:
+                        kind = _DIGEST
+                    elif table is plan_table and key == "deterministic_hash" and value in hashes:
+                        kind = _HASH
+                    elif not self.changes(value):
+                        kind, value = _CONSTANT, process(value) if process and value is not None else value
+                    elif isinstance(value, datetime):
+                        kind = _TIME
+                    else:
+                        kind = _REWRITE
+                    cells.append((kind, value, process))
+                cells_of_rows.append(cells)
+            self.statements[table] = (str(compiled), cells_of_rows)
+            self.columns[table] = [table.c[key].name for key in order]
+
+    def changes(self, value: Any) -> bool:
+        """Whether some clone would write `value` differently (a name, a time of the clock, the workspace)."""
+        probe = _Rewrite(self.name, "\0", timedelta(seconds=1), self.times, self.workspace, "\0")
+        return bool(probe(value) != value)
+
+    def clone_rows(self, index: int, spacing: timedelta, first_sequence: int) -> dict[Table, list[tuple[Any, ...]]]:
+        """Clone `index`'s rows as driver parameters, in the order of `compile`'s statements."""
+        new, delta = execution_name(index, self.prefix), spacing * (index - self.index)
+        workspace = self.workspaces[index % len(self.workspaces)] if self.workspaces else self.workspace
+        convert = _Rewrite(self.name, new, delta, self.times, self.workspace, workspace)
+        out: dict[Table, list[tuple[Any, ...]]] = {}
+        sequence = first_sequence
+        plan_hashes: dict[str, Any] = {}
+        for table, (_, rows) in self.statements.items():
+            cloned = []
+            for cells in rows:
+                values = []
+                document: Any = None
+                for kind, value, process in cells:
+                    if kind == _CONSTANT:
+                        values.append(value)
+                        continue
+                    if kind == _SEQUENCE:
+                        changed: Any = sequence
+                        sequence += 1
+                    elif kind == _TIME:
+                        changed = value + delta
+                    elif kind == _HASH:
+                        changed = None  # filled in below, from the document
+                    elif kind == _DIGEST:
+                        step, step_input, plan_id = self.recipes[value]
+                        clone_step = {key: convert(item) for key, item in step.items()}
+                        changed = _digest(clone_step, convert(step_input), plan_hashes.get(plan_id))
+                    else:
+                        changed = convert(value)
+                        if table is plan_table and isinstance(changed, dict):
+                            document = changed
+                    values.append(process(changed) if process and changed is not None else changed)
+                if table is plan_table:
+                    row_hash = self._hash_of(cells, document)
+                    original = next(value for kind, value, _ in cells if kind == _HASH)
+                    plan_hashes.update({plan_id: row_hash for plan_id, plan in self._plans() if plan == original})
+                    values = [
+                        row_hash if kind == _HASH else value for (kind, _, _), value in zip(cells, values, strict=True)
+                    ]
+                cloned.append(tuple(values))
             out[table] = cloned
-        # A review digest covers the execution and step ids and the plan hash: the clone's are its own.
-        digests = dict(zip(self._review_digests(self.rows), self._review_digests(out), strict=True))
-        redigest = _Redigest(digests)
-        for table, cloned in out.items():
-            json_columns = {column.name for column in table.c if isinstance(column.type, JSON)}
-            for copy in cloned:
-                for column, value in copy.items():
-                    # None in a JSON column is SQL NULL, as the services leave it (JSON `null` otherwise).
-                    copy[column] = null() if value is None and column in json_columns else redigest(value)
         return out
+
+    def _plans(self) -> list[tuple[str, str]]:
+        return [(row["id"], row["deterministic_hash"]) for row in self.rows.get(plan_table, [])]
+
+    def _hash_of(self, cells: list[tuple[int, Any, Any]], document: Any) -> Any:
+        """A plan's hash: the template's when its document is unchanged, else that of the new document."""
+        original = next(value for kind, value, _ in cells if kind == _HASH)
+        return original if document is None else sha256_digest(document)
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +273,8 @@ class _Rewrite:
     new: str
     delta: timedelta
     times: frozenset[datetime]
+    workspace: str
+    new_workspace: str
 
     def __call__(self, value: Any) -> Any:
         if isinstance(value, str):
@@ -221,6 +288,8 @@ class _Rewrite:
         return value
 
     def text(self, value: str) -> str:
+        if value == self.workspace:
+            return self.new_workspace
         if self.name in value:
             return value.replace(self.name, self.new)
         if _ISO.fullmatch(value) and (moment := datetime.fromisoformat(value)) in self.times:
@@ -228,20 +297,15 @@ class _Rewrite:
         return value
 
 
-@dataclass(frozen=True, slots=True)
-class _Redigest:
-    """Every string that is a template's review digest replaced by the clone's, JSON included."""
-
-    digests: dict[str, str]
-
-    def __call__(self, value: Any) -> Any:
-        if isinstance(value, str):
-            return self.digests.get(value, value)
-        if isinstance(value, dict):
-            return {key: self(item) for key, item in value.items()}
-        if isinstance(value, list):
-            return [self(item) for item in value]
-        return value
+def _digest(step: dict[str, Any], step_input: Any, plan_hash: str | None) -> str:
+    return review_digest(
+        execution_id=step["execution_id"],
+        step_id=step["id"],
+        key=step["key"],
+        step_input=step_input,
+        risk_tier=step["risk_tier"],
+        plan_hash=plan_hash,
+    )
 
 
 def _mentions(value: Any, needles: set[str]) -> bool:
@@ -293,14 +357,25 @@ async def _insert(session: AsyncSession, batch: list[tuple[_Template, int]], spa
         sequence = last - total + 1
     else:
         sequence = 0
-    rows: dict[Table, list[dict[str, Any]]] = {table: [] for table in _TABLES}
+    rows: dict[Table, list[tuple[Any, ...]]] = {table: [] for table in _TABLES}
+    statements: dict[Table, tuple[str, list[str]]] = {}
     for template, index in batch:
-        for table, cloned in template.clone(index, spacing, sequence).items():
+        for table, cloned in template.clone_rows(index, spacing, sequence).items():
             rows[table].extend(cloned)
+            statements.setdefault(table, (template.statements[table][0], template.columns[table]))
         sequence += template.events
+    connection = await session.connection()
+    copy = None
+    if connection.dialect.name == "postgresql":  # COPY: several times faster than a multi-row INSERT there
+        driver: Any = (await connection.get_raw_connection()).driver_connection  # asyncpg's connection
+        copy = driver.copy_records_to_table
     for table in _TABLES:
         if rows[table]:
-            await session.execute(insert(table), rows[table])
+            statement, columns = statements[table]
+            if copy is not None:
+                await copy(table.name, records=rows[table], columns=columns)
+            else:
+                await connection.exec_driver_sql(statement, rows[table])
     return total
 
 
@@ -316,30 +391,44 @@ async def build_executions(  # noqa: PLR0913 - the database, the services and wh
     spacing: timedelta = timedelta(seconds=1),
     batch: int = 1000,
     progress: Callable[[int], None] | None = None,
+    pattern: Sequence[int] | None = None,
+    workspaces: Sequence[str] = (),
 ) -> BulkReport:
     """`count` executions, indexes `first`..`first + count - 1`, into a migrated database without them.
 
     The first execution of each shape is played through `executor`; the others are its clones, inserted
     `batch` executions per transaction. `progress`, when given, is called with the executions done so far.
+    `pattern` (indexes into `shapes`, cycled) gives the shape of each execution; `workspaces` theirs.
     """
     if not shapes:
         raise ValueError("build_executions needs at least one shape")
     if count < 0 or batch < 1 or spacing.microseconds or at.microsecond:
         raise ValueError("count ≥ 0, batch ≥ 1, and whole seconds for `at` and `spacing`")
+    cycle = list(pattern) if pattern is not None else list(range(len(shapes)))
+    if not cycle or not all(0 <= shape < len(shapes) for shape in cycle):
+        raise ValueError("pattern needs indexes into shapes")
     started = time.perf_counter()
-    templates: list[_Template] = []
-    for offset, shape in enumerate(shapes[:count]):
+    shape_of = [cycle[offset % len(cycle)] for offset in range(count)]
+    templates: dict[int, _Template] = {}
+    for offset, kind in enumerate(shape_of):
+        if kind in templates:
+            continue
         index = first + offset
         name = execution_name(index, prefix)
-        scenario = shape.model_copy(update={"name": name, "at": at + spacing * index})
-        times = await _play(executor, Scenario.model_validate(scenario.model_dump()))
-        templates.append(_Template(name=name, prefix=prefix, index=index, times=times))
+        workspace = workspaces[index % len(workspaces)] if workspaces else shapes[kind].workspace
+        update = {"name": name, "at": at + spacing * index, "workspace": workspace}
+        times = await _play(executor, Scenario.model_validate(shapes[kind].model_copy(update=update).model_dump()))
+        templates[kind] = _Template(
+            name=name, prefix=prefix, index=index, times=times, workspace=workspace, workspaces=workspaces
+        )
     async with database.unit_of_work(write=False) as session:
-        for template in templates:
+        for template in templates.values():
             await _read(session, template)
             template.check()
-    events = sum(template.events for template in templates)
-    clones = [(templates[offset % len(shapes)], first + offset) for offset in range(len(templates), count)]
+            template.compile((await session.connection()).dialect)
+    events = sum(template.events for template in templates.values())
+    played = {template.index for template in templates.values()}
+    clones = [(templates[kind], first + offset) for offset, kind in enumerate(shape_of) if first + offset not in played]
     done = len(templates)
     for start in range(0, len(clones), batch):
         async with database.unit_of_work(write=True) as session:

@@ -47,6 +47,10 @@ BENCHES = {
             rf"quorum ÷ single, votes/s\s+{NUM}\s+target ≥ 0\.80\s+(PASS|MISS)",
         ),
     ),
+    "bench.reads": (
+        "sqlite",
+        (rf"pendingApprovals\s+{NUM}\s+{NUM}\s+{NUM}\s+(PASS|MISS)", r"RSS after [\d,]+ mixed requests"),
+    ),
     "bench.scale": (
         "postgresql",
         (

@@ -156,7 +156,8 @@ async def clone(database, copies: int) -> None:
         for copy in range(1, copies + 1):
             for table in CLONED_TABLES:
                 columns = []
-                for column in table.columns:
+                written = [column for column in table.columns if column.computed is None]  # not generated ones
+                for column in written:
                     if column.name in ID_COLUMNS:
                         columns.append(column.concat(f"-c{copy}"))
                     elif column.name == "sequence":
@@ -165,7 +166,7 @@ async def clone(database, copies: int) -> None:
                         columns.append(column)
                 owner = table.c.id if table is execution_table else table.c.execution_id
                 source = select(*columns).where(~owner.contains("-c"))  # the originals only
-                await conn.execute(insert(table).from_select([c.name for c in table.columns], source))
+                await conn.execute(insert(table).from_select([c.name for c in written], source))
         await conn.execute(update(counter_table).values(value=events * (copies + 1)))
 
 

@@ -7,10 +7,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
+from app.contracts.control_plane.constants import DEFAULT_PAGE_SIZE
 from app.contracts.control_plane.queries.lane_get import (
     ControlPlaneExecutionLaneGetInput,
     ControlPlaneExecutionLaneGetOutput,
@@ -29,11 +30,8 @@ from app.db.tables import step_table as step_t
 from app.errors import NotFound
 from app.services.kernel.clock import utcnow
 from app.services.kernel.grants import in_grants
-from app.services.kernel.paging import page
 from app.services.lifecycle.interface import (
     RunFacts,
-    lane_key_sql,
-    lane_status_sql,
     run_detail,
     run_state_sql,
     run_summary,
@@ -91,22 +89,62 @@ async def get_lane(
     )
 
 
+def _lane_filters(
+    data: ControlPlaneExecutionLaneListInput,
+) -> tuple[list[ColumnElement[bool]], list[ColumnElement[bool]]]:
+    """The filters of the two kinds of run: current runs (through their execution's stored lane) and runs that are
+    no longer current (through their own stored ended lane; NULL while current, so the index skips current runs)."""
+    current: list[ColumnElement[bool]] = [execution_t.c.run_id.is_not(None)]
+    ended: list[ColumnElement[bool]] = [run_t.c.ended_lane_key.is_not(None), run_t.c.id != execution_t.c.run_id]
+    if data.lane_key is not None:
+        current.append(execution_t.c.lane_key == data.lane_key)
+        ended.append(run_t.c.ended_lane_key == data.lane_key)
+    if data.lane_status is not None:
+        current.append(execution_t.c.lane_status == data.lane_status)
+        ended.append(run_t.c.ended_lane_status == data.lane_status)
+    return current, ended
+
+
 async def list_lanes(
     session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionLaneListInput
 ) -> ControlPlaneExecutionLaneListOutput:
-    state = run_state_sql()
-    filters: list[ColumnElement[bool]] = [in_grants(principal, execution_t.c.workspace_id)]
-    if data.lane_key is not None:
-        filters.append(lane_key_sql(state) == data.lane_key)
-    if data.lane_status is not None:
-        filters.append(lane_status_sql(state) == data.lane_status)
-    found = await page(
-        session,
-        _runs_with_facts().where(*filters).order_by(execution_t.c.updated_at.desc(), run_t.c.id),
-        data.limit,
-        data.offset,
+    """Runs, the most recently updated execution first. A run's lane is stored (generated columns, migration 0006):
+    a current run's on its execution, an ended run's on the run, so each filter is an index range and the page
+    is the merge of the first `offset + limit` of each kind; the total counts both kinds, exactly."""
+    granted = in_grants(principal, execution_t.c.workspace_id)
+    current, ended = _lane_filters(data)
+    current_runs = select(execution_t.c.run_id.label("id"), execution_t.c.updated_at).where(granted, *current)
+    ended_runs = (
+        select(run_t.c.id.label("id"), execution_t.c.updated_at)
+        .select_from(run_t.join(execution_t, execution_t.c.id == run_t.c.execution_id))
+        .where(granted, *ended)
     )
-    steps = await _steps_by_execution(session, [row.execution_id for row in found.rows])
+    limit, offset = data.limit or DEFAULT_PAGE_SIZE, data.offset or 0
+    heads = [
+        select(head.c.id, head.c.updated_at)
+        for head in (
+            current_runs.order_by(execution_t.c.updated_at.desc(), execution_t.c.run_id)
+            .limit(offset + limit)
+            .subquery(),
+            ended_runs.order_by(execution_t.c.updated_at.desc(), run_t.c.id).limit(offset + limit).subquery(),
+        )
+    ]
+    merged = union_all(*heads).subquery()
+    page_ids = select(merged.c.id).order_by(merged.c.updated_at.desc(), merged.c.id).limit(limit).offset(offset)
+    total = (
+        await session.execute(
+            select(
+                select(func.count()).select_from(current_runs.subquery()).scalar_subquery()
+                + select(func.count()).select_from(ended_runs.subquery()).scalar_subquery()
+            )
+        )
+    ).scalar_one()
+    rows = (
+        await session.execute(
+            _runs_with_facts().where(run_t.c.id.in_(page_ids)).order_by(execution_t.c.updated_at.desc(), run_t.c.id)
+        )
+    ).all()
+    steps = await _steps_by_execution(session, [row.execution_id for row in rows])
     now = utcnow()
-    items = [run_summary(RunFacts.from_rows(row, steps[row.execution_id], now)) for row in found.rows]
-    return ControlPlaneExecutionLaneListOutput(items=items, total=found.total)
+    items = [run_summary(RunFacts.from_rows(row, steps[row.execution_id], now)) for row in rows]
+    return ControlPlaneExecutionLaneListOutput(items=items, total=total)
