@@ -57,7 +57,6 @@ from app.db.tables import (
     execution_table,
     metadata,
     plan_table,
-    run_table,
     step_table,
     vote_table,
 )
