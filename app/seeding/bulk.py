@@ -85,9 +85,10 @@ _TAKE = (
     .values(value=counter_table.c.value + bindparam("count"))
     .returning(counter_table.c.value)
 )
-_CONSTANT, _REWRITE, _TIME, _SEQUENCE, _HASH, _DIGEST = range(6)
+_CONSTANT, _REWRITE, _TIME, _SEQUENCE, _HASH, _DIGEST, _REWRITE_DIGESTS = range(7)
 """How a clone gets a template's cell: as is (bound once), rewritten, moved in time, the next event number,
-the plan's hash, a review digest recomputed for the clone."""
+the plan's hash, a review digest recomputed for the clone, rewritten with the review digests it quotes
+(event payloads) recomputed."""
 _DIGEST_COLUMNS = {(step_table, "review_digest"), (vote_table, "review_digest")}
 _ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
 _TABLES: tuple[Table, ...] = tuple(
@@ -143,7 +144,7 @@ class _Template:
     events: int = 0
     statements: dict[Table, tuple[str, list[list[tuple[int, Any, Any]]]]] = field(default_factory=dict)
     columns: dict[Table, list[str]] = field(default_factory=dict)
-    recipes: dict[str, tuple[dict[str, Any], Any, str | None]] = field(default_factory=dict)
+    recipes: dict[str, tuple[dict[str, Any], Any, str]] = field(default_factory=dict)
     """Review digest the template quotes -> (its step's row, the input it covers, the plan id it covers)."""
 
     def check(self) -> None:
@@ -155,17 +156,18 @@ class _Template:
                 for column, value in row.items():
                     if (table, column) != (plan_table, "deterministic_hash") and _mentions(value, hashes):
                         raise ValueError(f"shape of {self.name}: {table.name}.{column} quotes a plan hash")
-        self.recipes = self._digest_recipes()
+        recipes = self._digest_recipes()
         quoted = {row["review_digest"] for row in self.rows.get(step_table, []) if row["review_digest"]}
         quoted |= {row["review_digest"] for row in self.rows.get(vote_table, [])}
-        if quoted - set(self.recipes):
+        if quoted - set(recipes):
             raise ValueError(f"shape of {self.name}: a review digest this builder cannot recompute")
+        self.recipes = {digest: recipe for digest, recipe in recipes.items() if digest in quoted}
 
-    def _digest_recipes(self) -> dict[str, tuple[dict[str, Any], Any, str | None]]:
+    def _digest_recipes(self) -> dict[str, tuple[dict[str, Any], Any, str]]:
         """Every review digest the rows may quote: each step with each input it had (as planned, as edited
         by each vote) under each plan of the execution."""
         plans = {row["id"]: row["deterministic_hash"] for row in self.rows.get(plan_table, [])}
-        recipes: dict[str, tuple[dict[str, Any], Any, str | None]] = {}
+        recipes: dict[str, tuple[dict[str, Any], Any, str]] = {}
         for step in self.rows.get(step_table, []):
             edits = [vote["edited_input"] for vote in self.rows.get(vote_table, []) if vote["step_id"] == step["id"]]
             for step_input in [step["input"], step["original_input"], *edits]:
@@ -195,6 +197,8 @@ class _Template:
                         kind = _DIGEST
                     elif table is plan_table and key == "deterministic_hash" and value in hashes:
                         kind = _HASH
+                    elif _mentions(value, set(self.recipes)):
+                        kind = _REWRITE_DIGESTS
                     elif not self.changes(value):
                         kind, value = _CONSTANT, process(value) if process and value is not None else value
                     elif isinstance(value, datetime):
@@ -218,7 +222,7 @@ class _Template:
         convert = _Rewrite(self.name, new, delta, self.times, self.workspace, workspace)
         out: dict[Table, list[tuple[Any, ...]]] = {}
         sequence = first_sequence
-        plan_hashes: dict[str, Any] = {}
+        digests = self._clone_digests(convert)
         for table, (_, rows) in self.statements.items():
             cloned = []
             for cells in rows:
@@ -236,9 +240,9 @@ class _Template:
                     elif kind == _HASH:
                         changed = None  # filled in below, from the document
                     elif kind == _DIGEST:
-                        step, step_input, plan_id = self.recipes[value]
-                        clone_step = {key: convert(item) for key, item in step.items()}
-                        changed = _digest(clone_step, convert(step_input), plan_hashes.get(plan_id))
+                        changed = digests[value]
+                    elif kind == _REWRITE_DIGESTS:
+                        changed = _replace_strings(convert(value), digests)
                     else:
                         changed = convert(value)
                         if table is plan_table and isinstance(changed, dict):
@@ -246,8 +250,6 @@ class _Template:
                     values.append(process(changed) if process and changed is not None else changed)
                 if table is plan_table:
                     row_hash = self._hash_of(cells, document)
-                    original = next(value for kind, value, _ in cells if kind == _HASH)
-                    plan_hashes.update({plan_id: row_hash for plan_id, plan in self._plans() if plan == original})
                     values = [
                         row_hash if kind == _HASH else value for (kind, _, _), value in zip(cells, values, strict=True)
                     ]
@@ -255,8 +257,22 @@ class _Template:
             out[table] = cloned
         return out
 
-    def _plans(self) -> list[tuple[str, str]]:
-        return [(row["id"], row["deterministic_hash"]) for row in self.rows.get(plan_table, [])]
+    def _clone_digests(self, convert: _Rewrite) -> dict[str, str]:
+        """The template's quoted review digests -> the clone's (each over the clone's ids and plan hash)."""
+        if not self.recipes:
+            return {}
+        plan_hashes = {}
+        for row in self.rows.get(plan_table, []):
+            document = convert(row["document"])
+            plan_hashes[row["id"]] = (
+                row["deterministic_hash"] if document == row["document"] else sha256_digest(document)
+            )
+        return {
+            digest: _digest(
+                {key: convert(value) for key, value in step.items()}, convert(step_input), plan_hashes[plan_id]
+            )
+            for digest, (step, step_input, plan_id) in self.recipes.items()
+        }
 
     def _hash_of(self, cells: list[tuple[int, Any, Any]], document: Any) -> Any:
         """A plan's hash: the template's when its document is unchanged, else that of the new document."""
@@ -305,6 +321,16 @@ def _digest(step: dict[str, Any], step_input: Any, plan_hash: str | None) -> str
         risk_tier=step["risk_tier"],
         plan_hash=plan_hash,
     )
+
+
+def _replace_strings(value: Any, replacements: dict[str, str]) -> Any:
+    if isinstance(value, str):
+        return replacements.get(value, value)
+    if isinstance(value, dict):
+        return {key: _replace_strings(item, replacements) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_replace_strings(item, replacements) for item in value]
+    return value
 
 
 def _mentions(value: Any, needles: set[str]) -> bool:

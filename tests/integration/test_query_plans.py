@@ -36,10 +36,11 @@ EVERY = Principal.of("dana", {"admin"}, {"*"})
 TWO = Principal.of("dana", {"admin"}, {"ws-03", "ws-04"})
 # (query, input, principal, an index one of whose names must be in the plan of some statement); the filter's index
 CASES: list[tuple[str, dict[str, Any], Principal, set[str]]] = [
-    ("pendingApprovals", {}, EVERY, {"ix_execution_step_status_updated"}),
+    ("pendingApprovals", {}, EVERY, {"ix_execution_step_status_awaiting"}),
+    ("pendingApprovals", {"decidable_by_me": True}, EVERY, {"ix_execution_step_status_awaiting"}),
     ("pendingApprovals", {"workspace_id": "ws-03"}, EVERY, {"ix_execution_workspace_updated"}),
-    ("pendingApprovals", {"risk_tier": "high"}, EVERY, {"ix_execution_step_status_updated"}),
-    ("pendingApprovals", {}, TWO, {"ix_execution_workspace_updated", "ix_execution_step_status_updated"}),
+    ("pendingApprovals", {"risk_tier": "high"}, EVERY, {"ix_execution_step_status_awaiting"}),
+    ("pendingApprovals", {}, TWO, {"ix_execution_workspace_updated", "ix_execution_step_status_awaiting"}),
     ("executions", {}, EVERY, {"ix_execution_updated"}),
     ("executions", {"workspace_id": "ws-03"}, EVERY, {"ix_execution_workspace_updated"}),
     ("executions", {"status": "running"}, EVERY, {"ix_execution_status_updated"}),
@@ -75,7 +76,14 @@ def _id(case: tuple[str, dict[str, Any], Principal, set[str]]) -> str:
 @pytest.fixture
 async def big(services: Services) -> Services:
     async with services.database.unit_of_work(write=True) as session:
-        for table in ("execution_event", "approval_decision", "execution_step", "evidence_bundle", "execution_run"):
+        for table in (
+            "execution_event",
+            "approval_vote",
+            "approval_decision",
+            "execution_step",
+            "evidence_bundle",
+            "execution_run",
+        ):
             await session.execute(text(f"DELETE FROM {table}"))
         for table in ("plan", "intent", "execution"):
             await session.execute(text(f"DELETE FROM {table}"))
@@ -124,7 +132,7 @@ async def test_every_list_query_and_filter_is_served_by_indexes(big: Services) -
 
 async def test_dropping_an_index_fails_the_check(big: Services) -> None:
     """The check above is not vacuous: without the lane key index, the laneKey filter is reported."""
-    query, data, principal, wanted = CASES[11]
+    query, data, principal, wanted = CASES[12]
     assert wanted == {"ix_execution_lane_key_updated"}
     assert await problems(big, query, data, principal, wanted) == []
     async with big.database.unit_of_work(write=True) as session:

@@ -9,7 +9,7 @@ need no code to keep them right: every writer of a status keeps its lane right b
 (ALTER TABLE cannot add a STORED one; an index on it stores the values), STORED on PostgreSQL (the only kind).
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 """
 
 from collections.abc import Sequence
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0006"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
