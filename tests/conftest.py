@@ -42,7 +42,6 @@ TABLES = (
     "approval_decision",
     "approval_vote",
     "execution_event",
-    "event_counter",
     "skill_installation",
     "intent",
     "plan",

@@ -275,16 +275,23 @@ class ApprovalDecision(SQLModel, table=True):
 
 
 class ExecutionEvent(SQLModel, table=True):
-    """Append-only audit log and outbox; `sequence` is gap-free (taken from EventCounter)."""
+    """Append-only audit log and outbox. `sequence` is the event's global position (app/services/kernel/
+    event_log.py: unique and in the order readers see events, gap-free on SQLite only); `stream_version`
+    numbers an execution's events 1, 2, 3 ... without gaps."""
 
     __tablename__ = "execution_event"
     __table_args__ = (
         Index("ix_execution_event_execution_sequence", "execution_id", "sequence"),
         Index("ix_execution_event_step_key", "step_id", "event_key"),
         Index("ix_execution_event_run", "run_id"),
+        Index("ix_execution_event_workspace_sequence", "workspace_id", "sequence"),
+        UniqueConstraint("execution_id", "stream_version", name="uq_execution_event_stream_version"),
     )
 
     sequence: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    stream_version: int | None = None
+    workspace_id: str | None = Field(default=None, max_length=128)
+    """The execution's workspace (none for the skill registry's events), copied so readers filter without a join."""
     event_key: str = Field(max_length=200)
     event_version: str = Field(max_length=32)
     execution_id: str | None = Field(default=None, max_length=128)
@@ -293,15 +300,6 @@ class ExecutionEvent(SQLModel, table=True):
     actor: str | None = Field(default=None, max_length=128)
     payload: dict[str, Any] = Field(sa_type=JSONType)
     occurred_at: datetime = Field(sa_type=UTCDateTime)
-
-
-class EventCounter(SQLModel, table=True):
-    """One row per sequence; incremented inside the writing transaction, so rolled back with it."""
-
-    __tablename__ = "event_counter"
-
-    name: str = Field(primary_key=True, max_length=32)
-    value: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
 class SkillInstallation(SQLModel, table=True):
@@ -343,7 +341,6 @@ step_table = _table(ExecutionStep)
 decision_table = _table(ApprovalDecision)
 vote_table = _table(ApprovalVote)
 event_table = _table(ExecutionEvent)
-counter_table = _table(EventCounter)
 skill_table = _table(SkillInstallation)
 intent_table = _table(Intent)
 plan_table = _table(Plan)

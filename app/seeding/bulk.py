@@ -16,9 +16,8 @@ decision, event), are cloned in bulk for every other index with
   exec-<name>, int-<name>, plan-<name>, run-<name>-<n>, step-<name>-<n>, dec-<name>-<n>),
 - every timestamp the template's clock handed out moved by the clone's offset (columns, and the
   ISO strings of event payloads),
-- the events renumbered: each clone's events keep the template's order and take the next numbers of
-  the gap-free sequence, from the same `event_counter` row the event log takes them from, in the same
-  transaction,
+- the events renumbered: each clone's events keep the template's order (and stream versions) and take
+  the next positions of the inserting transaction, as the event log would give them,
 - a plan's `deterministic_hash` recomputed when its document changed, and every review digest (it
   covers the execution and step ids and the plan hash) recomputed for the clone's,
 - None in a JSON column written as SQL NULL, as the services leave it (not JSON `null`).
@@ -45,14 +44,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Dialect, Table, bindparam, insert, select, update
+from sqlalchemy import Dialect, Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.contracts.executor import Executor
 from app.db.database import Database
 from app.db.tables import (
     bundle_table,
-    counter_table,
     event_table,
     execution_table,
     metadata,
@@ -65,7 +63,7 @@ from app.seeding.player import ScenarioIds, ScenarioPlayer
 from app.services.approval.review import review_digest
 from app.services.kernel.canonical import sha256_digest
 from app.services.kernel.clock import replayed_as
-from app.services.kernel.event_log import EVENT_SEQUENCE
+from app.services.kernel.event_log import next_position
 
 BENCH_EPOCH = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -79,12 +77,6 @@ AWAITING_APPROVAL = Scenario(
 )
 """One high-risk step that awaits approval (bench/reject.py and bench/scale.py decide it)."""
 
-_TAKE = (
-    update(counter_table)
-    .where(counter_table.c.name == EVENT_SEQUENCE)
-    .values(value=counter_table.c.value + bindparam("count"))
-    .returning(counter_table.c.value)
-)
 _CONSTANT, _REWRITE, _TIME, _SEQUENCE, _HASH, _DIGEST, _REWRITE_DIGESTS = range(7)
 """How a clone gets a template's cell: as is (bound once), rewritten, moved in time, the next event number,
 the plan's hash, a review digest recomputed for the clone, rewritten with the review digests it quotes
@@ -377,11 +369,7 @@ async def _read(session: AsyncSession, template: _Template) -> None:
 
 async def _insert(session: AsyncSession, batch: list[tuple[_Template, int]], spacing: timedelta) -> int:
     total = sum(template.events for template, _ in batch)
-    if total:
-        last = (await session.execute(_TAKE, {"count": total})).scalar_one()
-        sequence = last - total + 1
-    else:
-        sequence = 0
+    sequence = await next_position(session) if total else 0
     rows: dict[Table, list[tuple[Any, ...]]] = {table: [] for table in _TABLES}
     statements: dict[Table, tuple[str, list[str]]] = {}
     for template, index in batch:

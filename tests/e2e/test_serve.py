@@ -44,7 +44,6 @@ COUNTED_TABLES = (
     "execution_step",
     "approval_decision",
     "execution_event",
-    "event_counter",
     "intent",
     "plan",
     "execution_run",

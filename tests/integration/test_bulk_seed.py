@@ -44,7 +44,8 @@ SHAPES = (AWAITING_APPROVAL, RETRIED, REJECTED)
 
 
 async def rows_of(services: Services, index: int) -> dict[str, list[dict[str, Any]]]:
-    """Every row of execution `index`, events in order with their sequences made relative."""
+    """Every row of execution `index`, events in order with their positions replaced by their rank (positions
+    depend on the writing transactions; their order is what a clone must keep)."""
     rows: dict[str, list[dict[str, Any]]] = {}
     async with services.database.unit_of_work(write=False) as session:
         for table in _TABLES:
@@ -54,9 +55,8 @@ async def rows_of(services: Services, index: int) -> dict[str, list[dict[str, An
             ]
             if table is event_table:
                 found.sort(key=lambda row: row["sequence"])
-                first = found[0]["sequence"]
-                for row in found:
-                    row["sequence"] -= first
+                for rank, row in enumerate(found):
+                    row["sequence"] = rank
             rows[table.name] = sorted(found, key=repr)
     return rows
 

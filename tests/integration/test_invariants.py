@@ -1,10 +1,9 @@
 """The invariant checker behind `python -m app check`: silent on a healthy database, precise on a broken one."""
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 
 from app.db.tables import (
     bundle_table,
-    counter_table,
     decision_table,
     event_table,
     execution_table,
@@ -42,7 +41,7 @@ async def test_a_rejection_without_its_events_is_found(database):
     await corrupt(database, delete(event_table).where(event_table.c.event_key == "controlPlane.execution.failed"))
     found = await problems(database)
     assert "rejection-events" in found
-    assert "event-sequence" in found
+    assert "stream-version" in found  # a deleted event leaves a hole in its execution's stream
 
 
 async def test_a_rejected_step_in_a_running_execution_is_found(database):
@@ -67,9 +66,24 @@ async def test_an_execution_waiting_for_nothing_is_found(database):
     assert await problems(database) == ["awaiting-has-a-step"]
 
 
-async def test_a_counter_out_of_step_with_the_log_is_found(database):
-    await corrupt(database, update(counter_table).values(value=counter_table.c.value + 1))
-    assert await problems(database) == ["event-sequence"]
+async def test_a_gap_in_an_executions_stream_is_found(database):
+    last = select(func.max(event_table.c.sequence)).where(event_table.c.execution_id == "exec-acme-deploy-42")
+    await corrupt(
+        database,
+        update(event_table)
+        .where(event_table.c.sequence == last.scalar_subquery())
+        .values(stream_version=event_table.c.stream_version + 1),
+    )
+    assert await problems(database) == ["stream-version"]
+
+
+async def test_an_event_naming_another_workspace_is_found(database):
+    first = select(func.min(event_table.c.sequence)).where(event_table.c.execution_id == "exec-acme-deploy-42")
+    await corrupt(
+        database,
+        update(event_table).where(event_table.c.sequence == first.scalar_subquery()).values(workspace_id="ws-x"),
+    )
+    assert await problems(database) == ["event-workspace"]
 
 
 # --- lifecycle: runs, steps, digests --------------------------------------------------------------

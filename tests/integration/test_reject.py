@@ -101,7 +101,10 @@ async def test_reject_happy_path_writes_step_decision_execution_and_events(execu
     assert changed_keys(before, after, "approval_decision") == {decision["id"]}
 
     new_events = (await events(database))[len(events_before) :]
-    assert [row["sequence"] for row in new_events] == [len(events_before) + 1, len(events_before) + 2]
+    assert new_events[0]["sequence"] < new_events[1]["sequence"]
+    before_in_stream = [row for row in events_before if row["execution_id"] == "exec-acme-deploy-42"]
+    first_version = len(before_in_stream) + 1
+    assert [row["stream_version"] for row in new_events] == [first_version, first_version + 1]
     blocked, failed = new_events
     for row in new_events:
         assert (row["event_version"], row["execution_id"], row["step_id"], row["actor"], row["occurred_at"]) == (

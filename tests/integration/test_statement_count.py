@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from sqlalchemy import event, func, insert, select, update
+from sqlalchemy import event, func, insert, select
 
 from app.auth import Principal
 from app.contracts.control_plane.commands import (
@@ -34,7 +34,6 @@ from app.contracts.control_plane.commands import (
 from app.contracts.control_plane.queries import execution_get
 from app.db.tables import (
     bundle_table,
-    counter_table,
     decision_table,
     event_table,
     execution_table,
@@ -167,7 +166,6 @@ async def clone(database, copies: int) -> None:
                 owner = table.c.id if table is execution_table else table.c.execution_id
                 source = select(*columns).where(~owner.contains("-c"))  # the originals only
                 await conn.execute(insert(table).from_select([c.name for c in written], source))
-        await conn.execute(update(counter_table).values(value=events * (copies + 1)))
 
 
 @pytest.fixture

@@ -27,7 +27,6 @@ from app.contracts.control_plane.statuses import (
 )
 from app.db.tables import (
     bundle_table,
-    counter_table,
     decision_table,
     event_table,
     execution_table,
@@ -37,7 +36,6 @@ from app.db.tables import (
     vote_table,
 )
 from app.services.kernel.canonical import sha256_digest
-from app.services.kernel.event_log import EVENT_SEQUENCE
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,17 +135,48 @@ async def check(session: AsyncSession) -> list[Problem]:
     problems += await _approvals(session)
     problems += await _digests(session)
 
-    # The event log is gap-free: sequences 1..N and the counter at N.
-    count, low, high = (
-        await session.execute(select(func.count(), func.min(event_table.c.sequence), func.max(event_table.c.sequence)))
-    ).one()
-    counter = (
-        await session.execute(select(counter_table.c.value).where(counter_table.c.name == EVENT_SEQUENCE))
-    ).scalar_one_or_none()
-    if count and (low != 1 or high != count):
-        problems.append(Problem("event-sequence", "execution_event", f"{count} events span {low}..{high}"))
-    if counter != (high or 0):
-        problems.append(Problem("event-sequence", "event_counter", f"counter is {counter}, last event is {high or 0}"))
+    problems += await _event_log(session)
+    return problems
+
+
+async def _event_log(session: AsyncSession) -> list[Problem]:
+    """Positions are unique (the primary key says so); each execution's stream versions are 1..n without
+    gaps, in position order, and each event names its execution's workspace."""
+    event = event_table
+    ordered = (
+        select(
+            event.c.sequence,
+            event.c.execution_id,
+            event.c.stream_version,
+            func.row_number().over(partition_by=event.c.execution_id, order_by=event.c.sequence).label("expected"),
+        )
+        .where(event.c.execution_id.is_not(None))
+        .subquery()
+    )
+    rows = await session.execute(
+        select(ordered.c.execution_id, ordered.c.sequence, ordered.c.stream_version, ordered.c.expected).where(
+            (ordered.c.stream_version.is_(None)) | (ordered.c.stream_version != ordered.c.expected)
+        )
+    )
+    problems = [
+        Problem(
+            "stream-version",
+            row.execution_id,
+            f"event at position {row.sequence} has stream version {row.stream_version}, expected {row.expected}",
+        )
+        for row in rows
+    ]
+    rows = await session.execute(
+        select(event.c.sequence, event.c.workspace_id, execution_table.c.workspace_id.label("expected"))
+        .select_from(event.join(execution_table, execution_table.c.id == event.c.execution_id))
+        .where((event.c.workspace_id.is_(None)) | (event.c.workspace_id != execution_table.c.workspace_id))
+    )
+    problems.extend(
+        Problem(
+            "event-workspace", str(row.sequence), f"names workspace {row.workspace_id}, its execution {row.expected}"
+        )
+        for row in rows
+    )
     return problems
 
 

@@ -1,4 +1,23 @@
-"""The event log: append events with gap-free sequence numbers in the caller's transaction."""
+"""The event log: append events in the caller's transaction, each with a global position and, for an
+execution's events, a per-execution stream version (1, 2, 3 ... without gaps).
+
+Positions, and why they are made this way. Readers page through the log with a cursor (a position)
+and must see every event exactly once: never skip one that commits later with a smaller position.
+A counter row would give that by serializing every writer on one row lock, which is exactly what kept
+two PostgreSQL server processes from running faster than one. Instead:
+
+- PostgreSQL: an event's position is `xid × 1,000,000 + n`, where `xid` is its transaction's id
+  (`pg_current_xact_id()`, assigned in increasing order) and `n` counts the transaction's events.
+  No row is shared between writers. A reader only returns positions below
+  `pg_snapshot_xmin(pg_current_snapshot()) × 1,000,000`: every transaction with a smaller id has
+  ended, so no event can still appear below what a reader has seen (app/services/kernel/event_reader.py).
+  Positions grow in the order readers see them; they are unique but not gap-free.
+- SQLite has one writer at a time, so commit order is insertion order: positions are 1, 2, 3 ...
+
+The stream version is taken under the execution row lock every command already holds (the lifecycle,
+decisions and the sweeper lock the execution before they write), as the next after the execution's
+last; a unique index on (execution_id, stream_version) backs it.
+"""
 
 from __future__ import annotations
 
@@ -8,40 +27,78 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import bindparam, insert, text, update
+from sqlalchemy import bindparam, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.contracts.model import EventSpec
 from app.contracts.naming import camel
-from app.db.tables import counter_table, event_table
+from app.db.tables import event_table, execution_table
 
-EVENT_SEQUENCE = "events"
-
+POSITIONS_PER_TRANSACTION = 1_000_000
+"""PostgreSQL: the positions a transaction may take (its id times this, plus its events' count)."""
 
 # Built once: hot-path statements reuse their compiled form instead of being rebuilt per request.
-_TAKE_SEQUENCE = (
-    update(counter_table)
-    .where(counter_table.c.name == bindparam("sequence"))
-    .values(value=counter_table.c.value + bindparam("count"))
-    .returning(counter_table.c.value)
+# SQLite: each row's position and stream version are computed when that row is inserted, so the rows
+# of one executemany number themselves in order.
+_stream = event_table.alias("earlier")
+_INSERT_SQLITE = insert(event_table).values(
+    sequence=select(func.coalesce(func.max(event_table.c.sequence), 0) + 1).scalar_subquery(),
+    stream_version=select(func.coalesce(func.max(_stream.c.stream_version), 0) + 1)
+    .where(_stream.c.execution_id == bindparam("b_execution"))
+    .scalar_subquery(),
+    workspace_id=select(execution_table.c.workspace_id)
+    .where(execution_table.c.id == bindparam("b_execution"))
+    .scalar_subquery(),
 )
-_INSERT_EVENT = insert(event_table)
-_NUMBER_AND_INSERT_PG = text(
+_INSERT_PG = text(
     """
-    WITH seq AS (
-        UPDATE event_counter SET value = value + :count WHERE name = :sequence RETURNING value
+    WITH tx AS (SELECT pg_current_xact_id()::text::bigint * :span AS base),
+    last AS (
+        SELECT coalesce(max(sequence), (SELECT base FROM tx)) AS position FROM execution_event
+        WHERE sequence > (SELECT base FROM tx) AND sequence < (SELECT base FROM tx) + :span
+    ),
+    streams AS (
+        SELECT x.execution_id, max(x.stream_version) AS version FROM execution_event x
+        WHERE x.execution_id IN (
+            SELECT e.execution_id FROM jsonb_to_recordset(CAST(:events AS jsonb)) AS e(execution_id text)
+        )
+        GROUP BY x.execution_id
     )
     INSERT INTO execution_event
-        (sequence, event_key, event_version, execution_id, run_id, step_id, actor, payload, occurred_at)
-    SELECT seq.value - :count + e.ordinal, e.event_key, e.event_version, e.execution_id, e.run_id, e.step_id,
-           e.actor, e.payload, e.occurred_at
-    FROM seq, jsonb_to_recordset(CAST(:events AS jsonb)) AS e(
+        (sequence, stream_version, workspace_id, event_key, event_version, execution_id, run_id, step_id, actor,
+         payload, occurred_at)
+    SELECT last.position + e.ordinal,
+           CASE WHEN e.execution_id IS NULL THEN NULL ELSE
+               coalesce(streams.version, 0) + row_number() OVER (PARTITION BY e.execution_id ORDER BY e.ordinal)
+           END,
+           execution.workspace_id, e.event_key, e.event_version, e.execution_id, e.run_id, e.step_id, e.actor,
+           e.payload, e.occurred_at
+    FROM last, jsonb_to_recordset(CAST(:events AS jsonb)) AS e(
         ordinal bigint, event_key text, event_version text, execution_id text, run_id text, step_id text,
         actor text, payload jsonb, occurred_at timestamptz)
+    LEFT JOIN streams ON streams.execution_id = e.execution_id
+    LEFT JOIN execution ON execution.id = e.execution_id
     ORDER BY e.ordinal
-    RETURNING sequence
     """
 )
+
+
+_NEXT_PG = text(
+    """
+    WITH tx AS (SELECT pg_current_xact_id()::text::bigint * :span AS base)
+    SELECT coalesce(max(sequence), (SELECT base FROM tx)) + 1 FROM execution_event
+    WHERE sequence > (SELECT base FROM tx) AND sequence < (SELECT base FROM tx) + :span
+    """
+)
+
+
+async def next_position(session: AsyncSession) -> int:
+    """The position this transaction's next event takes (for writers that insert events in bulk)."""
+    if session.get_bind().dialect.name == "postgresql":
+        position: int = (await session.execute(_NEXT_PG, {"span": POSITIONS_PER_TRANSACTION})).scalar_one()
+        return position
+    last = (await session.execute(select(func.max(event_table.c.sequence)))).scalar_one()
+    return int(last or 0) + 1
 
 
 def payload_json(payload: BaseModel) -> dict[str, Any]:
@@ -84,12 +141,8 @@ class Move:
         )
 
 
-async def append_events(session: AsyncSession, events: list[NewEvent]) -> list[int]:
-    """Append events with gap-free sequence numbers taken in the caller's transaction.
-
-    The counter row is updated first: on PostgreSQL its row lock orders concurrent writers, and
-    a rollback returns the numbers, so the log never has holes.
-    """
+async def append_events(session: AsyncSession, events: list[NewEvent]) -> None:
+    """Append events in the caller's transaction, in one statement."""
     for item in events:
         # Checked again here, not only when the payload was built: a model of another event, or one
         # made with model_construct (which skips validation), must never reach the log.
@@ -110,16 +163,14 @@ async def append_events(session: AsyncSession, events: list[NewEvent]) -> list[i
         }
         for index, item in enumerate(events)
     ]
+    if not rows:
+        return
     if session.get_bind().dialect.name == "postgresql":
-        # Number and insert in one statement: the counter's row lock is then held only from here to
-        # COMMIT, not across another round trip, which is what serializes concurrent deciders.
         for row in rows:
             row["occurred_at"] = row["occurred_at"].isoformat()
-        params = {"sequence": EVENT_SEQUENCE, "count": len(rows), "events": json.dumps(rows)}
-        return list((await session.execute(_NUMBER_AND_INSERT_PG, params)).scalars())
-    last = (await session.execute(_TAKE_SEQUENCE, {"sequence": EVENT_SEQUENCE, "count": len(rows)})).scalar_one()
-    first = last - len(rows) + 1
+        await session.execute(_INSERT_PG, {"events": json.dumps(rows), "span": POSITIONS_PER_TRANSACTION})
+        return
     for row in rows:
-        row["sequence"] = first + row.pop("ordinal") - 1
-    await session.execute(_INSERT_EVENT, rows)
-    return [row["sequence"] for row in rows]
+        del row["ordinal"]
+        row["b_execution"] = row["execution_id"]
+    await session.execute(_INSERT_SQLITE, rows)

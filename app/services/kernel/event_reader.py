@@ -13,14 +13,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, true
+from sqlalchemy import BigInteger, ColumnElement, Text, cast, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
 from app.db.tables import event_table as event_t
-from app.db.tables import execution_table as execution_t
 from app.errors import BadUserInput
+from app.services.kernel.event_log import POSITIONS_PER_TRANSACTION
 from app.services.kernel.grants import in_grants
+
+# PostgreSQL: below this position every event is committed (or rolled back), and none can still appear:
+# it is where the oldest transaction still in flight would put its first event (event_log.py).
+_HORIZON = cast(cast(func.pg_snapshot_xmin(func.pg_current_snapshot()), Text), BigInteger) * POSITIONS_PER_TRANSACTION
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +61,7 @@ def visible_to(principal: Principal | None) -> ColumnElement[bool]:
     """Events of the principal's workspaces; events of no execution (the skill registry's) need `*`."""
     if principal is not None and principal.all_workspaces:
         return true()
-    return in_grants(principal, execution_t.c.workspace_id)
+    return in_grants(principal, event_t.c.workspace_id)
 
 
 async def read_after(  # noqa: PLR0913 - the reader and its filters, all by keyword
@@ -72,19 +76,15 @@ async def read_after(  # noqa: PLR0913 - the reader and its filters, all by keyw
 ) -> list[LoggedEvent]:
     """At most `limit` events after the cursor `after`, in the log's order."""
     filters: list[ColumnElement[bool]] = [event_t.c.sequence > position_of(after), visible_to(principal)]
+    if session.get_bind().dialect.name == "postgresql":
+        filters.append(event_t.c.sequence < _HORIZON)
     if workspace_id is not None:
-        filters.append(execution_t.c.workspace_id == workspace_id)
+        filters.append(event_t.c.workspace_id == workspace_id)
     if execution_id is not None:
         filters.append(event_t.c.execution_id == execution_id)
     if event_keys:
         filters.append(event_t.c.event_key.in_(list(event_keys)))
-    rows = await session.execute(
-        select(event_t, execution_t.c.workspace_id)
-        .select_from(event_t.outerjoin(execution_t, execution_t.c.id == event_t.c.execution_id))
-        .where(*filters)
-        .order_by(event_t.c.sequence)
-        .limit(limit)
-    )
+    rows = await session.execute(select(event_t).where(*filters).order_by(event_t.c.sequence).limit(limit))
     return [
         LoggedEvent(
             cursor=cursor_of(row.sequence),
@@ -96,7 +96,7 @@ async def read_after(  # noqa: PLR0913 - the reader and its filters, all by keyw
             run_id=row.run_id,
             step_id=row.step_id,
             actor=row.actor,
-            stream_version=None,
+            stream_version=row.stream_version,
             occurred_at=row.occurred_at,
             payload=row.payload,
         )
