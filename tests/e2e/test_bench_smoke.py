@@ -40,6 +40,14 @@ BENCHES = {
             rf"p99 ÷ p50, all requests \(c=\d+\)\s+{NUM}\s+≤ 5 \(as bench/reject\.py\)\s+(PASS|MISS)",
         ),
     ),
+    "bench.live": (
+        "sqlite",
+        (
+            rf"delivery p99 \(ms\)\s+{NUM}\s+target ≤ 250\s+(PASS|MISS)",
+            rf"server memory per idle subscriber \(KB\)\s+{NUM}\s+target ≤ 50\s+(PASS|MISS)",
+            rf"burst p99 ÷ baseline p50\s+{NUM}\s+\(info\)",
+        ),
+    ),
     "bench.scale": (
         "postgresql",
         (
