@@ -118,6 +118,7 @@ def serve(
         log_level=settings.log_level.lower(),
         log_config=logging_config(settings),
         access_log=False,  # app.request writes one line per request instead
+        ws_max_size=settings.ws_max_message_bytes,  # a bigger client message closes the socket (1009)
     )
 
 

@@ -7,31 +7,35 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
-from app.auth import TokenService, token_service_from_settings
+from app.auth import AuthLevel, TokenService, token_service_from_settings
 from app.contracts.control_plane import build_registry
 from app.contracts.executor import Executor
 from app.contracts.registry import Registry
 from app.db import migrate
 from app.db.database import Database
+from app.db.listener import listen_forever
 from app.graphql.graphiql import ASSETS_URL, CONTENT_SECURITY_POLICY, assets_app, render_page
 from app.graphql.http import GraphQLApp
 from app.graphql.limits import QueryLimits
 from app.graphql.schema import shared_schema
+from app.graphql.ws import SocketLimits
 from app.http_limits import BodySizeLimit
 from app.http_security import SECURITY_HEADERS, cors_middleware, html_headers
 from app.observability.metrics import Metrics
 from app.observability.middleware import RequestObserver
 from app.observability.tracing import build_tracing
 from app.services.approval.sweeper import sweep_forever
-from app.services.bindings import bind_batch_handlers, bind_handlers, bind_prechecks
+from app.services.bindings import bind_batch_handlers, bind_handlers, bind_prechecks, bind_stream_handlers
+from app.services.kernel.live import LogFeed
 from app.services.lifecycle.state_machine import Action
 from app.settings import Settings
 
@@ -45,6 +49,8 @@ class Services:
     database: Database
     tokens: TokenService
     executor: Executor[AsyncSession]
+    feed: LogFeed
+    """This process's follower of the event log, which feeds every subscription (app/services/kernel/live.py)."""
 
 
 def build_services(settings: Settings, database: Database | None = None) -> Services:
@@ -52,8 +58,21 @@ def build_services(settings: Settings, database: Database | None = None) -> Serv
     registry = build_registry()
     database = database or Database(settings)
     handlers, prechecks = bind_handlers(registry, settings), bind_prechecks(registry)
-    executor = Executor(registry, handlers, database.unit_of_work, prechecks, bind_batch_handlers(registry))
-    return Services(settings, registry, database, tokens, executor)
+    feed = LogFeed(
+        database.unit_of_work,
+        poll_interval=settings.live_poll_interval_seconds,
+        inbox_limit=settings.live_inbox_events,
+    )
+    database.on_events_committed(feed.wake)
+    executor = Executor(
+        registry,
+        handlers,
+        database.unit_of_work,
+        prechecks,
+        bind_batch_handlers(registry),
+        stream_handlers=bind_stream_handlers(registry, feed),
+    )
+    return Services(settings, registry, database, tokens, executor, feed)
 
 
 def create_app(
@@ -75,6 +94,14 @@ def create_app(
         tokens=services.tokens,
         graphiql=render_page(token=settings.graphiql_prefilled_token) if settings.graphiql_enabled else None,
         allow_queries_via_get=True,
+        socket_limits=SocketLimits(
+            max_subscriptions_per_connection=settings.ws_max_subscriptions_per_connection,
+            max_connections_per_principal=settings.ws_max_connections_per_principal,
+            queue_size=settings.ws_subscription_queue_size,
+            minimum_level=min((spec.auth for spec in services.registry.subscriptions), default=AuthLevel.ADMIN),
+        ),
+        connection_init_wait_timeout=timedelta(seconds=settings.ws_connection_init_timeout_seconds),
+        allowed_origins=settings.cors_origin_list,
     )
 
     async def healthz(_: Request) -> Response:
@@ -90,6 +117,7 @@ def create_app(
 
     routes: list[BaseRoute] = [
         Route("/graphql", graphql, methods=["GET", "POST"]),
+        WebSocketRoute("/graphql", graphql),  # subscriptions: graphql-transport-ws (app/graphql/ws.py)
         Route("/healthz", healthz, methods=["GET"]),
         Route("/readyz", readyz, methods=["GET"]),
     ]
@@ -112,7 +140,7 @@ def create_app(
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         if migrate_on_start:
             await migrate.upgrade(services.database.engine)
-        async with _background_tasks(services):
+        async with _live_tasks(services), _background_tasks(services):
             yield
         if tracing is not None:
             tracing.shutdown()
@@ -141,6 +169,27 @@ def create_app(
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.services = services
     return app
+
+
+@asynccontextmanager
+async def _live_tasks(services: Services) -> AsyncIterator[None]:
+    """The log feed of this process, and (PostgreSQL) the one LISTEN connection that wakes it when another
+    process commits events."""
+    tasks = [asyncio.create_task(services.feed.run(), name="live-event-feed")]
+    if not services.database.is_sqlite:
+        tasks.append(
+            asyncio.create_task(
+                listen_forever(services.settings.resolved_database_url, services.feed.wake), name="live-pg-listener"
+            )
+        )
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with suppress(asyncio.CancelledError):
+                await task
 
 
 @asynccontextmanager

@@ -89,6 +89,23 @@ class Settings(BaseSettings):
     approval_sweeper_enabled: bool = True
     """Run the deadline sweeper in this process (off: only `python -m app sweep`, e.g. from cron)."""
 
+    live_poll_interval_seconds: float = Field(default=1.0, ge=0.05, le=60)
+    """Subscriptions: how often each server process reads the event log when no wake-up came (another
+    process's commit on SQLite, a lost NOTIFY on PostgreSQL); wake-ups make it immediate otherwise."""
+    live_inbox_events: int = Field(default=10_000, ge=1)
+    """Events a subscription may have waiting in memory; beyond, it re-reads the log from its cursor."""
+    ws_max_subscriptions_per_connection: int = Field(default=20, ge=1)
+    """graphql-transport-ws: operations at once on one WebSocket; one more gets an `error` message."""
+    ws_max_connections_per_principal: int = Field(default=50, ge=1)
+    """WebSockets one principal (token `sub`) may hold open on one server process; one more is closed 4429."""
+    ws_max_message_bytes: int = Field(default=64 * 1024, ge=1024)
+    """A client message over this size closes the WebSocket (1009, by uvicorn's `ws_max_size`)."""
+    ws_subscription_queue_size: int = Field(default=512, ge=1)
+    """Messages one subscription may have waiting to be sent; a client that lets it fill up is too slow and
+    is closed 4008 (the log keeps everything: it reconnects and resumes from its last cursor)."""
+    ws_connection_init_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    """A WebSocket that sends no `connection_init` within this time is closed 4408."""
+
     skill_trust_policy: str | None = None
     """JSON trust policy of the skill registry: {"trustedPublishers": [...], "allowExpiredSignatures": false}."""
     skill_trust_policy_file: Path | None = None

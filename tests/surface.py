@@ -42,6 +42,10 @@ QUERY_FIELDS = {
     "controlPlane.skill.list": "skills",
 }
 OPERATION_FIELDS = COMMAND_FIELDS | QUERY_FIELDS
+SUBSCRIPTION_FIELDS = {
+    "controlPlane.event.stream": "events",  # project addition
+    "controlPlane.approval.stream": "approvalQueue",  # project addition
+}
 
 CONTRACTS_MD_EVENTS = {
     "controlPlane.intent.received",

@@ -8,7 +8,7 @@ handlers the service layer bound to each contract.
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -20,6 +20,7 @@ from app.contracts.model import (
     Kind,
     OperationSpec,
     Precheck,
+    StreamHandler,
     Transactions,
     UnitOfWorkFactory,
     VersionedRef,
@@ -61,6 +62,12 @@ def _invalid_input(fields: dict[str, str]) -> BadUserInput:
     return BadUserInput(f"Invalid input: {summary}.", fields)
 
 
+def _checked_item(spec: OperationSpec, item: BaseModel) -> BaseModel:
+    if type(item) is not spec.output:
+        raise TypeError(f"{spec.ref} stream yielded {type(item).__name__}, not {spec.output.__name__}")
+    return item
+
+
 class Executor(Generic[UnitOfWork]):
     """Runs operations; `UnitOfWork` is what the factory yields and every handler receives."""
 
@@ -71,13 +78,16 @@ class Executor(Generic[UnitOfWork]):
         uow: UnitOfWorkFactory[UnitOfWork],
         prechecks: Mapping[VersionedRef, Precheck[UnitOfWork]] | None = None,
         batch_handlers: Mapping[VersionedRef, BatchHandler[UnitOfWork]] | None = None,
+        *,
+        stream_handlers: Mapping[VersionedRef, StreamHandler[UnitOfWork]] | None = None,
     ) -> None:
         self._batch_handlers = dict(batch_handlers or {})
+        self._stream_handlers = dict(stream_handlers or {})
         missing = [
             op.ref
             for op in registry.operations
             if op.ref not in (self._batch_handlers if op.transactions is Transactions.PER_ITEM else handlers)
-        ]
+        ] + [op.ref for op in registry.subscriptions if op.ref not in self._stream_handlers]
         if missing:
             raise MissingHandlerError(f"no service handler bound for {', '.join(map(str, missing))}")
         self.registry = registry
@@ -100,7 +110,49 @@ class Executor(Generic[UnitOfWork]):
             masked.extensions["contract"] = {"key": spec.key, "version": spec.version}
             raise masked from error
 
-    async def _execute(self, spec: OperationSpec, raw: Mapping[str, Any], authenticate: Authenticate) -> BaseModel:
+    async def subscribe(
+        self, spec: OperationSpec, raw: Mapping[str, Any], authenticate: Authenticate
+    ) -> AsyncIterator[BaseModel]:
+        """A subscription, guarded like every operation: the guard and the input check run now, so a
+        refused subscription fails before any item; the items then come from the bound stream handler, each
+        checked against the contract's output, with unexpected failures masked as for any operation."""
+        if spec.kind is not Kind.SUBSCRIPTION:
+            raise TypeError(f"{spec.ref} is a {spec.kind.value}, not a subscription")
+        try:
+            principal, data = await self._admit(spec, raw, authenticate)
+            stream = self._stream_handlers[spec.ref](self._uow, principal, data)
+        except AppError as error:
+            error.extensions["contract"] = {"key": spec.key, "version": spec.version}
+            raise
+        except Exception as error:
+            raise self._masked(spec, error) from error
+        return self._checked_stream(spec, stream)
+
+    async def _checked_stream(self, spec: OperationSpec, stream: AsyncIterator[BaseModel]) -> AsyncIterator[BaseModel]:
+        try:
+            async for item in stream:
+                yield _checked_item(spec, item)
+        except AppError as error:
+            error.extensions["contract"] = {"key": spec.key, "version": spec.version}
+            raise
+        except Exception as error:
+            raise self._masked(spec, error) from error
+        finally:
+            aclose = getattr(stream, "aclose", None)
+            if aclose is not None:
+                await aclose()
+
+    @staticmethod
+    def _masked(spec: OperationSpec, error: Exception) -> InternalError:
+        logger.error("unexpected failure in %s@%s", spec.key, spec.version, exc_info=error)
+        masked = InternalError()
+        masked.extensions["contract"] = {"key": spec.key, "version": spec.version}
+        return masked
+
+    async def _admit(
+        self, spec: OperationSpec, raw: Mapping[str, Any], authenticate: Authenticate
+    ) -> tuple[Principal | None, BaseModel]:
+        """Guard, input model, storability: who calls, with what."""
         principal = await self._guard(spec, authenticate)
         try:
             data = spec.input.model_validate(raw)
@@ -109,6 +161,12 @@ class Executor(Generic[UnitOfWork]):
         unstorable = storage_problems(data)
         if unstorable:
             raise _invalid_input(unstorable)
+        return principal, data
+
+    async def _execute(self, spec: OperationSpec, raw: Mapping[str, Any], authenticate: Authenticate) -> BaseModel:
+        if spec.kind is Kind.SUBSCRIPTION:
+            raise TypeError(f"{spec.ref} is a subscription: use subscribe()")
+        principal, data = await self._admit(spec, raw, authenticate)
         for name in spec.actor_fields:
             if principal is None or getattr(data, name) != principal.id:
                 raise Forbidden(f"{camel(name)} must be the caller's own id; nobody may act in another person's name.")

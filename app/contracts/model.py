@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -36,6 +36,12 @@ BatchHandler = Callable[[UnitOfWorkFactory[UnitOfWork], Principal | None, Any], 
 """A command of several independent items (`Transactions.PER_ITEM`): it opens one unit of work per item."""
 
 
+StreamHandler = Callable[[UnitOfWorkFactory[UnitOfWork], Principal | None, Any], AsyncIterator[BaseModel]]
+"""What the service layer binds to a subscription: (unit-of-work factory, caller, validated input) -> an async
+iterator of outputs. It lives as long as the subscription and opens a short unit of work per read (never one
+transaction held open while it waits); the transport closes it (`aclose`) when the subscriber leaves."""
+
+
 class Transactions(StrEnum):
     ONE = "one"
     """The whole operation is one unit of work (every operation but a few batches)."""
@@ -46,6 +52,7 @@ class Transactions(StrEnum):
 class Kind(StrEnum):
     COMMAND = "command"
     QUERY = "query"
+    SUBSCRIPTION = "subscription"
     EVENT = "event"
 
 
@@ -109,7 +116,7 @@ class _Described:
 
 @dataclass(frozen=True, slots=True)
 class OperationSpec(_Described):
-    """A command (mutation) or query, bound to a service handler by the service layer."""
+    """A command (mutation), query or subscription, bound to a service handler by the service layer."""
 
     meta: Meta
     kind: Kind
@@ -124,7 +131,9 @@ class OperationSpec(_Described):
 
     def __post_init__(self) -> None:
         if self.kind is Kind.EVENT:
-            raise ValueError("an operation is a command or a query; use EventSpec for events")
+            raise ValueError("an operation is a command, a query or a subscription; use EventSpec for events")
+        if self.kind is Kind.SUBSCRIPTION and (self.actor_fields or self.transactions is not Transactions.ONE):
+            raise ValueError("a subscription acts for nobody and writes nothing: no actor fields, no batches")
         if self.graphql_name is not None and not is_graphql_name(self.graphql_name):
             raise ValueError(f"{self.graphql_name!r} is not a valid GraphQL field name")
         for name in self.actor_fields:
@@ -134,6 +143,11 @@ class OperationSpec(_Described):
     @property
     def field_name(self) -> str:
         return self.graphql_name or derived_field_name(self.key, self.version)
+
+    @property
+    def root_type(self) -> str:
+        """The GraphQL root type its field belongs to: Mutation, Query or Subscription."""
+        return {Kind.COMMAND: "Mutation", Kind.QUERY: "Query", Kind.SUBSCRIPTION: "Subscription"}[self.kind]
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +206,19 @@ def define_query(
     graphql_name: str | None = None,
 ) -> OperationSpec:
     return OperationSpec(meta, Kind.QUERY, capability, auth, input, output, graphql_name)
+
+
+def define_subscription(
+    meta: Meta,
+    *,
+    capability: VersionedRef,
+    input: type[BaseModel],  # noqa: A002 - ContractSpec names it io.input
+    output: type[BaseModel],
+    auth: AuthLevel = AuthLevel.ADMIN,
+    graphql_name: str | None = None,
+) -> OperationSpec:
+    """A subscription: `output` is the type of each item it streams (a `Subscription` field)."""
+    return OperationSpec(meta, Kind.SUBSCRIPTION, capability, auth, input, output, graphql_name)
 
 
 def define_event(meta: Meta, *, capability: VersionedRef, payload: type[BaseModel]) -> EventSpec:

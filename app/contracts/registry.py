@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 
-from app.contracts.model import CapabilitySpec, EventSpec, FeatureSpec, OperationSpec
+from app.contracts.model import CapabilitySpec, EventSpec, FeatureSpec, Kind, OperationSpec
 
 Spec = OperationSpec | EventSpec
 
@@ -20,7 +20,8 @@ class UnknownContractError(LookupError):
 class Registry:
     def __init__(self) -> None:
         self._contracts: dict[tuple[str, str], Spec] = {}
-        self._field_names: dict[str, OperationSpec] = {}
+        self._field_names: dict[tuple[str, str], OperationSpec] = {}
+        """(root type, field name) -> operation: a query and a subscription may share a name (`events`)."""
         self._capabilities: dict[tuple[str, str], CapabilitySpec] = {}
         self._features: dict[tuple[str, str], FeatureSpec] = {}
 
@@ -29,12 +30,13 @@ class Registry:
         if ident in self._contracts:
             raise DuplicateContractError(f"contract {spec.key}@{spec.version} is already registered")
         if isinstance(spec, OperationSpec):
-            other = self._field_names.get(spec.field_name)
+            field = (spec.root_type, spec.field_name)
+            other = self._field_names.get(field)
             if other is not None:
                 raise DuplicateContractError(
-                    f"GraphQL field {spec.field_name!r} of {spec.ref} is already used by {other.ref}"
+                    f"GraphQL field {spec.root_type}.{spec.field_name} of {spec.ref} is already used by {other.ref}"
                 )
-            self._field_names[spec.field_name] = spec
+            self._field_names[field] = spec
         self._contracts[ident] = spec
         return spec
 
@@ -77,7 +79,12 @@ class Registry:
 
     @property
     def operations(self) -> list[OperationSpec]:
-        return [s for s in self._contracts.values() if isinstance(s, OperationSpec)]
+        """Commands and queries: what runs once per request (subscriptions are `subscriptions`)."""
+        return [s for s in self._contracts.values() if isinstance(s, OperationSpec) and s.kind is not Kind.SUBSCRIPTION]
+
+    @property
+    def subscriptions(self) -> list[OperationSpec]:
+        return [s for s in self._contracts.values() if isinstance(s, OperationSpec) and s.kind is Kind.SUBSCRIPTION]
 
     @property
     def events(self) -> list[EventSpec]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,27 @@ from app.settings import Settings
 def _sqlite_file(url: str) -> Path | None:
     database = make_url(url).database
     return Path(database) if database and database != ":memory:" else None
+
+
+EVENTS_CHANNEL = "control_plane_events"
+"""The PostgreSQL NOTIFY channel a transaction that appended events notifies at commit (a wake-up only:
+listeners read the log itself; app/db/listener.py)."""
+_EVENTS_WRITTEN = "control_plane_events_written"
+_NOTIFY = text(f"SELECT pg_notify('{EVENTS_CHANNEL}', '')")
+
+
+def _watch_event_writes(engine: AsyncEngine) -> None:
+    """Marks the connection of a transaction that inserts into the event log (whatever statement the event
+    log uses to append), so that its unit of work can wake the log's readers when it commits."""
+
+    @event.listens_for(engine.sync_engine, "before_cursor_execute")
+    def _on_execute(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "INSERT INTO execution_event" in statement:
+            conn.info[_EVENTS_WRITTEN] = True
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.info.pop(_EVENTS_WRITTEN, None)
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -87,6 +108,24 @@ class Database:
         write_engine = self.engine.execution_options(sqlite_immediate=True) if self.is_sqlite else self.engine
         self._writer = async_sessionmaker(write_engine, expire_on_commit=False, autoflush=False)
         self._write_lock: asyncio.Lock | None = None
+        self._commit_listeners: list[Callable[[], None]] = []
+        _watch_event_writes(self.engine)
+
+    def on_events_committed(self, listener: Callable[[], None]) -> None:
+        """Call `listener` (in this process, right after the commit) whenever a write unit of work that
+        appended events commits. On PostgreSQL such a transaction also NOTIFYs EVENTS_CHANNEL, which other
+        processes LISTEN to (app/db/listener.py)."""
+        self._commit_listeners.append(listener)
+
+    async def _wrote_events(self, session: AsyncSession) -> bool:
+        if not self._commit_listeners:
+            return False
+        connection = await session.connection()
+        return bool(connection.info.pop(_EVENTS_WRITTEN, False))
+
+    def _committed(self) -> None:
+        for listener in self._commit_listeners:
+            listener()
 
     def _lock(self) -> asyncio.Lock:
         if self._write_lock is None:
@@ -96,13 +135,22 @@ class Database:
     @asynccontextmanager
     async def unit_of_work(self, *, write: bool) -> AsyncIterator[AsyncSession]:
         """Commits when the block ends normally, rolls back whole on any exception."""
-        if write and self.is_sqlite:
-            async with self._lock(), self._writer() as session, session.begin():
+        if not write:
+            async with self._reader() as session, session.begin():
                 yield session
             return
-        maker = self._writer if write else self._reader
-        async with maker() as session, session.begin():
-            yield session
+        if self.is_sqlite:
+            async with self._lock(), self._writer() as session, session.begin():
+                yield session
+                wrote = await self._wrote_events(session)
+        else:
+            async with self._writer() as session, session.begin():
+                yield session
+                wrote = await self._wrote_events(session)
+                if wrote:  # delivered to every LISTENer when (and only if) this transaction commits
+                    await session.execute(_NOTIFY)
+        if wrote:
+            self._committed()
 
     async def ping(self) -> bool:
         async with self.engine.connect() as conn:

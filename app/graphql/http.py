@@ -17,12 +17,14 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, GraphQLRequ
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema import BaseSchema
 from strawberry.schema.exceptions import InvalidOperationTypeError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 
 from app.auth import TokenService
 from app.contracts.executor import Executor
 from app.graphql.context import Context
 from app.graphql.graphiql import GraphiQLPage
+from app.graphql.ws import Connections, SocketLimits, TransportWSHandler
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 JSON = "application/json"
@@ -74,6 +76,8 @@ def error_response(
 
 
 class GraphQLApp(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = TransportWSHandler
+
     def __init__(
         self,
         schema: BaseSchema,
@@ -81,13 +85,23 @@ class GraphQLApp(GraphQL[Context, None]):
         executor: Executor[Any],
         tokens: TokenService,
         graphiql: GraphiQLPage | None = None,
+        socket_limits: SocketLimits | None = None,
         **options: Any,
     ) -> None:
-        """`graphiql`: the page a browser's GET gets (assets served by this server); None = no GraphiQL."""
-        super().__init__(schema, graphql_ide="graphiql" if graphiql else None, **options)
+        """`graphiql`: the page a browser's GET gets (assets served by this server); None = no GraphiQL.
+        Subscriptions: graphql-transport-ws only (app/graphql/ws.py), with `socket_limits`."""
+        self.socket_limits = socket_limits or SocketLimits()
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if graphiql else None,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            max_subscriptions_per_connection=self.socket_limits.max_subscriptions_per_connection,
+            **options,
+        )
         self.executor = executor
         self.tokens = tokens
         self.graphiql = graphiql
+        self.connections = Connections()
 
     async def render_graphql_ide(self, request: Request) -> Response:
         assert self.graphiql is not None  # Strawberry renders the IDE only when graphql_ide is set

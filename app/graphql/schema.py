@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
@@ -37,6 +38,8 @@ def field_description(spec: OperationSpec) -> str:
 def _field(spec: OperationSpec, builder: TypeBuilder) -> Any:
     about = f"`{spec.key}` v{spec.version} ({spec.meta.title})"
     output_type = builder.output_type(spec.output, f"Result of {about}.")
+    if spec.kind is Kind.SUBSCRIPTION:
+        return _subscription_field(spec, builder, output_type)
     if spec.input.model_fields:
         input_type = builder.input_type(spec.input, f"Input of {about}.")
         to_plain = builder.to_plain
@@ -58,6 +61,39 @@ def _field(spec: OperationSpec, builder: TypeBuilder) -> Any:
         f"Contract {spec.key}@{spec.version} is deprecated." if spec.meta.stability is Stability.DEPRECATED else None
     )
     return strawberry.field(
+        resolver=resolve,
+        name=spec.field_name,
+        description=field_description(spec),
+        deprecation_reason=deprecation,
+    )
+
+
+def _subscription_field(spec: OperationSpec, builder: TypeBuilder, output_type: Any) -> Any:
+    """A `Subscription` field: the resolver hands the input to the executor's `subscribe`, which guards it
+    like any operation before the stream handler yields a single item."""
+    about = f"`{spec.key}` v{spec.version} ({spec.meta.title})"
+    stream_type = AsyncIterator[output_type]
+    if spec.input.model_fields:
+        input_type = builder.input_type(spec.input, f"Input of {about}.")
+        to_plain = builder.to_plain
+
+        async def resolve(info: Info, input: Any) -> Any:  # noqa: A002 - the GraphQL argument is `input`
+            context: Context = info.context
+            return await context.subscribe(spec, to_plain(input))
+
+        resolve.__annotations__ = {"info": Info, "input": input_type, "return": stream_type}
+    else:
+
+        async def resolve(info: Info) -> Any:  # type: ignore[misc]
+            context: Context = info.context
+            return await context.subscribe(spec, {})
+
+        resolve.__annotations__ = {"info": Info, "return": stream_type}
+    resolve.__name__ = spec.field_name
+    deprecation = (
+        f"Contract {spec.key}@{spec.version} is deprecated." if spec.meta.stability is Stability.DEPRECATED else None
+    )
+    return strawberry.subscription(
         resolver=resolve,
         name=spec.field_name,
         description=field_description(spec),
@@ -96,7 +132,7 @@ class Schema(strawberry.Schema):
 def shared_schema(registry: Registry, *, cache_size: int = 512, limits: QueryLimits | None = None) -> strawberry.Schema:
     """The schema of these contracts, built once per process: it holds no per-app state (resolvers find
     the executor in the request context), and building it takes a few hundred milliseconds."""
-    return _cached_schema(tuple(registry.operations), cache_size, limits or QueryLimits())
+    return _cached_schema((*registry.operations, *registry.subscriptions), cache_size, limits or QueryLimits())
 
 
 @lru_cache(maxsize=4)
@@ -108,8 +144,8 @@ def _cached_schema(operations: tuple[OperationSpec, ...], cache_size: int, limit
 
 def build_schema(registry: Registry, *, cache_size: int = 512, limits: QueryLimits | None = None) -> strawberry.Schema:
     builder = TypeBuilder()
-    fields: dict[Kind, list[Any]] = {Kind.QUERY: [], Kind.COMMAND: []}
-    for spec in sorted(registry.operations, key=lambda s: s.field_name):
+    fields: dict[Kind, list[Any]] = {Kind.QUERY: [], Kind.COMMAND: [], Kind.SUBSCRIPTION: []}
+    for spec in sorted((*registry.operations, *registry.subscriptions), key=lambda s: s.field_name):
         fields[spec.kind].append(_field(spec, builder))
     query = create_type("Query", fields[Kind.QUERY], description="Control-plane queries, one per contract.")
     mutation = (
@@ -117,9 +153,20 @@ def build_schema(registry: Registry, *, cache_size: int = 512, limits: QueryLimi
         if fields[Kind.COMMAND]
         else None
     )
+    subscription = (
+        create_type(
+            "Subscription",
+            fields[Kind.SUBSCRIPTION],
+            description="Control-plane subscriptions, one per contract (graphql-transport-ws on /graphql; the "
+            'bearer token goes in connection_init\'s payload as {"Authorization": "Bearer ..."}).',
+        )
+        if fields[Kind.SUBSCRIPTION]
+        else None
+    )
     return Schema(
         query=query,
         mutation=mutation,
+        subscription=subscription,
         scalar_overrides={datetime: DATETIME},
         # The limits add their parse option and validation rules when the operation starts, before any
         # parsing or validation (cached or not); the caches key on those, so a refused document stays refused.

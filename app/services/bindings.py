@@ -13,16 +13,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.contracts.control_plane.constants import APPROVAL, AUDIT, CORE, SKILL_REGISTRY
 from app.contracts.control_plane.statuses import RiskTier
-from app.contracts.model import BatchHandler, Handler, OperationSpec, Precheck, VersionedRef
+from app.contracts.model import BatchHandler, Handler, OperationSpec, Precheck, StreamHandler, VersionedRef
 from app.contracts.registry import Registry, UnknownContractError
 from app.errors import ConfigurationError
 from app.services.approval import decide_many, decisions, queue, request
 from app.services.approval.interface import ApprovalTerms
+from app.services.approval.live import ApprovalLive, stream_approval_queue
 from app.services.approval.policy import PolicyReader
 from app.services.approval.rules import ApprovalPolicy, PolicyError, load_policy
 from app.services.audit import events, evidence, lane_queries, trace
+from app.services.audit.event_stream import stream_events
 from app.services.audit.explanation import Explainer
 from app.services.audit.plan_verification import PlanVerifier
+from app.services.kernel.live import LogFeed
 from app.services.lifecycle import prechecks, reads, runner_reports, runs, viewer
 from app.services.lifecycle.catalogue import Catalogue
 from app.services.lifecycle.plans import Plans
@@ -43,6 +46,7 @@ CAPABILITY_FOLDERS: Mapping[str, str] = {
 SessionHandler = Handler[AsyncSession]
 SessionPrecheck = Precheck[AsyncSession]
 SessionBatchHandler = BatchHandler[AsyncSession]
+SessionStreamHandler = StreamHandler[AsyncSession]
 
 
 def approval_policy_from_settings(settings: Settings | None) -> ApprovalPolicy:
@@ -138,6 +142,21 @@ def batch_handlers_by_key() -> dict[str, SessionBatchHandler]:
         # capability control-plane.approval, in approval/
         "controlPlane.approval.decideMany": decide_many.decide_steps,
     }
+
+
+def stream_handlers_by_key(feed: LogFeed) -> dict[str, SessionStreamHandler]:
+    """Contract key -> handler of a subscription (an async generator fed by this process's log feed)."""
+    approval_live = ApprovalLive(feed)
+    return {
+        # capability control-plane.approval, in approval/
+        "controlPlane.approval.stream": partial(stream_approval_queue, live=approval_live),
+        # capability control-plane.audit, in audit/
+        "controlPlane.event.stream": partial(stream_events, feed=feed),
+    }
+
+
+def bind_stream_handlers(registry: Registry, feed: LogFeed) -> dict[VersionedRef, SessionStreamHandler]:
+    return {_operation(registry, key).ref: handler for key, handler in stream_handlers_by_key(feed).items()}
 
 
 def bind_batch_handlers(registry: Registry) -> dict[VersionedRef, SessionBatchHandler]:

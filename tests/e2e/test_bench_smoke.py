@@ -51,6 +51,14 @@ BENCHES = {
         "sqlite",
         (rf"pendingApprovals\s+{NUM}\s+{NUM}\s+{NUM}\s+(PASS|MISS)", r"RSS after [\d,]+ mixed requests"),
     ),
+    "bench.live": (
+        "sqlite",
+        (
+            rf"delivery p99 \(ms\)\s+{NUM}\s+target ≤ 250\s+(PASS|MISS)",
+            rf"server memory per idle subscriber \(KB\)\s+{NUM}\s+target ≤ 50\s+(PASS|MISS)",
+            rf"burst p99 ÷ baseline p50\s+{NUM}\s+\(info\)",
+        ),
+    ),
     "bench.scale": (
         "postgresql",
         (

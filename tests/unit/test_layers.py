@@ -10,7 +10,8 @@ import pytest
 
 from app.contracts.control_plane import build_registry
 from app.contracts.model import OperationSpec
-from app.services.bindings import CAPABILITY_FOLDERS, batch_handlers_by_key, handlers_by_key
+from app.services.bindings import CAPABILITY_FOLDERS, batch_handlers_by_key, handlers_by_key, stream_handlers_by_key
+from app.services.kernel.live import LogFeed
 
 APP = Path(__file__).resolve().parents[2] / "app"
 
@@ -75,6 +76,11 @@ INTERFACES: dict[str, tuple[str, ...]] = {
     "skills": (),
 }
 """Capability -> the other capabilities' modules it may import (nothing else of theirs)."""
+
+
+def _no_unit_of_work(*, write: bool) -> None:
+    """A unit-of-work factory that is never called."""
+    raise AssertionError(write)
 
 
 def _module_name(path: Path) -> str:
@@ -176,7 +182,12 @@ def test_every_capability_folder_exists_and_is_named_by_a_capability():
 def test_a_contracts_capability_names_the_folder_of_its_handler():
     registry = build_registry()
     misplaced = []
-    bound: dict[str, object] = {**handlers_by_key(registry), **batch_handlers_by_key()}
+    feed = LogFeed(_no_unit_of_work)  # type: ignore[arg-type] # never read: only bound
+    bound: dict[str, object] = {
+        **handlers_by_key(registry),
+        **batch_handlers_by_key(),
+        **stream_handlers_by_key(feed),
+    }
     for key, handler in bound.items():
         spec = registry.get(key)
         assert isinstance(spec, OperationSpec)

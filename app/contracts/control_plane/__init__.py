@@ -1,6 +1,6 @@
 """The control-plane contract surface (see CONTRACTS.md), one module per contract.
 
-Contract modules are discovered, not listed: every module of `commands/`, `queries/` and `events/`
+Contract modules are discovered, not listed: every module of `commands/`, `queries/`, `subscriptions/` and `events/`
 that defines a `SPEC` is a contract, so adding a contract is adding its file.
 """
 
@@ -17,6 +17,7 @@ from app.contracts.registry import Registry, Spec
 CONTRACT_PACKAGES = (
     "app.contracts.control_plane.commands",
     "app.contracts.control_plane.queries",
+    "app.contracts.control_plane.subscriptions",
     "app.contracts.control_plane.events",
 )
 

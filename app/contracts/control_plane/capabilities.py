@@ -58,6 +58,7 @@ CAPABILITIES = (
             "controlPlane.approval.get",
             "controlPlane.approval.policy",
             "controlPlane.approval.decideMany",
+            "controlPlane.approval.stream",
             "controlPlane.execution.step.approvalRecorded",
             "controlPlane.execution.step.expired",
             "controlPlane.execution.step.escalated",
@@ -74,6 +75,7 @@ CAPABILITIES = (
         requires=(CORE,),
         provides=(
             "controlPlane.event.list",
+            "controlPlane.event.stream",
             "controlPlane.plan.verify",
             "controlPlane.execution.evidence.export",
             "controlPlane.execution.evidence.get",

@@ -6,7 +6,9 @@ for it), and the caller's votes on the page's requests (for `viewerCanDecide`).
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, select
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
@@ -28,6 +30,60 @@ from app.services.kernel.grants import in_grants
 from app.services.kernel.paging import page
 
 
+def pending_select() -> Select[Any]:
+    """The columns of a pending item, joined (the queue, its snapshot and its live updates share them)."""
+    joined = (
+        step_t.join(execution_t, execution_t.c.id == step_t.c.execution_id)
+        .outerjoin(intent_t, intent_t.c.execution_id == execution_t.c.id)
+        .outerjoin(run_t, run_t.c.id == execution_t.c.run_id)
+        .outerjoin(plan_t, plan_t.c.id == run_t.c.plan_id)
+    )
+    return select(
+        step_t.c.id,
+        step_t.c.position,
+        step_t.c.key,
+        step_t.c.risk_tier,
+        step_t.c.input,
+        step_t.c.updated_at,
+        step_t.c.awaiting_since,
+        step_t.c.deadline,
+        step_t.c.required_approvals,
+        step_t.c.approvals_given,
+        step_t.c.approver_roles,
+        step_t.c.allow_self_approval,
+        step_t.c.review_revision,
+        step_t.c.review_digest,
+        execution_t.c.id.label("execution_id"),
+        execution_t.c.status.label("execution_status"),
+        execution_t.c.risk_tier.label("execution_risk_tier"),
+        execution_t.c.workspace_id,
+        intent_t.c.submitted_by,
+        intent_t.c.actor_id.label("intent_actor_id"),
+        plan_t.c.deterministic_hash.label("plan_hash"),
+    ).select_from(joined)
+
+
+def pending_item(row: Any, principal: Principal | None, *, voted: bool) -> ControlPlanePendingApproval:
+    """A row of `pending_select` as the caller sees it (`viewerCanDecide` is theirs)."""
+    return ControlPlanePendingApproval(
+        execution_id=row.execution_id,
+        execution_status=row.execution_status,
+        execution_risk_tier=row.execution_risk_tier,
+        workspace_id=row.workspace_id,
+        step_id=row.id,
+        position=row.position,
+        key=row.key,
+        risk_tier=row.risk_tier,
+        awaiting_since=row.awaiting_since or row.updated_at,
+        required_approvals=row.required_approvals or 1,
+        approvals_given=row.approvals_given,
+        deadline=row.deadline,
+        review_digest=digest_of(row),
+        viewer_can_decide=principal is not None
+        and not reasons(standing_of(row, principal, allow_edit=False, voted=voted), principal, principal.id),
+    )
+
+
 async def list_pending_approvals(
     session: AsyncSession, principal: Principal | None, data: ControlPlaneApprovalListInput
 ) -> ControlPlaneApprovalListOutput:
@@ -41,40 +97,9 @@ async def list_pending_approvals(
         filters.append(step_t.c.risk_tier == data.risk_tier)
     if data.decidable_by_me:
         filters.append(decidable_by(principal))
-    joined = (
-        step_t.join(execution_t, execution_t.c.id == step_t.c.execution_id)
-        .outerjoin(intent_t, intent_t.c.execution_id == execution_t.c.id)
-        .outerjoin(run_t, run_t.c.id == execution_t.c.run_id)
-        .outerjoin(plan_t, plan_t.c.id == run_t.c.plan_id)
-    )
     found = await page(
         session,
-        select(
-            step_t.c.id,
-            step_t.c.position,
-            step_t.c.key,
-            step_t.c.risk_tier,
-            step_t.c.input,
-            step_t.c.updated_at,
-            step_t.c.awaiting_since,
-            step_t.c.deadline,
-            step_t.c.required_approvals,
-            step_t.c.approvals_given,
-            step_t.c.approver_roles,
-            step_t.c.allow_self_approval,
-            step_t.c.review_revision,
-            step_t.c.review_digest,
-            execution_t.c.id.label("execution_id"),
-            execution_t.c.status.label("execution_status"),
-            execution_t.c.risk_tier.label("execution_risk_tier"),
-            execution_t.c.workspace_id,
-            intent_t.c.submitted_by,
-            intent_t.c.actor_id.label("intent_actor_id"),
-            plan_t.c.deterministic_hash.label("plan_hash"),
-        )
-        .select_from(joined)
-        .where(*filters)
-        .order_by(step_t.c.awaiting_since, step_t.c.id),
+        pending_select().where(*filters).order_by(step_t.c.awaiting_since, step_t.c.id),
         data.limit,
         data.offset,
     )
@@ -83,28 +108,5 @@ async def list_pending_approvals(
         if principal is not None and found.rows
         else set()
     )
-    items = [
-        ControlPlanePendingApproval(
-            execution_id=row.execution_id,
-            execution_status=row.execution_status,
-            execution_risk_tier=row.execution_risk_tier,
-            workspace_id=row.workspace_id,
-            step_id=row.id,
-            position=row.position,
-            key=row.key,
-            risk_tier=row.risk_tier,
-            awaiting_since=row.awaiting_since or row.updated_at,
-            required_approvals=row.required_approvals or 1,
-            approvals_given=row.approvals_given,
-            deadline=row.deadline,
-            review_digest=digest_of(row),
-            viewer_can_decide=principal is not None
-            and not reasons(
-                standing_of(row, principal, allow_edit=False, voted=(row.id, row.review_revision) in mine),
-                principal,
-                principal.id,
-            ),
-        )
-        for row in found.rows
-    ]
+    items = [pending_item(row, principal, voted=(row.id, row.review_revision) in mine) for row in found.rows]
     return ControlPlaneApprovalListOutput(items=items, total=found.total)

@@ -1,0 +1,254 @@
+"""Subscriptions over WebSocket: Strawberry's graphql-transport-ws handler, with this server's rules.
+
+- The bearer token comes in `connection_init`'s payload: `{"Authorization": "Bearer <JWT>"}`. Without a
+  valid one the socket is closed 4401 before anything else is sent; a token below the level every
+  subscription needs is closed 4403. When the token expires, the socket is closed 4401.
+- Every subscription then goes through the executor (app/contracts/executor.py `subscribe`): its guard
+  refusing it closes the socket the same way (4401 / 4403); bad input is an `error` message.
+- Limits: `WS_MAX_SUBSCRIPTIONS_PER_CONNECTION` operations at once (one more: an `error` message),
+  `WS_MAX_CONNECTIONS_PER_PRINCIPAL` sockets per `sub` in one process (one more: closed 4429),
+  `WS_MAX_MESSAGE_BYTES` per client message (uvicorn closes 1009), and `WS_SUBSCRIPTION_QUEUE_SIZE`
+  messages waiting to be sent per subscription: a client that lets that fill up is dropped (closed 4008)
+  instead of making the server hold more and more for it. It reconnects and resumes from its last cursor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import jwt
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import ConnectionInitMessage, Message
+from strawberry.types.execution import PreExecutionError
+
+from app.auth import AuthLevel
+from app.errors import Forbidden, Unauthenticated
+from app.graphql.context import Context
+
+if TYPE_CHECKING:
+    from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Operation
+
+logger = logging.getLogger("app.graphql.ws")
+
+CLOSE_UNAUTHORIZED = 4401
+"""No, a bad, or an expired bearer token."""
+CLOSE_FORBIDDEN = 4403
+"""The token's role is below what the subscription needs."""
+CLOSE_TOO_MANY_CONNECTIONS = 4429
+"""The principal already holds WS_MAX_CONNECTIONS_PER_PRINCIPAL sockets on this server process."""
+CLOSE_SLOW_CONSUMER = 4008
+"""The client did not read fast enough: a subscription's send queue (WS_SUBSCRIPTION_QUEUE_SIZE) filled up."""
+CLOSE_MESSAGE_TOO_BIG = 1009
+"""A client message over WS_MAX_MESSAGE_BYTES (closed by uvicorn, `ws_max_size`)."""
+
+_FINAL = frozenset({"error", "complete"})
+
+
+@dataclass(frozen=True, slots=True)
+class SocketLimits:
+    max_subscriptions_per_connection: int = 20
+    max_connections_per_principal: int = 50
+    queue_size: int = 512
+    minimum_level: AuthLevel = AuthLevel.ADMIN
+    """The lowest level any subscription contract needs: a token below it cannot use the socket at all."""
+
+
+class Connections:
+    """Open sockets per principal in this process."""
+
+    def __init__(self) -> None:
+        self._open: Counter[str] = Counter()
+
+    def acquire(self, principal_id: str, limit: int) -> bool:
+        if self._open[principal_id] >= limit:
+            return False
+        self._open[principal_id] += 1
+        return True
+
+    def release(self, principal_id: str) -> None:
+        self._open[principal_id] -= 1
+        if self._open[principal_id] <= 0:
+            del self._open[principal_id]
+
+    @property
+    def total(self) -> int:
+        return sum(self._open.values())
+
+
+def _bearer(payload: dict[str, object]) -> str | None:
+    for name in ("Authorization", "authorization"):
+        value = payload.get(name)
+        if isinstance(value, str):
+            return value
+    return None
+
+
+def _expiry(authorization: str) -> float | None:
+    """The `exp` of a token that was just verified (so reading it unverified is safe)."""
+    token = authorization.partition(" ")[2].strip()
+    try:
+        exp = jwt.decode(token, options={"verify_signature": False}).get("exp")
+    except jwt.PyJWTError:
+        return None
+    return float(exp) if isinstance(exp, int | float) else None
+
+
+class _Outbox:
+    """One subscription's messages waiting to be sent, and the task that sends them in order."""
+
+    __slots__ = ("queue", "task")
+
+    def __init__(self, size: int) -> None:
+        self.queue: asyncio.Queue[Message] = asyncio.Queue(size)
+        self.task: asyncio.Task[None] | None = None
+
+
+class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws with authentication in `connection_init`, expiry, limits and send queues."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._outboxes: dict[str, _Outbox] = {}
+        self._principal_id: str | None = None
+        self._expiry_task: asyncio.Task[None] | None = None
+        self._closing = False
+
+    @property
+    def _limits(self) -> SocketLimits:
+        limits: SocketLimits = getattr(self.view, "socket_limits", SocketLimits())
+        return limits
+
+    @property
+    def _connections(self) -> Connections:
+        connections: Connections = self.view.connections  # type: ignore[attr-defined]
+        return connections
+
+    async def _close(self, code: int, reason: str) -> None:
+        self._closing = True
+        with contextlib.suppress(Exception):
+            await self.websocket.close(code=code, reason=reason)
+
+    async def handle_connection_init(self, message: ConnectionInitMessage) -> None:
+        if self.connection_timed_out:
+            return
+        if self.connection_init_timeout_task:
+            self.connection_init_timeout_task.cancel()
+        payload = message.get("payload") or {}
+        if not isinstance(payload, dict):
+            await self._close(4400, "Invalid connection init payload")
+            return
+        if self.connection_init_received:
+            await self._close(4429, "Too many initialisation requests")
+            return
+        self.connection_init_received = True
+        self.context.connection_params = payload
+        authorization = _bearer(payload)
+        try:
+            principal = await self.context.tokens.authenticate(authorization)
+        except Unauthenticated as error:
+            await self._close(CLOSE_UNAUTHORIZED, f"Unauthorized: {error.message}"[:120])
+            return
+        if principal.level < self._limits.minimum_level:
+            await self._close(
+                CLOSE_FORBIDDEN, f"Forbidden: subscriptions need the {self._limits.minimum_level.label} role"
+            )
+            return
+        if not self._connections.acquire(principal.id, self._limits.max_connections_per_principal):
+            await self._close(CLOSE_TOO_MANY_CONNECTIONS, "Too many connections for this principal")
+            return
+        self._principal_id = principal.id
+        assert authorization is not None
+        expires_at = _expiry(authorization)
+        self.context.accept(principal, expires_at)
+        if expires_at is not None:
+            self._expiry_task = asyncio.create_task(self._close_at(expires_at))
+        await self.send_message({"type": "connection_ack"})
+        self.connection_acknowledged = True
+
+    async def _close_at(self, expires_at: float) -> None:
+        await asyncio.sleep(max(0.0, expires_at - time.time()))
+        await self._close(CLOSE_UNAUTHORIZED, "Unauthorized: the bearer token has expired")
+
+    async def handle_subscribe(self, message: Any) -> None:
+        if self._closing:
+            return
+        await super().handle_subscribe(message)
+
+    async def _handle_pre_execution_error(self, operation: Operation[Context, None], result: PreExecutionError) -> None:
+        original = result.errors[0].original_error if result.errors else None
+        if isinstance(original, Unauthenticated):
+            await self._close(CLOSE_UNAUTHORIZED, f"Unauthorized: {original.message}"[:120])
+            return
+        if isinstance(original, Forbidden):
+            await self._close(CLOSE_FORBIDDEN, f"Forbidden: {original.message}"[:120])
+            return
+        await super()._handle_pre_execution_error(operation, result)
+
+    async def send_message(self, message: Message) -> None:
+        operation_id = message.get("id")
+        if not isinstance(operation_id, str) or message["type"] not in ("next", *_FINAL):
+            await super().send_message(message)
+            return
+        if self._closing:
+            return
+        outbox = self._outboxes.get(operation_id)
+        if outbox is None:
+            outbox = self._outboxes[operation_id] = _Outbox(self._limits.queue_size)
+            outbox.task = asyncio.create_task(self._send_from(operation_id, outbox))
+        try:
+            outbox.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            logger.warning(
+                "dropping a slow WebSocket consumer (principal %s): %d messages unsent on one subscription",
+                self._principal_id,
+                outbox.queue.qsize(),
+            )
+            self._closing = True
+            # Not from this (the operation's) task: the clean-up cancels it.
+            asyncio.get_running_loop().create_task(self._drop_slow_consumer())
+
+    async def _send_from(self, operation_id: str, outbox: _Outbox) -> None:
+        try:
+            while True:
+                message = await outbox.queue.get()
+                await self.websocket.send_json(message)
+                if message["type"] in _FINAL:
+                    return
+        except Exception:  # the client is gone: nothing left to deliver
+            logger.debug("WebSocket send failed", exc_info=True)
+        finally:
+            if self._outboxes.get(operation_id) is outbox:
+                del self._outboxes[operation_id]
+
+    async def _drop_slow_consumer(self) -> None:
+        for operation_id in list(self.operations):
+            await self.cleanup_operation(operation_id)
+        self._cancel_outboxes()
+        await self._close(CLOSE_SLOW_CONSUMER, "Slow consumer: messages were not read fast enough")
+
+    def _cancel_outboxes(self) -> None:
+        for outbox in list(self._outboxes.values()):
+            if outbox.task is not None:
+                outbox.task.cancel()
+        self._outboxes.clear()
+
+    async def cleanup_operation(self, operation_id: str) -> None:
+        await super().cleanup_operation(operation_id)
+        outbox = self._outboxes.pop(operation_id, None)
+        if outbox is not None and outbox.task is not None:
+            outbox.task.cancel()
+
+    async def shutdown(self) -> None:
+        if self._expiry_task is not None:
+            self._expiry_task.cancel()
+        await super().shutdown()
+        self._cancel_outboxes()
+        if self._principal_id is not None:
+            self._connections.release(self._principal_id)
+            self._principal_id = None

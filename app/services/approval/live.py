@@ -1,0 +1,219 @@
+"""The `approvalQueue` subscription: the waiting items first (`snapshot`), then every change.
+
+Each subscription joins the process's log feed (app/services/kernel/live.py) before it reads its snapshot,
+so nothing that commits in between is missed. For every batch of events the feed reads, the steps that
+await a decision in the executions those events touch are loaded once for the whole process
+(`ApprovalLive.load`: two statements per batch, whatever the number of subscribers); each subscription
+then diffs those executions' items, as its caller sees them, against what it showed last: a step that
+appears is `added`, one that changed `updated`, one that is gone (decided, expired, cancelled, voted on
+or escalated out of the caller's roles under `decidableByMe`) `removed`. Reading the current rows, not the
+events, makes a change idempotent: an event whose effect the snapshot already showed changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth import Principal
+from app.contracts.control_plane.queries.approval_list import ControlPlanePendingApproval
+from app.contracts.control_plane.statuses import StepStatus
+from app.contracts.control_plane.subscriptions.approval_stream import (
+    ControlPlaneApprovalQueueChange,
+    ControlPlaneApprovalStreamInput,
+    QueueChangeKind,
+)
+from app.contracts.model import UnitOfWorkFactory
+from app.db.tables import execution_table as execution_t
+from app.db.tables import step_table as step_t
+from app.db.tables import vote_table as vote_t
+from app.services.approval.queue import pending_item, pending_select
+from app.services.approval.standing import decidable_by, voted_on
+from app.services.kernel.grants import in_grants
+from app.services.kernel.live import OVERFLOW, Batch, LogFeed
+
+Items = dict[str, ControlPlanePendingApproval]
+"""step id -> item, oldest waiting first."""
+
+_KEPT_LOADS = 32
+
+
+@dataclass(slots=True)
+class Loaded:
+    """The waiting steps of the executions a batch touched, and every vote on them, read once."""
+
+    executions: frozenset[str]
+    rows: tuple[Any, ...]
+    votes: frozenset[tuple[str, int, str]]
+    """(step id, review revision, actor)."""
+    _views: dict[tuple[Any, ...], Items] = field(default_factory=dict)
+
+    def items_for(self, principal: Principal | None) -> Items:
+        """The rows as `principal` sees them (computed once per distinct caller)."""
+        key = _viewer(principal)
+        found = self._views.get(key)
+        if found is None:
+            found = {
+                row.id: pending_item(
+                    row,
+                    principal,
+                    voted=principal is not None and (row.id, row.review_revision, principal.id) in self.votes,
+                )
+                for row in self.rows
+            }
+            self._views[key] = found
+        return found
+
+
+def _viewer(principal: Principal | None) -> tuple[Any, ...]:
+    if principal is None:
+        return ()
+    return (principal.id, principal.roles, principal.all_workspaces, principal.workspaces)
+
+
+class ApprovalLive:
+    """What the approval queue subscriptions of one process share: the feed and the per-batch loads."""
+
+    def __init__(self, feed: LogFeed) -> None:
+        self.feed = feed
+        self._loads: OrderedDict[int, asyncio.Task[Loaded]] = OrderedDict()
+        self.loads = 0
+
+    async def load(self, uow: UnitOfWorkFactory[AsyncSession], batch: Batch) -> Loaded:
+        task = self._loads.get(batch.number)
+        if task is None:
+            task = asyncio.ensure_future(self._load(uow, batch))
+            self._loads[batch.number] = task
+            while len(self._loads) > _KEPT_LOADS:
+                self._loads.popitem(last=False)
+        return await asyncio.shield(task)
+
+    async def _load(self, uow: UnitOfWorkFactory[AsyncSession], batch: Batch) -> Loaded:
+        executions = frozenset(event.execution_id for event in batch.events if event.execution_id)
+        if not executions:
+            return Loaded(executions, (), frozenset())
+        self.loads += 1
+        async with uow(write=False) as session:
+            rows = tuple(
+                (
+                    await session.execute(
+                        pending_select()
+                        .where(
+                            step_t.c.status == StepStatus.AWAITING_APPROVAL,
+                            step_t.c.execution_id.in_(sorted(executions)),
+                        )
+                        .order_by(step_t.c.awaiting_since, step_t.c.id)
+                    )
+                ).all()
+            )
+            votes: frozenset[tuple[str, int, str]] = frozenset()
+            if rows:
+                found = await session.execute(
+                    select(vote_t.c.step_id, vote_t.c.review_revision, vote_t.c.actor).where(
+                        vote_t.c.step_id.in_(sorted(row.id for row in rows))
+                    )
+                )
+                votes = frozenset((row.step_id, row.review_revision, row.actor) for row in found)
+        return Loaded(executions, rows, votes)
+
+
+def _wanted(
+    principal: Principal | None, data: ControlPlaneApprovalStreamInput, item: ControlPlanePendingApproval
+) -> bool:
+    """The subscription's filters (and the caller's grants), for one item in memory."""
+    return (
+        principal is not None
+        and principal.may_reach(item.workspace_id)
+        and (data.workspace_id is None or item.workspace_id == data.workspace_id)
+        and (data.risk_tier is None or item.risk_tier == data.risk_tier)
+        and (not data.decidable_by_me or item.viewer_can_decide)
+    )
+
+
+async def _snapshot(
+    uow: UnitOfWorkFactory[AsyncSession], principal: Principal | None, data: ControlPlaneApprovalStreamInput
+) -> Items:
+    """Every item waiting now that the caller may see and the filters keep (grants in SQL)."""
+    filters: list[ColumnElement[bool]] = [
+        step_t.c.status == StepStatus.AWAITING_APPROVAL,
+        in_grants(principal, execution_t.c.workspace_id),
+    ]
+    if data.workspace_id is not None:
+        filters.append(execution_t.c.workspace_id == data.workspace_id)
+    if data.risk_tier is not None:
+        filters.append(step_t.c.risk_tier == data.risk_tier)
+    if data.decidable_by_me:
+        filters.append(decidable_by(principal))
+    async with uow(write=False) as session:
+        rows = (
+            await session.execute(pending_select().where(*filters).order_by(step_t.c.awaiting_since, step_t.c.id))
+        ).all()
+        mine = (
+            await voted_on(session, principal.id, ((row.id, row.review_revision) for row in rows))
+            if principal is not None and rows
+            else set()
+        )
+    return {row.id: pending_item(row, principal, voted=(row.id, row.review_revision) in mine) for row in rows}
+
+
+def _diff(
+    shown: Items, fresh: Mapping[str, ControlPlanePendingApproval], scope: Iterable[str] | None
+) -> list[tuple[QueueChangeKind, ControlPlanePendingApproval]]:
+    """Changes from `shown` to `fresh` within the executions of `scope` (None: all); `shown` is updated."""
+    executions = None if scope is None else set(scope)
+    changes: list[tuple[QueueChangeKind, ControlPlanePendingApproval]] = []
+    for step_id, item in list(shown.items()):
+        if (executions is None or item.execution_id in executions) and step_id not in fresh:
+            del shown[step_id]
+            changes.append(("removed", item))
+    for step_id, item in fresh.items():
+        before = shown.get(step_id)
+        if before is None:
+            changes.append(("added", item))
+        elif before != item:
+            changes.append(("updated", item))
+        else:
+            continue
+        shown[step_id] = item
+    return changes
+
+
+async def stream_approval_queue(
+    uow: UnitOfWorkFactory[AsyncSession],
+    principal: Principal | None,
+    data: ControlPlaneApprovalStreamInput,
+    *,
+    live: ApprovalLive,
+) -> AsyncIterator[ControlPlaneApprovalQueueChange]:
+    inbox = await live.feed.join()
+    try:
+        shown = await _snapshot(uow, principal, data)
+        cursor = inbox.start
+        for item in shown.values():
+            yield ControlPlaneApprovalQueueChange(kind="snapshot", item=item, cursor=cursor)
+        while True:
+            batch = await inbox.next()
+            if batch is OVERFLOW:  # fell behind: compare with the queue as it is now
+                cursor = live.feed.cursor or cursor
+                changes = _diff(shown, await _snapshot(uow, principal, data), None)
+            else:
+                cursor = batch.cursor
+                loaded = await live.load(uow, batch)
+                if not loaded.executions:
+                    continue
+                fresh = {
+                    step_id: item
+                    for step_id, item in loaded.items_for(principal).items()
+                    if _wanted(principal, data, item)
+                }
+                changes = _diff(shown, fresh, loaded.executions)
+            for kind, item in changes:
+                yield ControlPlaneApprovalQueueChange(kind=kind, item=item, cursor=cursor)
+    finally:
+        inbox.close()
