@@ -64,6 +64,16 @@ def visible_to(principal: Principal | None) -> ColumnElement[bool]:
     return in_grants(principal, event_t.c.workspace_id)
 
 
+async def head_cursor(session: AsyncSession) -> str:
+    """The cursor of the newest event a reader can see now: following from here, nothing committed later is
+    missed (on PostgreSQL, the newest position below the visibility horizon, not the newest inserted)."""
+    statement = select(func.max(event_t.c.sequence))
+    if session.get_bind().dialect.name == "postgresql":
+        statement = statement.where(event_t.c.sequence < _HORIZON)
+    position = (await session.execute(statement)).scalar_one_or_none()
+    return cursor_of(position or 0)
+
+
 async def read_after(  # noqa: PLR0913 - the reader and its filters, all by keyword
     session: AsyncSession,
     *,

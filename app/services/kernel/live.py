@@ -22,13 +22,11 @@ from collections import deque
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
 from app.contracts.model import UnitOfWorkFactory
-from app.db.tables import event_table as event_t
-from app.services.kernel.event_reader import LoggedEvent, cursor_of, position_of, read_after
+from app.services.kernel.event_reader import LoggedEvent, head_cursor, position_of, read_after
 
 logger = logging.getLogger("app.live")
 
@@ -193,13 +191,9 @@ class LogFeed:
                 return
 
     async def _head(self) -> str:
-        """The cursor of the newest event committed now (the start of a feed nobody followed yet).
-
-        NOTE for the event-log ordering work: this must be the newest position `read_after` can return now
-        (with a visibility horizon, the horizon's); today positions are taken in commit order."""
+        """Where a feed nobody followed yet starts: the newest event `read_after` can return now."""
         async with self._uow(write=False) as session:
-            position = (await session.execute(select(func.max(event_t.c.sequence)))).scalar_one_or_none()
-        return cursor_of(position or 0)
+            return await head_cursor(session)
 
 
 async def replay(
