@@ -31,8 +31,9 @@ from app.observability.metrics import Metrics
 from app.observability.middleware import RequestObserver
 from app.observability.tracing import build_tracing
 from app.services.approval.sweeper import sweep_forever
-from app.services.bindings import bind_batch_handlers, bind_handlers, bind_prechecks
+from app.services.bindings import bind_batch_handlers, bind_handlers, bind_prechecks, target_policy_from_settings
 from app.services.lifecycle.state_machine import Action
+from app.services.webhooks.dispatcher import DeliveryObserver, DeliveryPolicy, Dispatcher
 from app.settings import Settings
 
 logger = logging.getLogger("app.server")
@@ -51,7 +52,7 @@ def build_services(settings: Settings, database: Database | None = None) -> Serv
     tokens = token_service_from_settings(settings)
     registry = build_registry()
     database = database or Database(settings)
-    handlers, prechecks = bind_handlers(registry, settings), bind_prechecks(registry)
+    handlers, prechecks = bind_handlers(registry, settings), bind_prechecks(registry, settings)
     executor = Executor(registry, handlers, database.unit_of_work, prechecks, bind_batch_handlers(registry))
     return Services(settings, registry, database, tokens, executor)
 
@@ -112,7 +113,7 @@ def create_app(
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         if migrate_on_start:
             await migrate.upgrade(services.database.engine)
-        async with _background_tasks(services):
+        async with _background_tasks(services, metrics):
             yield
         if tracing is not None:
             tracing.shutdown()
@@ -143,10 +144,33 @@ def create_app(
     return app
 
 
+def webhook_dispatcher(settings: Settings, database: Database, observer: DeliveryObserver | None = None) -> Dispatcher:
+    """The webhook delivery of one process, configured from the settings."""
+    policy = DeliveryPolicy(
+        timeout=settings.webhook_timeout_seconds,
+        retry_delays=settings.webhook_retry_delays,
+        max_in_flight=settings.webhook_max_in_flight,
+    )
+    return Dispatcher(
+        database.unit_of_work, policy=policy, targets=target_policy_from_settings(settings), observer=observer
+    )
+
+
 @asynccontextmanager
-async def _background_tasks(services: Services) -> AsyncIterator[None]:
-    """What runs beside the requests in every server process: the approval deadline sweeper."""
+async def _background_tasks(services: Services, observer: DeliveryObserver | None = None) -> AsyncIterator[None]:
+    """What runs beside the requests in every server process: the approval deadline sweeper and webhook
+    delivery (app/services/webhooks/dispatcher.py)."""
     settings = services.settings
+    webhooks = (
+        asyncio.create_task(
+            webhook_dispatcher(settings, services.database, observer).run_forever(
+                settings.webhook_poll_interval_seconds
+            ),
+            name="webhook-delivery",
+        )
+        if settings.webhook_delivery_enabled
+        else None
+    )
     sweeper = (
         asyncio.create_task(
             sweep_forever(services.database.unit_of_work, settings.approval_sweep_interval_seconds),
@@ -162,6 +186,10 @@ async def _background_tasks(services: Services) -> AsyncIterator[None]:
             sweeper.cancel()
             with suppress(asyncio.CancelledError):
                 await sweeper
+        if webhooks is not None:
+            webhooks.cancel()
+            with suppress(asyncio.CancelledError):
+                await webhooks
 
 
 def _metrics(services: Services) -> Metrics:

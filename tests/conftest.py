@@ -48,6 +48,8 @@ TABLES = (
     "plan",
     "execution_run",
     "evidence_bundle",
+    "webhook_endpoint",
+    "webhook_delivery",
 )
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, select, true
+from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
@@ -102,3 +102,10 @@ async def read_after(  # noqa: PLR0913 - the reader and its filters, all by keyw
         )
         for row in rows
     ]
+
+
+async def end_cursor(session: AsyncSession) -> str | None:
+    """The cursor of the newest event in the log (None: the log is empty): a reader that starts after it
+    reads only what commits from now on (a webhook endpoint starts there)."""
+    newest = (await session.execute(select(func.max(event_t.c.sequence)))).scalar_one_or_none()
+    return None if newest is None else cursor_of(newest)
