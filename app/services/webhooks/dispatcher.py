@@ -33,8 +33,8 @@ import random
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Any, Protocol
 
 import httpx
