@@ -30,8 +30,7 @@ class Receiver:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.requests: list[Received] = []
-        self._scripts: dict[str, list[int]] = defaultdict(list)
-        self._delays: dict[str, float] = {}
+        self._scripts: dict[str, list[tuple[int, float]]] = defaultdict(list)
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, name="webhook-receiver", daemon=True)
@@ -45,10 +44,9 @@ class Receiver:
         return f"http://127.0.0.1:{self.port}{path}"
 
     def answer(self, path: str, *statuses: int, delay: float = 0.0) -> None:
-        """The next requests to `path` answer `statuses` in turn (then 200), each after `delay` seconds."""
+        """The next requests to `path` answer `statuses` in turn (then 200 at once), each after `delay` seconds."""
         with self._lock:
-            self._scripts[path].extend(statuses)
-            self._delays[path] = delay
+            self._scripts[path].extend((status, delay) for status in statuses)
 
     def received(self, path: str | None = None) -> list[Received]:
         with self._lock:
@@ -77,17 +75,19 @@ class Receiver:
                         Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.time())
                     )
                     script = receiver._scripts[self.path]
-                    status = script.pop(0) if script else 200
-                    delay = receiver._delays.get(self.path, 0.0)
+                    status, delay = script.pop(0) if script else (200, 0.0)
                 if delay:
                     time.sleep(delay)
                 payload = b"ok"
-                self.send_response(status)
-                if 300 <= status < 400:
-                    self.send_header("location", "http://127.0.0.1:1/elsewhere")
-                self.send_header("content-length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                try:
+                    self.send_response(status)
+                    if 300 <= status < 400:
+                        self.send_header("location", "http://127.0.0.1:1/elsewhere")
+                    self.send_header("content-length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except OSError:
+                    self.close_connection = True  # the sender is gone (a test killed it mid-delivery)
 
             def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class names it so
                 pass
