@@ -40,6 +40,14 @@ BENCHES = {
             rf"p99 ÷ p50, all requests \(c=\d+\)\s+{NUM}\s+≤ 5 \(as bench/reject\.py\)\s+(PASS|MISS)",
         ),
     ),
+    "bench.webhooks": (
+        "sqlite",
+        (
+            rf"capacity \(backlog drain\)\s+{NUM} deliveries/s, {NUM} per core",
+            rf"delivered ÷ offered at the sustained rate\s+{NUM}\s+target ≥ 0\.95\s+(PASS|MISS)",
+            rf"lag p99\s+{NUM} s\s+target ≤ 2 s\s+(PASS|MISS)",
+        ),
+    ),
     "bench.scale": (
         "postgresql",
         (
