@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 PG_ADMIN_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/control_plane
 
-.PHONY: install serve serve-pg test lint typecheck pytest pytest-sqlite pytest-postgresql schema bench bench-pg bench-lifecycle bench-approval bench-reads bench-smoke clean
+.PHONY: install serve serve-pg test lint typecheck pytest pytest-sqlite pytest-postgresql schema bench bench-pg bench-lifecycle bench-approval bench-reads bench-webhooks bench-smoke clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -77,12 +77,17 @@ bench-approval: install
 bench-reads: install
 	$(BIN)/python -m bench.reads $(BENCH_ARGS)
 
+# Webhook deliveries per second to a local receiver with 10 endpoints, and the lag at a sustained rate (SQLite).
+bench-webhooks: install
+	$(BIN)/python -m bench.webhooks $(BENCH_ARGS)
+
 bench-smoke: install
 	$(BIN)/python -m bench.reject --smoke
 	$(BIN)/python -m bench.approval --smoke
 	$(BIN)/python -m bench.reads --smoke
 	$(BIN)/python -m bench.scale --smoke
 	$(BIN)/python -m bench.lifecycle --smoke
+	$(BIN)/python -m bench.webhooks --smoke
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache test-artifacts

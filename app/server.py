@@ -34,9 +34,16 @@ from app.observability.metrics import Metrics
 from app.observability.middleware import RequestObserver
 from app.observability.tracing import build_tracing
 from app.services.approval.sweeper import sweep_forever
-from app.services.bindings import bind_batch_handlers, bind_handlers, bind_prechecks, bind_stream_handlers
+from app.services.bindings import (
+    bind_batch_handlers,
+    bind_handlers,
+    bind_prechecks,
+    bind_stream_handlers,
+    target_policy_from_settings,
+)
 from app.services.kernel.live import LogFeed
 from app.services.lifecycle.state_machine import Action
+from app.services.webhooks.dispatcher import DeliveryObserver, DeliveryPolicy, Dispatcher
 from app.settings import Settings
 
 logger = logging.getLogger("app.server")
@@ -57,7 +64,7 @@ def build_services(settings: Settings, database: Database | None = None) -> Serv
     tokens = token_service_from_settings(settings)
     registry = build_registry()
     database = database or Database(settings)
-    handlers, prechecks = bind_handlers(registry, settings), bind_prechecks(registry)
+    handlers, prechecks = bind_handlers(registry, settings), bind_prechecks(registry, settings)
     feed = LogFeed(
         database.unit_of_work,
         poll_interval=settings.live_poll_interval_seconds,
@@ -140,7 +147,7 @@ def create_app(
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         if migrate_on_start:
             await migrate.upgrade(services.database.engine)
-        async with _live_tasks(services), _background_tasks(services):
+        async with _live_tasks(services), _background_tasks(services, metrics):
             yield
         if tracing is not None:
             tracing.shutdown()
@@ -171,6 +178,18 @@ def create_app(
     return app
 
 
+def webhook_dispatcher(settings: Settings, database: Database, observer: DeliveryObserver | None = None) -> Dispatcher:
+    """The webhook delivery of one process, configured from the settings."""
+    policy = DeliveryPolicy(
+        timeout=settings.webhook_timeout_seconds,
+        retry_delays=settings.webhook_retry_delays,
+        max_in_flight=settings.webhook_max_in_flight,
+    )
+    return Dispatcher(
+        database.unit_of_work, policy=policy, targets=target_policy_from_settings(settings), observer=observer
+    )
+
+
 @asynccontextmanager
 async def _live_tasks(services: Services) -> AsyncIterator[None]:
     """The log feed of this process, and (PostgreSQL) the one LISTEN connection that wakes it when another
@@ -193,9 +212,20 @@ async def _live_tasks(services: Services) -> AsyncIterator[None]:
 
 
 @asynccontextmanager
-async def _background_tasks(services: Services) -> AsyncIterator[None]:
-    """What runs beside the requests in every server process: the approval deadline sweeper."""
+async def _background_tasks(services: Services, observer: DeliveryObserver | None = None) -> AsyncIterator[None]:
+    """What runs beside the requests in every server process: the approval deadline sweeper and webhook
+    delivery (app/services/webhooks/dispatcher.py)."""
     settings = services.settings
+    webhooks = (
+        asyncio.create_task(
+            webhook_dispatcher(settings, services.database, observer).run_forever(
+                settings.webhook_poll_interval_seconds
+            ),
+            name="webhook-delivery",
+        )
+        if settings.webhook_delivery_enabled
+        else None
+    )
     sweeper = (
         asyncio.create_task(
             sweep_forever(services.database.unit_of_work, settings.approval_sweep_interval_seconds),
@@ -211,6 +241,10 @@ async def _background_tasks(services: Services) -> AsyncIterator[None]:
             sweeper.cancel()
             with suppress(asyncio.CancelledError):
                 await sweeper
+        if webhooks is not None:
+            webhooks.cancel()
+            with suppress(asyncio.CancelledError):
+                await webhooks
 
 
 def _metrics(services: Services) -> Metrics:

@@ -105,6 +105,20 @@ class Settings(BaseSettings):
     is closed 4008 (the log keeps everything: it reconnects and resumes from its last cursor)."""
     ws_connection_init_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     """A WebSocket that sends no `connection_init` within this time is closed 4408."""
+    webhook_delivery_enabled: bool = True
+    """Run webhook delivery in this process (every server process delivers; the work is claimed in the database)."""
+    webhook_poll_interval_seconds: float = Field(default=1.0, ge=0.01, le=3600)
+    """How often each server process looks at the event log for events to deliver and at deliveries due."""
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    """A delivery attempt that has no complete answer within this many seconds failed."""
+    webhook_retry_schedule: str = "5,30,120,900,3600,21600"
+    """Comma-separated seconds to wait before each retry (each with ±10 % jitter); after the last, `failed`."""
+    webhook_allow_http: bool = False
+    """Accept `http://` endpoint URLs (otherwise only `https://`)."""
+    webhook_allow_private_networks: bool = False
+    """Accept targets that resolve to loopback, private, link-local or metadata addresses (tests, local receivers)."""
+    webhook_max_in_flight: int = Field(default=32, ge=1, le=1000)
+    """Endpoints this process delivers to at the same time (one delivery per endpoint at a time, in order)."""
 
     skill_trust_policy: str | None = None
     """JSON trust policy of the skill registry: {"trustedPublishers": [...], "allowExpiredSignatures": false}."""
@@ -148,6 +162,22 @@ class Settings(BaseSettings):
     @property
     def cors_origin_list(self) -> list[str]:
         return [origin.strip().rstrip("/") for origin in self.cors_origins.split(",") if origin.strip()]
+
+    @property
+    def webhook_retry_delays(self) -> tuple[float, ...]:
+        return tuple(float(part) for part in self.webhook_retry_schedule.split(",") if part.strip())
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _retry_schedule(cls, value: str) -> str:
+        parts = [part.strip() for part in value.split(",") if part.strip()]
+        try:
+            delays = [float(part) for part in parts]
+        except ValueError:
+            raise ValueError("WEBHOOK_RETRY_SCHEDULE must be comma-separated seconds, e.g. 5,30,120") from None
+        if any(delay < 0 or delay > 7 * 86400 for delay in delays) or len(delays) > 20:
+            raise ValueError("WEBHOOK_RETRY_SCHEDULE: at most 20 delays, each 0 to 604800 seconds")
+        return value
 
     @field_validator("cors_origins")
     @classmethod

@@ -47,6 +47,8 @@ TABLES = (
     "plan",
     "execution_run",
     "evidence_bundle",
+    "webhook_endpoint",
+    "webhook_delivery",
 )
 
 

@@ -23,6 +23,10 @@ COMMAND_FIELDS = {
     "controlPlane.skill.install": "installSkill",
     "controlPlane.skill.disable": "disableSkill",
     "controlPlane.approval.decideMany": "decideExecutionSteps",  # project addition
+    "controlPlane.webhook.create": "createWebhookEndpoint",  # project addition
+    "controlPlane.webhook.disable": "disableWebhookEndpoint",  # project addition
+    "controlPlane.webhook.rotateSecret": "rotateWebhookSecret",  # project addition
+    "controlPlane.webhook.redeliver": "redeliverWebhook",  # project addition
 }
 QUERY_FIELDS = {
     "controlPlane.execution.get": "execution",
@@ -40,6 +44,8 @@ QUERY_FIELDS = {
     "controlPlane.identity.viewer": "viewer",  # project addition
     "controlPlane.skill.verify": "skillVerification",
     "controlPlane.skill.list": "skills",
+    "controlPlane.webhook.list": "webhookEndpoints",  # project addition
+    "controlPlane.webhook.deliveries": "webhookDeliveries",  # project addition
 }
 OPERATION_FIELDS = COMMAND_FIELDS | QUERY_FIELDS
 SUBSCRIPTION_FIELDS = {

@@ -330,6 +330,73 @@ class SkillInstallation(SQLModel, table=True):
     disabled_reason: str | None = None
 
 
+class WebhookEndpoint(SQLModel, table=True):
+    """Where events are delivered (app/services/webhooks/): one receiver URL, the events it wants, its
+    signing secrets and its own cursor into the event log (what has been queued for it so far)."""
+
+    __tablename__ = "webhook_endpoint"
+    __table_args__ = (
+        Index("ix_webhook_endpoint_workspace_created", "workspace_id", "created_at"),
+        Index("ix_webhook_endpoint_status", "status"),
+    )
+
+    id: str = Field(primary_key=True, max_length=64)
+    workspace_id: str | None = Field(default=None, max_length=128)
+    """None: every workspace (and the events of no execution, such as the skill registry's)."""
+    url: str = Field(max_length=2000)
+    event_keys: list[str] = Field(sa_type=JSONType)
+    """Event keys delivered; `["*"]` for every event."""
+    description: str | None = Field(default=None, max_length=1000)
+    status: str = Field(max_length=16)
+    secret: str = Field(max_length=200)
+    """`whsec_` + base64: kept to sign (HMAC needs the key itself)."""
+    previous_secret: str | None = Field(default=None, max_length=200)
+    previous_secret_valid_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    cursor: str | None = Field(default=None, max_length=64)
+    """The cursor of the last event of the log looked at for this endpoint (None: none yet)."""
+    created_by: str = Field(max_length=128)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+    disabled_by: str | None = Field(default=None, max_length=128)
+    disabled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    disabled_reason: str | None = Field(default=None, max_length=500)
+    last_success_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    last_failure_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    consecutive_failures: int = 0
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event for one endpoint: its body (signed as it is on every attempt), attempts and schedule.
+    Its id is the `webhook-id` header, the same on every attempt."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        UniqueConstraint("endpoint_id", "event_position", name="uq_webhook_delivery_event"),
+        Index("ix_webhook_delivery_endpoint_status_position", "endpoint_id", "status", "event_position"),
+        Index("ix_webhook_delivery_status_due", "status", "next_attempt_at"),
+    )
+
+    id: str = Field(primary_key=True, max_length=64)
+    endpoint_id: str = Field(sa_column=Column(String(64), ForeignKey("webhook_endpoint.id"), nullable=False))
+    event_position: int = Field(sa_column=Column(BigInteger, nullable=False))
+    event_cursor: str = Field(max_length=64)
+    event_key: str = Field(max_length=200)
+    occurred_at: datetime = Field(sa_type=UTCDateTime)
+    body: str
+    status: str = Field(max_length=16)
+    attempts: int = 0
+    last_status_code: int | None = None
+    last_error: str | None = Field(default=None, max_length=1000)
+    last_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    claimed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    """While an attempt is under way: the lease of the process that took it (a crashed one's lapses)."""
+    claim_token: str | None = Field(default=None, max_length=64)
+    delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(sa_type=UTCDateTime)
+
+
 def _table(model: type[SQLModel]) -> Table:
     table: Table = model.__table__  # type: ignore[attr-defined]
     return table
@@ -346,3 +413,5 @@ intent_table = _table(Intent)
 plan_table = _table(Plan)
 run_table = _table(ExecutionRun)
 bundle_table = _table(EvidenceBundle)
+webhook_endpoint_table = _table(WebhookEndpoint)
+webhook_delivery_table = _table(WebhookDelivery)

@@ -12,7 +12,7 @@ import hmac
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from typing import Any
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.requests import Request
@@ -21,6 +21,10 @@ from starlette.responses import Response
 from app.observability.context import OK, RequestRecord
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0, 3600.0, 21600.0)
+WEBHOOK_OUTCOMES = ("succeeded", "failed_attempt", "failed", "gone", "refused")
+"""An attempt's outcome: delivered; failed and retried later; failed for good (schedule spent); the receiver
+answered 410 (the endpoint is disabled); refused by the SSRF rules (retried like a failure)."""
 
 
 class PoolCollector(Collector):
@@ -85,6 +89,26 @@ class Metrics:
         )
         for decision in sorted(set(self._decision_of.values())):
             self.decisions.labels(decision)
+        self.webhook_deliveries = Counter(
+            "control_plane_webhook_deliveries",
+            "Webhook delivery attempts by outcome (succeeded, failed_attempt, failed, gone, refused).",
+            ["outcome"],
+            registry=self.registry,
+        )
+        for outcome in WEBHOOK_OUTCOMES:
+            self.webhook_deliveries.labels(outcome)
+        self.webhook_lag = Histogram(
+            "control_plane_webhook_delivery_lag_seconds",
+            "From an event's occurrence to its successful delivery (retries included).",
+            buckets=LAG_BUCKETS,
+            registry=self.registry,
+        )
+        self.webhook_queue_depth = Gauge(
+            "control_plane_webhook_queue_depth",
+            "Webhook deliveries waiting (pending or retrying) for endpoints that are not disabled, as this process "
+            "last counted them.",
+            registry=self.registry,
+        )
         if pool is not None:
             self.registry.register(PoolCollector(pool))
 
@@ -108,6 +132,16 @@ class Metrics:
             action = self._action_of.get(key)
             if action is not None:
                 self.transitions.labels(action).inc()
+
+    # The webhook dispatcher's observer (app/services/webhooks/dispatcher.py, DeliveryObserver).
+    def webhook_attempted(self, outcome: str) -> None:
+        self.webhook_deliveries.labels(outcome).inc()
+
+    def webhook_delivered(self, lag_seconds: float) -> None:
+        self.webhook_lag.observe(lag_seconds)
+
+    def webhook_queue(self, depth: int) -> None:
+        self.webhook_queue_depth.set(depth)
 
     async def endpoint(self, _: Request) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)

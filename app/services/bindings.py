@@ -11,7 +11,7 @@ from functools import partial
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.contracts.control_plane.constants import APPROVAL, AUDIT, CORE, SKILL_REGISTRY
+from app.contracts.control_plane.constants import APPROVAL, AUDIT, CORE, SKILL_REGISTRY, WEBHOOKS
 from app.contracts.control_plane.statuses import RiskTier
 from app.contracts.model import BatchHandler, Handler, OperationSpec, Precheck, StreamHandler, VersionedRef
 from app.contracts.registry import Registry, UnknownContractError
@@ -33,6 +33,8 @@ from app.services.lifecycle.policy import Policy
 from app.services.lifecycle.state_machine import Action
 from app.services.skills import registry as skill_registry
 from app.services.skills.trust import TrustPolicy
+from app.services.webhooks.endpoints import WebhookEndpoints
+from app.services.webhooks.targets import TargetPolicy
 from app.settings import Settings
 
 CAPABILITY_FOLDERS: Mapping[str, str] = {
@@ -40,6 +42,7 @@ CAPABILITY_FOLDERS: Mapping[str, str] = {
     APPROVAL.key: "approval",
     AUDIT.key: "audit",
     SKILL_REGISTRY.key: "skills",
+    WEBHOOKS.key: "webhooks",
 }
 """Capability key -> the folder of app/services/ that holds its handlers."""
 
@@ -68,6 +71,20 @@ def policy_from_settings(settings: Settings | None) -> Policy:
     )
 
 
+def target_policy_from_settings(settings: Settings | None) -> TargetPolicy:
+    """Where webhooks may go (WEBHOOK_ALLOW_HTTP, WEBHOOK_ALLOW_PRIVATE_NETWORKS)."""
+    if settings is None:
+        return TargetPolicy()
+    return TargetPolicy(
+        allow_http=settings.webhook_allow_http, allow_private_networks=settings.webhook_allow_private_networks
+    )
+
+
+def webhook_endpoints(registry: Registry | None, settings: Settings | None) -> WebhookEndpoints:
+    event_keys = {event.key for event in registry.events} if registry is not None else set()
+    return WebhookEndpoints(target_policy_from_settings(settings), event_keys)
+
+
 def handlers_by_key(registry: Registry, settings: Settings | None = None) -> dict[str, SessionHandler]:
     """Contract key -> handler. Raises ConfigurationError when the skill trust policy of `settings`
     cannot be read."""
@@ -76,6 +93,7 @@ def handlers_by_key(registry: Registry, settings: Settings | None = None) -> dic
     plans = Plans(policy)
     approval_policy = approval_policy_from_settings(settings)
     terms = ApprovalTerms(approval_policy)
+    webhooks = webhook_endpoints(registry, settings)
     return {
         # capability control-plane.core, in lifecycle/
         "controlPlane.intent.submit": plans.submit_intent,
@@ -114,11 +132,19 @@ def handlers_by_key(registry: Registry, settings: Settings | None = None) -> dic
         "controlPlane.skill.install": skills.install_skill,
         "controlPlane.skill.disable": skills.disable_skill,
         "controlPlane.skill.list": skill_registry.list_skills,
+        # capability control-plane.webhooks, in webhooks/
+        "controlPlane.webhook.create": webhooks.create,
+        "controlPlane.webhook.disable": webhooks.disable,
+        "controlPlane.webhook.rotateSecret": webhooks.rotate_secret,
+        "controlPlane.webhook.redeliver": webhooks.redeliver,
+        "controlPlane.webhook.list": webhooks.list_endpoints,
+        "controlPlane.webhook.deliveries": webhooks.list_deliveries,
     }
 
 
-def prechecks_by_key() -> dict[str, SessionPrecheck]:
+def prechecks_by_key(registry: Registry | None = None, settings: Settings | None = None) -> dict[str, SessionPrecheck]:
     """Contract key -> its precheck: commands that may have nothing to write (app/contracts/executor.py)."""
+    webhooks = webhook_endpoints(registry, settings)
     return {
         # capability control-plane.core, in lifecycle/
         "controlPlane.execution.pause": prechecks.on_run(Action.PAUSE),
@@ -133,6 +159,8 @@ def prechecks_by_key() -> dict[str, SessionPrecheck]:
         # capability control-plane.approval, in approval/
         "controlPlane.execution.reject": decisions.precheck_reject,
         "controlPlane.execution.approve": decisions.precheck_approve,
+        # capability control-plane.webhooks, in webhooks/ (refusals, and DNS, before the writer is taken)
+        "controlPlane.webhook.create": webhooks.precheck_create,
     }
 
 
@@ -163,8 +191,8 @@ def bind_batch_handlers(registry: Registry) -> dict[VersionedRef, SessionBatchHa
     return {_operation(registry, key).ref: handler for key, handler in batch_handlers_by_key().items()}
 
 
-def bind_prechecks(registry: Registry) -> dict[VersionedRef, SessionPrecheck]:
-    return {_operation(registry, key).ref: precheck for key, precheck in prechecks_by_key().items()}
+def bind_prechecks(registry: Registry, settings: Settings | None = None) -> dict[VersionedRef, SessionPrecheck]:
+    return {_operation(registry, key).ref: precheck for key, precheck in prechecks_by_key(registry, settings).items()}
 
 
 def _operation(registry: Registry, key: str) -> OperationSpec:

@@ -200,3 +200,36 @@ EVENTS = f"""
 query Events($input: ControlPlaneEventListInput!) {{
   events(input: $input) {{ endCursor hasMore items {{ {EVENT_FIELDS} }} }}
 }}"""
+
+WEBHOOK_FIELDS = (
+    "endpointId url eventKeys workspaceId description status createdBy createdAt lastSuccessAt lastFailureAt "
+    "consecutiveFailures"
+)
+DELIVERY_FIELDS = (
+    "deliveryId endpointId eventCursor eventKey status attempts lastStatusCode lastError lastAttemptAt "
+    "nextAttemptAt createdAt"
+)
+CREATE_WEBHOOK = """
+mutation CreateWebhook($input: ControlPlaneWebhookCreateInput!) {
+  createWebhookEndpoint(input: $input) { endpointId secret createdAt }
+}"""
+DISABLE_WEBHOOK = """
+mutation DisableWebhook($input: ControlPlaneWebhookDisableInput!) {
+  disableWebhookEndpoint(input: $input) { endpointId status disabledAt }
+}"""
+ROTATE_WEBHOOK_SECRET = """
+mutation RotateWebhookSecret($input: ControlPlaneWebhookRotateSecretInput!) {
+  rotateWebhookSecret(input: $input) { endpointId secret previousSecretValidUntil }
+}"""  # noqa: S105 - a GraphQL document, not a password
+REDELIVER_WEBHOOK = """
+mutation RedeliverWebhook($input: ControlPlaneWebhookRedeliverInput!) {
+  redeliverWebhook(input: $input) { deliveryId status nextAttemptAt }
+}"""
+WEBHOOK_ENDPOINTS = f"""
+query WebhookEndpoints($input: ControlPlaneWebhookListInput!) {{
+  webhookEndpoints(input: $input) {{ total items {{ {WEBHOOK_FIELDS} }} }}
+}}"""
+WEBHOOK_DELIVERIES = f"""
+query WebhookDeliveries($input: ControlPlaneWebhookDeliveriesInput!) {{
+  webhookDeliveries(input: $input) {{ total items {{ {DELIVERY_FIELDS} }} }}
+}}"""

@@ -59,6 +59,14 @@ BENCHES = {
             rf"burst p99 ÷ baseline p50\s+{NUM}\s+\(info\)",
         ),
     ),
+    "bench.webhooks": (
+        "sqlite",
+        (
+            rf"capacity \(backlog drain\)\s+{NUM} deliveries/s, {NUM} per core",
+            rf"delivered ÷ offered at the sustained rate\s+{NUM}\s+target ≥ 0\.95\s+(PASS|MISS)",
+            rf"lag p99\s+{NUM} s\s+target ≤ 2 s\s+(PASS|MISS)",
+        ),
+    ),
     "bench.scale": (
         "postgresql",
         (

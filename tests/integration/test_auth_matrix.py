@@ -6,7 +6,7 @@ GraphQL document is generated from the spec (field name, kind, input type, selec
 from SAMPLES below, keyed by contract key: `test_every_operation_has_a_sample_input` names every operation
 that has none yet.
 
-Matrix size today: 34 operations × 11 token kinds = 374 cells (on each database).
+Matrix size today: 40 operations × 11 token kinds = 440 cells (on each database).
 
 The expected answer of a cell is computed, never listed: a broken token (none, bad signature, expired,
 wrong audience, wrong issuer, `alg: none`) is UNAUTHENTICATED unless the contract is anonymous; below the
@@ -30,6 +30,7 @@ import time
 import typing
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
@@ -38,14 +39,15 @@ import jwt
 import pytest
 import pytest_asyncio
 from gql.transport.exceptions import TransportQueryError
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
-from app.auth import AuthLevel
+from app.auth import AuthLevel, Principal
 from app.contracts.control_plane import build_registry
 from app.contracts.model import Kind, OperationSpec
 from app.db.database import Database
-from app.db.tables import execution_table
+from app.db.tables import execution_table, webhook_delivery_table
 from app.server import create_app
+from app.services.kernel.clock import replayed_as
 from app.testing import documents as d
 from tests.conftest import error_of, make_settings, snapshot
 from tests.integration.helpers import fetch
@@ -77,6 +79,8 @@ def settings(tmp_path_factory, database_url):
         jwt_issuer=ISSUER,
         jwt_audience=AUDIENCE,
         skill_trust_policy=json.dumps(policy_document()),
+        webhook_allow_http=True,
+        webhook_allow_private_networks=True,
     )
 
 
@@ -84,6 +88,7 @@ def settings(tmp_path_factory, database_url):
 async def app(settings):
     application = create_app(settings, migrate_on_start=False)
     await _install_the_sample_skill(application)
+    await _create_the_sample_webhook(application)
     yield application
     await application.state.services.database.dispose()
 
@@ -99,6 +104,42 @@ async def _install_the_sample_skill(application) -> None:
             headers={"Authorization": f"Bearer {bearer}"},
         )
     assert response.json()["data"]["installSkill"]["status"] == "installed", response.text
+
+
+WEBHOOK_ID, DELIVERY_ID = "whk_acme_sample", "msg_acme_sample"
+
+
+async def _create_the_sample_webhook(application) -> None:
+    """A ws-acme endpoint (it is never delivered to: no dispatcher runs here) and one succeeded delivery, with
+    known ids, so that the webhook commands have something to change (NOT_FOUND otherwise)."""
+    services = application.state.services
+    principal = Principal.of(SUB, ["admin"], ["*"])
+    create = build_registry().get("controlPlane.webhook.create")
+    values = {"url": "http://127.0.0.1:9/hook", "event_keys": ["*"], "workspace_id": "ws-acme", "created_by": SUB}
+
+    async def authenticate() -> Principal:
+        return principal
+
+    with replayed_as(lambda: datetime.now(UTC), lambda prefix: WEBHOOK_ID if prefix == "whk" else None):
+        await services.executor.execute(create, values, authenticate)
+    now = datetime.now(UTC)
+    async with services.database.unit_of_work(write=True) as session:
+        await session.execute(
+            insert(webhook_delivery_table).values(
+                id=DELIVERY_ID,
+                endpoint_id=WEBHOOK_ID,
+                event_position=1,
+                event_cursor="1",
+                event_key="controlPlane.intent.received",
+                occurred_at=now,
+                body="{}",
+                status="succeeded",
+                attempts=1,
+                last_status_code=200,
+                created_at=now,
+                updated_at=now,
+            )
+        )
 
 
 # --- the operations and their documents ------------------------------------------------------------
@@ -206,6 +247,14 @@ SAMPLES: dict[str, Sample] = {
     "controlPlane.skill.verify": Sample(G, INSTALL["input"]),
     "controlPlane.trace.get": Sample(A, {"executionId": "exec-acme-deploy-42"}),
     "controlPlane.identity.viewer": Sample(G, {}),
+    "controlPlane.webhook.create": Sample(
+        S, by("createdBy", url="http://127.0.0.1:9/hook", eventKeys=["*"], workspaceId="ws-acme")
+    ),
+    "controlPlane.webhook.disable": Sample(A, by("disabledBy", endpointId=WEBHOOK_ID)),
+    "controlPlane.webhook.rotateSecret": Sample(A, by("rotatedBy", endpointId=WEBHOOK_ID)),
+    "controlPlane.webhook.redeliver": Sample(A, by("requestedBy", deliveryId=DELIVERY_ID)),
+    "controlPlane.webhook.list": Sample(L, {"workspaceId": "ws-acme"}),
+    "controlPlane.webhook.deliveries": Sample(A, {"endpointId": WEBHOOK_ID}),
 }
 
 

@@ -68,12 +68,13 @@ FORBIDDEN = {
 
 SERVICES = "app.services"
 KERNEL = f"{SERVICES}.kernel"
-CAPABILITIES = ("lifecycle", "approval", "audit", "skills")
+CAPABILITIES = ("lifecycle", "approval", "audit", "skills", "webhooks")
 INTERFACES: dict[str, tuple[str, ...]] = {
     "lifecycle": (f"{SERVICES}.approval.interface",),
     "approval": (),
     "audit": (f"{SERVICES}.lifecycle.interface",),
     "skills": (),
+    "webhooks": (),
 }
 """Capability -> the other capabilities' modules it may import (nothing else of theirs)."""
 

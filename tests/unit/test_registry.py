@@ -22,6 +22,7 @@ def test_registry_holds_the_whole_declared_surface():
         "control-plane.audit",
         "control-plane.skill-registry",
         "control-plane.channel-runtime",
+        "control-plane.webhooks",
     }
     (feature,) = registry.features
     assert (feature.key, feature.version) == ("platform.control-plane", "1.0.0")

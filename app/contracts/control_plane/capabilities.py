@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.contracts.control_plane.constants import APPROVAL, AUDIT, CHANNEL_RUNTIME, CORE, SKILL_REGISTRY
+from app.contracts.control_plane.constants import APPROVAL, AUDIT, CHANNEL_RUNTIME, CORE, SKILL_REGISTRY, WEBHOOKS
 from app.contracts.model import CapabilitySpec, FeatureSpec
 
 CAPABILITIES = (
@@ -109,6 +109,21 @@ CAPABILITIES = (
         description="Channels through which intents arrive and results are delivered.",
         requires=(CORE,),
     ),
+    CapabilitySpec(
+        key=WEBHOOKS.key,
+        version=WEBHOOKS.version,
+        title="Webhooks",
+        description="Signed, retried deliveries of the event log to receivers outside (Standard Webhooks).",
+        requires=(CORE,),
+        provides=(
+            "controlPlane.webhook.create",
+            "controlPlane.webhook.disable",
+            "controlPlane.webhook.rotateSecret",
+            "controlPlane.webhook.redeliver",
+            "controlPlane.webhook.list",
+            "controlPlane.webhook.deliveries",
+        ),
+    ),
 )
 
 CONTRACTS_SPEC_VERSION = "1.0.0"
@@ -119,5 +134,5 @@ FEATURE = FeatureSpec(
     version="1.0.0",
     title="Control plane",
     description="Govern agent and workflow executions: approvals, audit and the skill registry.",
-    capabilities=(CORE, APPROVAL, AUDIT, SKILL_REGISTRY, CHANNEL_RUNTIME),
+    capabilities=(CORE, APPROVAL, AUDIT, SKILL_REGISTRY, CHANNEL_RUNTIME, WEBHOOKS),
 )

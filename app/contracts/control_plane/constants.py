@@ -14,6 +14,7 @@ APPROVAL = VersionedRef("control-plane.approval", "1.0.0")
 AUDIT = VersionedRef("control-plane.audit", "1.0.0")
 SKILL_REGISTRY = VersionedRef("control-plane.skill-registry", "1.0.0")
 CHANNEL_RUNTIME = VersionedRef("control-plane.channel-runtime", "1.0.0")
+WEBHOOKS = VersionedRef("control-plane.webhooks", "1.0.0")
 
 MAX_PAGE_SIZE = 200
 DEFAULT_PAGE_SIZE = 50

@@ -125,3 +125,22 @@ class SkillStatus(Value):
     INSTALLED = "installed"
     DISABLED = "disabled"
     REJECTED = "rejected"
+
+
+class WebhookEndpointStatus(Value):
+    ACTIVE = "active"
+    FAILING = "failing"
+    """Its last attempt failed (consecutiveFailures says how many in a row); deliveries go on."""
+    DISABLED = "disabled"
+    """Disabled by an operator or by a receiver answering 410 Gone: nothing more is delivered."""
+
+
+class WebhookDeliveryStatus(Value):
+    PENDING = "pending"
+    RETRYING = "retrying"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+OPEN_DELIVERY_STATUSES = frozenset({WebhookDeliveryStatus.PENDING, WebhookDeliveryStatus.RETRYING})
+"""Deliveries still to attempt."""

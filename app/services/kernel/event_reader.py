@@ -112,3 +112,10 @@ async def read_after(  # noqa: PLR0913 - the reader and its filters, all by keyw
         )
         for row in rows
     ]
+
+
+async def end_cursor(session: AsyncSession) -> str | None:
+    """`head_cursor`, None when no event is visible yet: a reader that starts after it reads only what
+    commits from now on (a webhook endpoint starts there)."""
+    head = await head_cursor(session)
+    return None if head == cursor_of(0) else head

@@ -1,0 +1,1 @@
+"""Capability control-plane.webhooks: endpoints, signed deliveries of the event log, retries, SSRF rules."""
