@@ -89,9 +89,12 @@ def serve(
     except ConfigurationError as error:
         raise _fail(str(error)) from None
     outcome = asyncio.run(_prepare(settings, seed, None))
-    url = f"http://{settings.host}:{settings.port}/graphql"
+    base = f"http://{settings.host}:{settings.port}"
+    url = f"{base}/graphql"
     typer.echo(f"Control plane ({settings.app_env}) on {_database_label(settings)} — database {outcome}")
     typer.echo(f"  GraphQL endpoint: {url}" + ("  (GraphiQL in a browser)" if settings.graphiql_enabled else ""))
+    if settings.console_enabled:
+        typer.echo(f"  Operator console: {base}/console/")
     typer.echo(
         f"  Approval policy {approval_policy.version!r} ({len(approval_policy.rules)} rule(s), "
         f"{'file ' + str(settings.approval_policy_file) if settings.approval_policy_file else 'built-in'}); "
@@ -102,11 +105,12 @@ def serve(
         token = tokens.mint("admin", ["admin"], ["*"], DEV_TOKEN_TTL)
         typer.echo("  Admin token (sub 'admin', every workspace, valid 12 h):")
         typer.echo(f"    {token}")
-        if settings.graphiql_enabled:
-            # The same token for the page of every worker (and reloaded process): they inherit the
+        if settings.graphiql_enabled or settings.console_enabled:
+            # The same token for the pages of every worker (and reloaded process): they inherit the
             # environment and read it as Settings.graphiql_token. Never logged.
             os.environ["GRAPHIQL_TOKEN"] = token
-            typer.echo("  GraphiQL's Authorization header is prefilled with it.")
+            pages = [name for name, on in (("GraphiQL", settings.graphiql_enabled), ("the console", settings.console_enabled)) if on]
+            typer.echo(f"  {' and '.join(pages)} sign in with it.")
     sys.stdout.flush()
     uvicorn.run(
         "app.server:create_app",

@@ -23,6 +23,7 @@ from app.contracts.registry import Registry
 from app.db import migrate
 from app.db.database import Database
 from app.db.listener import listen_forever
+from app import console
 from app.graphql.graphiql import ASSETS_URL, CONTENT_SECURITY_POLICY, assets_app, render_page
 from app.graphql.http import GraphQLApp
 from app.graphql.limits import QueryLimits
@@ -130,6 +131,11 @@ def create_app(
     ]
     if settings.graphiql_enabled:  # GraphiQL's page, scripts and styles: all from this server
         routes.append(Mount(ASSETS_URL, assets_app(), name="graphiql-assets"))
+    if settings.console_enabled:  # the operator console (app/console.py): its page and modules, from this server
+        page = console.render_console(token=settings.console_prefilled_token)
+        routes.append(Route(console.CONSOLE_URL, page.endpoint, methods=["GET"]))
+        routes.append(Route(console.CONSOLE_URL + "/", page.endpoint, methods=["GET"]))
+        routes.append(Mount(console.ASSETS_URL, console.assets_app(), name="console-assets"))
     bench = None
     if settings.bench_endpoints:  # benchmark-only routes and counters (app/bench_endpoints.py); absent otherwise
         from app.bench_endpoints import BenchEndpoints  # noqa: PLC0415 - a normal server never imports it

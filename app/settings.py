@@ -50,7 +50,9 @@ class Settings(BaseSettings):
     graphiql: bool | None = None
     graphiql_token: SecretStr | None = None
     """Development: the token GraphiQL's headers editor is prefilled with (`serve` sets it to the admin
-    token it prints, for every worker). Never used in production."""
+    token it prints, for every worker), and the operator console signs in with. Never used in production."""
+    console: bool = True
+    """The operator console at /console (production too: there the operator pastes a token)."""
     graphql_cache_size: int = Field(default=512, ge=1)
     max_request_bytes: int = Field(default=1024 * 1024, ge=1)
     """A request body over this many bytes is refused with 413 before it is read."""
@@ -190,5 +192,16 @@ class Settings(BaseSettings):
     def graphiql_prefilled_token(self) -> str | None:
         """The token to embed in the GraphiQL page: none in production, whatever is configured."""
         if self.is_production or not self.graphiql_enabled or self.graphiql_token is None:
+            return None
+        return self.graphiql_token.get_secret_value() or None
+
+    @property
+    def console_enabled(self) -> bool:
+        return self.console
+
+    @property
+    def console_prefilled_token(self) -> str | None:
+        """The token the console page signs in with: none in production (paste one there)."""
+        if self.is_production or not self.console or self.graphiql_token is None:
             return None
         return self.graphiql_token.get_secret_value() or None
