@@ -164,18 +164,21 @@ def extract(package: Package, url: str, tarball: bytes, target: Path) -> dict[st
     }
 
 
-def vendor(target: Path = VENDOR_DIR) -> list[dict[str, Any]]:
-    """Builds the whole directory aside, then replaces target with it (nothing half-written on failure)."""
+def vendor(
+    target: Path = VENDOR_DIR, packages: tuple[Package, ...] = PACKAGES, generated_by: str = "scripts/vendor_graphiql.py"
+) -> list[dict[str, Any]]:
+    """Builds the whole directory aside, then replaces target with it (nothing half-written on failure).
+    scripts/vendor_axe.py uses it for the test-only axe-core."""
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent, prefix=".vendor-") as scratch:
         staging = Path(scratch) / "vendor"
         staging.mkdir()
         entries = []
-        for package in PACKAGES:
+        for package in packages:
             print(f"{package.name}@{package.version}: downloading and verifying", flush=True)
             entries.append(extract(package, *fetch_tarball(package), staging))
         manifest = {
-            "generatedBy": "scripts/vendor_graphiql.py",
+            "generatedBy": generated_by,
             "registry": REGISTRY,
             "packages": entries,
         }
@@ -186,7 +189,7 @@ def vendor(target: Path = VENDOR_DIR) -> list[dict[str, Any]]:
     return entries
 
 
-def check(target: Path = VENDOR_DIR) -> list[str]:
+def check(target: Path = VENDOR_DIR, packages: tuple[Package, ...] = PACKAGES) -> list[str]:
     """Problems with the vendored directory: pins that differ from the manifest, files missing or changed."""
     path = target / MANIFEST
     if not path.is_file():
@@ -194,7 +197,7 @@ def check(target: Path = VENDOR_DIR) -> list[str]:
     manifest = json.loads(path.read_text())
     problems = []
     recorded = [(entry["name"], entry["version"], entry["integrity"]) for entry in manifest["packages"]]
-    pinned = [(package.name, package.version, package.integrity) for package in PACKAGES]
+    pinned = [(package.name, package.version, package.integrity) for package in packages]
     if recorded != pinned:
         problems.append(f"the manifest lists {recorded}, the script pins {pinned}: run scripts/vendor_graphiql.py")
     for entry in manifest["packages"]:

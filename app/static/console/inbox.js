@@ -359,7 +359,7 @@ export class InboxPage extends HTMLElement {
     const decisions = chosen.map((item) => ({
       executionId: item.executionId,
       stepId: item.stepId,
-      decision,
+      decision: decision === "approved" ? "approve" : "reject",
       reviewDigest: item.reviewDigest,
       ...(decision === "rejected" ? { reason } : note ? { note } : {}),
     }));
