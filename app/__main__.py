@@ -109,8 +109,8 @@ def serve(
             # The same token for the pages of every worker (and reloaded process): they inherit the
             # environment and read it as Settings.graphiql_token. Never logged.
             os.environ["GRAPHIQL_TOKEN"] = token
-            pages = [name for name, on in (("GraphiQL", settings.graphiql_enabled), ("the console", settings.console_enabled)) if on]
-            typer.echo(f"  {' and '.join(pages)} sign in with it.")
+            pages = (("GraphiQL", settings.graphiql_enabled), ("the console", settings.console_enabled))
+            typer.echo(f"  {' and '.join(name for name, on in pages if on)} sign in with it.")
     sys.stdout.flush()
     uvicorn.run(
         "app.server:create_app",

@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
+from app import console
 from app.auth import AuthLevel, TokenService, token_service_from_settings
 from app.contracts.control_plane import build_registry
 from app.contracts.executor import Executor
@@ -23,7 +24,6 @@ from app.contracts.registry import Registry
 from app.db import migrate
 from app.db.database import Database
 from app.db.listener import listen_forever
-from app import console
 from app.graphql.graphiql import ASSETS_URL, CONTENT_SECURITY_POLICY, assets_app, render_page
 from app.graphql.http import GraphQLApp
 from app.graphql.limits import QueryLimits
@@ -83,6 +83,18 @@ def build_services(settings: Settings, database: Database | None = None) -> Serv
     return Services(settings, registry, database, tokens, executor, feed)
 
 
+def _console_routes(settings: Settings) -> list[BaseRoute]:
+    """The operator console (app/console.py): its page and modules, from this server; none when disabled."""
+    if not settings.console_enabled:
+        return []
+    page = console.render_console(token=settings.console_prefilled_token)
+    return [
+        Route(console.CONSOLE_URL, page.endpoint, methods=["GET"]),
+        Route(console.CONSOLE_URL + "/", page.endpoint, methods=["GET"]),
+        Mount(console.ASSETS_URL, console.assets_app(), name="console-assets"),
+    ]
+
+
 def create_app(
     settings: Settings | None = None, *, database: Database | None = None, migrate_on_start: bool = True
 ) -> Starlette:
@@ -131,11 +143,7 @@ def create_app(
     ]
     if settings.graphiql_enabled:  # GraphiQL's page, scripts and styles: all from this server
         routes.append(Mount(ASSETS_URL, assets_app(), name="graphiql-assets"))
-    if settings.console_enabled:  # the operator console (app/console.py): its page and modules, from this server
-        page = console.render_console(token=settings.console_prefilled_token)
-        routes.append(Route(console.CONSOLE_URL, page.endpoint, methods=["GET"]))
-        routes.append(Route(console.CONSOLE_URL + "/", page.endpoint, methods=["GET"]))
-        routes.append(Mount(console.ASSETS_URL, console.assets_app(), name="console-assets"))
+    routes.extend(_console_routes(settings))
     bench = None
     if settings.bench_endpoints:  # benchmark-only routes and counters (app/bench_endpoints.py); absent otherwise
         from app.bench_endpoints import BenchEndpoints  # noqa: PLC0415 - a normal server never imports it

@@ -165,7 +165,9 @@ def extract(package: Package, url: str, tarball: bytes, target: Path) -> dict[st
 
 
 def vendor(
-    target: Path = VENDOR_DIR, packages: tuple[Package, ...] = PACKAGES, generated_by: str = "scripts/vendor_graphiql.py"
+    target: Path = VENDOR_DIR,
+    packages: tuple[Package, ...] = PACKAGES,
+    generated_by: str = "scripts/vendor_graphiql.py",
 ) -> list[dict[str, Any]]:
     """Builds the whole directory aside, then replaces target with it (nothing half-written on failure).
     scripts/vendor_axe.py uses it for the test-only axe-core."""

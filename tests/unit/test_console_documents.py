@@ -35,7 +35,8 @@ def test_each_document_is_valid_against_the_schema(path: Path, schema: GraphQLSc
 
 
 def test_every_document_the_console_loads_exists() -> None:
-    """The modules name documents by file stem (api.request("Viewer"), api.data, api.subscribe, this.send); each name resolves."""
+    """The modules name documents by file stem (api.request("Viewer"), api.data, api.subscribe,
+    this.send); each name resolves, and each document is used."""
     names = {path.stem for path in DOCUMENTS}
     used: set[str] = set()
     for module in CONSOLE.glob("*.js"):
