@@ -205,6 +205,12 @@ def filters_and_keys(admin: Tab, seeded: set[str]) -> None:
     assert rows.nth(1).locator("input.select-step").is_checked()
     page.get_by_test_id("bulk-count").filter(has_text="1 selected").wait_for()
     page.keyboard.press("x")
+    page.get_by_test_id("bulk-count").filter(has_text="0 selected").wait_for()
+    page.keyboard.press("Enter")
+    page.get_by_test_id("review-digest").wait_for()
+    assert page.url.endswith(f"/{second}")
+    page.go_back()
+    page.get_by_test_id("inbox-status").filter(has_text=f"Live: {len(seeded)} steps").wait_for()
 
 
 def test_the_inbox_lists_the_seeded_approvals_and_drops_one_decided_elsewhere(
@@ -356,12 +362,23 @@ def test_reject_needs_a_reason_and_stale_or_decided_reviews_are_refused(
 
 
 def test_bulk_approve_of_three_and_the_execution_timeline(
-    admin: Tab, server: ServerProcess, request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
+    admin: Tab,
+    browser: Browser,
+    server: ServerProcess,
+    request: pytest.FixtureRequest,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    execution_id, step_id = BULK[0]
+    # The execution page is open in another tab before the decision: it follows the events live.
+    watcher = Tab(browser, server.base_url)
+    watcher.open(f"#/execution/{execution_id}")
+    watcher.page.get_by_test_id("timeline").wait_for()
+    assert watcher.page.locator('[data-testid="timeline"] li[data-stage="step.approved"]').count() == 0
+
     page = admin.page
     admin.open()
-    for _, step_id in BULK:
-        admin.row(step_id).locator("input.select-step").check()
+    for _, selected in BULK:
+        admin.row(selected).locator("input.select-step").check()
     page.get_by_test_id("bulk-count").filter(has_text="3 selected").wait_for()
     page.get_by_label("Note for approvals (optional)").fill("Cleared in one go.")
     assert page.get_by_role("button", name="Reject selected").is_disabled(), "no reason typed"
@@ -372,23 +389,23 @@ def test_bulk_approve_of_three_and_the_execution_timeline(
     texts = [results.nth(index).inner_text() for index in range(3)]
     assert all(text.endswith(": approved") for text in texts), texts
     assert [results.nth(index).get_attribute("data-step-id") for index in range(3)] == [s for _, s in BULK]
-    for _, step_id in BULK:
-        from playwright.sync_api import expect  # noqa: PLC0415 - optional dependency
+    from playwright.sync_api import expect  # noqa: PLC0415 - optional dependency
 
-        expect(admin.row(step_id)).to_have_count(0, timeout=DROP_WITHIN_MS * 5)
+    for _, decided in BULK:
+        expect(admin.row(decided)).to_have_count(0, timeout=DROP_WITHIN_MS * 5)
     assert admin.operations().count("DecideSteps") == 1, "one request for the three"
     assert server.query(
         "SELECT id, status, decided_by FROM execution_step WHERE id IN (?, ?, ?) ORDER BY id", [s for _, s in BULK]
-    ) == sorted((step_id, "approved", "admin") for _, step_id in BULK)
+    ) == sorted((decided, "approved", "admin") for _, decided in BULK)
     admin.axe("inbox after a bulk approval")
     shot(admin, "bulk", request, capsys)
 
-    # The execution page: status, steps, lane, the decision on the timeline, evidence to download.
-    execution_id, step_id = BULK[0]
-    admin.go(f"#/execution/{execution_id}")
+    # The execution page: status, steps, lane, the decision on the timeline (arrived live), evidence.
+    page = watcher.page
     timeline = page.get_by_test_id("timeline")
-    timeline.wait_for()
     decision = timeline.locator('li[data-stage="step.approved"]')
+    decision.wait_for(timeout=DROP_WITHIN_MS * 5)
+    page.get_by_test_id("execution-live").filter(has_text="Updated live").wait_for()
     assert decision.count() == 1
     assert "by admin" in decision.inner_text()
     assert step_id in decision.inner_text()
@@ -402,6 +419,7 @@ def test_bulk_approve_of_three_and_the_execution_timeline(
     downloaded = Path(download_info.value.path())
     bundle = json.loads(downloaded.read_text(encoding="utf-8"))
     assert shown == "sha256:" + hashlib.sha256(canonical_bytes(bundle)).hexdigest(), "the digest shown is the bundle's"
-    admin.axe("execution")
-    shot(admin, "execution", request, capsys)
+    watcher.axe("execution")
+    shot(watcher, "execution", request, capsys)
     admin.assert_clean()
+    watcher.assert_clean()

@@ -18,11 +18,38 @@ export class ExecutionPage extends HTMLElement {
     this.load();
   }
 
+  disconnectedCallback() {
+    this.stop();
+  }
+
+  stop() {
+    if (this.unsubscribe) this.unsubscribe();
+    this.unsubscribe = null;
+    window.clearTimeout(this.pending);
+  }
+
+  /** Live: every new event of the execution (after the log's end as loaded) refreshes the page. */
+  follow(log) {
+    if (this.unsubscribe || !log || log.hasMore) return;
+    const input = { executionId: this.executionId };
+    if (log.endCursor) input.after = log.endCursor;
+    this.unsubscribe = this.api.subscribe("ExecutionEvents", { input }, {
+      next: (data) => {
+        const event = data.events;
+        this.latest = `${event.key.replace(/^controlPlane\.execution\./, "")}${event.actorId ? ` by ${event.actorId}` : ""}`;
+        window.clearTimeout(this.pending);
+        this.pending = window.setTimeout(() => this.load(`Updated live: ${this.latest}.`), 250);
+      },
+      error: () => {},
+    });
+  }
+
   async load(message) {
     const { data, errors } = await this.api.request("Execution", {
       execution: { executionId: this.executionId },
       trace: { executionId: this.executionId },
       evidence: { executionId: this.executionId, eventKeys: [EXPORTED], limit: 100 },
+      log: { executionId: this.executionId, limit: 500 },
     }).catch((error) => ({ data: null, errors: [{ message: error.message }] }));
     if (!data || !data.execution) {
       fill(
@@ -32,7 +59,13 @@ export class ExecutionPage extends HTMLElement {
       );
       return;
     }
+    const focused = this.contains(document.activeElement) ? document.activeElement.textContent : null;
     this.render(data, message);
+    this.follow(data.log);
+    if (focused) {
+      const again = [...this.querySelectorAll("button, a")].find((element) => element.textContent === focused);
+      if (again) again.focus();
+    }
   }
 
   render(data, message) {
@@ -40,11 +73,13 @@ export class ExecutionPage extends HTMLElement {
     const lane = execution.lane || {};
     const entries = (data.trace && data.trace.entries) || [];
     const bundles = ((data.events && data.events.items) || []).map((event) => ({ ...event.payload, occurredAt: event.occurredAt }));
-    this.status = h("div", { class: "outcome", "data-testid": "evidence-status" }, message ? h("p", { role: "status", class: "notice ok" }, message) : null);
+    this.status = h("div", { class: "outcome", "data-testid": "evidence-status" });
+    this.live = h("p", { class: "live-status", role: "status", "data-testid": "execution-live" }, message || "");
     fill(
       this,
       h("p", { class: "crumbs" }, h("a", { href: "#/inbox" }, "Inbox"), " › ", "Execution"),
       h("h1", {}, `Execution ${execution.executionId}`),
+      this.live,
       h(
         "section",
         { "aria-labelledby": "summary-title" },

@@ -6,7 +6,7 @@ import { h, fill, age, countdown, tierBadge, firstError } from "./util.js";
 
 const TIERS = ["low", "medium", "high", "critical"];
 const KEY_HELP =
-  "Keys: ↑/↓ or j/k move between steps, Enter opens the review, x or Space selects a step, Home/End jump.";
+  "Keys: ↑/↓ or j/k move between steps, Enter opens the review, e the execution, x or Space selects a step, Home/End jump.";
 
 export class InboxPage extends HTMLElement {
   setup(api, viewer) {
@@ -322,6 +322,9 @@ export class InboxPage extends HTMLElement {
     } else if (event.key === "Enter" && onRow) {
       event.preventDefault();
       window.location.hash = row.querySelector("a.step-link").getAttribute("href");
+    } else if (event.key === "e" && onRow) {
+      event.preventDefault();
+      window.location.hash = `#/execution/${encodeURIComponent(row.item.executionId)}`;
     } else if (event.key === "x" || (event.key === " " && onRow)) {
       event.preventDefault();
       row.select.checked = !row.select.checked;

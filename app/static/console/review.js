@@ -65,7 +65,7 @@ export class ReviewPage extends HTMLElement {
     });
     this.approveButton = h("button", { type: "button", onClick: () => this.approve() }, "Approve");
     this.rejectButton = h("button", { type: "button", class: "danger", disabled: true, onClick: () => this.reject() }, "Reject");
-    this.outcome = h("div", { class: "outcome", "data-testid": "outcome" });
+    this.outcome = h("div", { class: "outcome", "data-testid": "outcome", tabindex: "-1" });
 
     const votes = request.approvals.length
       ? h(
@@ -298,6 +298,7 @@ export class ReviewPage extends HTMLElement {
     } finally {
       this.busy = false;
       if (!this.decided) this.updateButtons();
+      this.outcome.focus(); // keyboard and screen-reader users land on what happened
     }
   }
 
