@@ -173,7 +173,7 @@ def test_graphiql_runs_pending_approvals_and_a_reject_offline(
     browser.set_query(PENDING, "Pending")
     pending = browser.run("pendingApprovals")
     assert "errors" not in pending, pending
-    assert pending["data"]["pendingApprovals"]["total"] == 5
+    assert pending["data"]["pendingApprovals"]["total"] == 7  # the seeds' steps awaiting a decision
     items = pending["data"]["pendingApprovals"]["items"]
     assert {"executionId": DEPLOY["executionId"], "stepId": DEPLOY["stepId"]} in [
         {"executionId": item["executionId"], "stepId": item["stepId"]} for item in items
