@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 PG_ADMIN_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 PG_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/control_plane
 
-.PHONY: install serve serve-pg test lint typecheck pytest pytest-sqlite pytest-postgresql schema bench bench-pg bench-lifecycle bench-approval bench-reads bench-webhooks bench-smoke clean
+.PHONY: install serve serve-pg test lint typecheck pytest pytest-sqlite pytest-postgresql schema bench bench-pg bench-lifecycle bench-approval bench-reads bench-webhooks bench-live bench-smoke clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -81,6 +81,10 @@ bench-reads: install
 bench-webhooks: install
 	$(BIN)/python -m bench.webhooks $(BENCH_ARGS)
 
+# Live fan-out: 1,000 WebSocket subscribers on approvalQueue and a burst of 100 decisions (SQLite).
+bench-live: install
+	$(BIN)/python -m bench.live $(BENCH_ARGS)
+
 bench-smoke: install
 	$(BIN)/python -m bench.reject --smoke
 	$(BIN)/python -m bench.approval --smoke
@@ -88,6 +92,7 @@ bench-smoke: install
 	$(BIN)/python -m bench.scale --smoke
 	$(BIN)/python -m bench.lifecycle --smoke
 	$(BIN)/python -m bench.webhooks --smoke
+	$(BIN)/python -m bench.live --smoke
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache test-artifacts

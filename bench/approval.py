@@ -190,7 +190,10 @@ def report(results: dict[str, dict[str, Any]], args: argparse.Namespace, outcome
             f"{d['errors']:6d} {t['throughput_rps']:11.1f}"
         )
         outcome.require(f"{name}: {d['errors']} errors {d['error_samples']}", ok=d["errors"] == 0)
-        outcome.require(f"{name}: python -m app check failed: {result['check']}", ok=bool(result["check"]["ok"]))
+        check = result["check"]
+        summary = (check["output"].splitlines() or [""])[-1]
+        print(f"{name}: `python -m app check` (exit {check['exit_code']}, {check['seconds']:.1f} s): {summary}")
+        outcome.require(f"{name}: python -m app check failed: {check['output'][-300:]}", ok=bool(check["ok"]))
         outcome.require(f"{name}: no vote measured", ok=d["votes"] > 0)
     single, quorum = results["single"]["decide"], results["quorum"]["decide"]
     decisions = quorum["decisions_per_s"] / single["decisions_per_s"] if single["decisions_per_s"] else float("nan")

@@ -47,6 +47,8 @@ from bench.kit.scratch import scratch_database, temporary_directory
 from bench.kit.server import mint_cli, run_check, start_server, wait_healthy
 
 ADMIN = "bench-admin"
+APPROVER = "bench-approver"
+"""A second admin decides: nobody approves their own request under the default approval rule."""
 RUNNER = "bench-runner"
 WORKSPACE = "ws-bench-lifecycle"
 DRAFT = {
@@ -120,7 +122,11 @@ class Driver:
         self.documents = documents()
         self.prefix = {
             role: request_prefix(config["base_url"], "/graphql", token)
-            for role, token in (("admin", config["admin_token"]), ("runner", config["runner_token"]))
+            for role, token in (
+                ("admin", config["admin_token"]),
+                ("approver", config["approver_token"]),
+                ("runner", config["runner_token"]),
+            )
         }
         self.fail_every: int = config["fail_every"]
         self.probe = probe
@@ -209,7 +215,10 @@ class Driver:
         done = await report("reportStepCompleted", 1, output={"config": index})
         self.expect("reportStepCompleted", done, executionStatus="awaiting_approval", awaitingApprovalStepId=steps[1])
         approved = await self.call(
-            connection, "approveExecutionStep", ids | {"stepId": steps[1], "approvedBy": ADMIN, "note": "Window open."}
+            connection,
+            "approveExecutionStep",
+            ids | {"stepId": steps[1], "approvedBy": APPROVER, "note": "Window open."},
+            "approver",
         )
         self.expect("approveExecutionStep", approved, status="approved")
         await report("reportStepStarted", 2)
@@ -507,6 +516,7 @@ def bench(args: argparse.Namespace, cleanup: ExitStack) -> Outcome:
     )
     env = scratch.env
     admin, runner = mint_cli(var_dir, env, ADMIN, "admin"), mint_cli(var_dir, env, RUNNER, "runner")
+    approver = mint_cli(var_dir, env, APPROVER, "admin")
     server = start_server(var_dir, env, database=database)
     cleanup.callback(server.stop)
     boot = wait_healthy(server)
@@ -516,6 +526,7 @@ def bench(args: argparse.Namespace, cleanup: ExitStack) -> Outcome:
     config = {
         "base_url": base_url,
         "admin_token": admin,
+        "approver_token": approver,
         "runner_token": runner,
         "fail_every": args.fail_every,
         "concurrency": args.concurrency,

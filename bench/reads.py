@@ -497,8 +497,10 @@ def main(argv: list[str] | None = None) -> int:
                 results[kind][size]["build"] = built
                 if not args.no_check:
                     check = run_check(database.var_dir, database.env, timeout=900)
+                    summary = (check["output"].splitlines() or [""])[-1]
                     print(
-                        f"  python -m app check ({kind} {size:,}): {'ok' if check['ok'] else 'NOT OK'} in {check['seconds']:.1f} s"
+                        f"  {kind} {size:,}: `python -m app check` (exit {check['exit_code']}, "
+                        f"{check['seconds']:.1f} s): {summary}"
                     )
                     outcome.require(f"{kind} {size}: python -m app check: {check['output'][-300:]}", ok=check["ok"])
                     results[kind][size]["check"] = check

@@ -1,4 +1,4 @@
-"""Vendor GraphiQL's browser assets from pinned npm packages into app/static/graphiql/vendor/.
+"""Vendor GraphiQL's browser assets and graphql-ws from pinned npm packages into app/static/graphiql/vendor/.
 
     .venv/bin/python scripts/vendor_graphiql.py           # download, verify, extract, write the manifest
     .venv/bin/python scripts/vendor_graphiql.py --check   # offline: the vendored files match the manifest
@@ -68,6 +68,14 @@ PACKAGES = (
         "18.3.1",
         "sha512-5m4nQKp+rZRb09LNH59GM4BxTh9251/ylbKIbpe7TpGxfJ+9kv6BLkLBXIjjspbgbnIBNqlI23tRnTWT0snUIw==",
         {"umd/react-dom.production.min.js": ("react-dom.production.min.js", "script")},
+    ),
+    # The graphql-transport-ws client GraphiQL's fetcher uses for subscriptions (start.js): its UMD
+    # build defines the global `graphqlWs` and needs nothing else at runtime.
+    Package(
+        "graphql-ws",
+        "6.4.2",
+        "sha512-wxhPhhOGJo8PbGDkBYVE76sZLDrS+GkyrR4bZECSLVbo0pZZNKs0HtBh2Ip/uaUuiVUxwO9ssI9R92buQfNSqQ==",
+        {"umd/graphql-ws.min.js": ("graphql-ws.min.js", "script")},
     ),
     Package(
         "graphiql",

@@ -1,13 +1,15 @@
 """GraphiQL served entirely by this server: the page (graphiql.html), our start script and the
-vendored React/GraphiQL builds under app/static/graphiql/ (scripts/vendor_graphiql.py writes
-`vendor/` from pinned npm packages). Nothing the page loads comes from another origin, and its
-Content-Security-Policy would refuse it if something tried."""
+vendored React/GraphiQL/graphql-ws builds under app/static/graphiql/ (scripts/vendor_graphiql.py
+writes `vendor/` from pinned npm packages). Subscriptions go over a WebSocket to the same origin's
+/graphql. Nothing the page loads comes from another origin, and its Content-Security-Policy would
+refuse it if something tried."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
+import re
 from base64 import b64encode
 from dataclasses import dataclass
 from html import escape
@@ -33,21 +35,46 @@ query PendingApprovals {
     items { executionId stepId key riskTier awaitingSince }
   }
 }
+
+# Live (over a WebSocket; ■ stops it): replace the above with
+# subscription Queue { approvalQueue(input: {}) { kind cursor item { stepId key viewerCanDecide } } }
 """
 
-CONTENT_SECURITY_POLICY = "; ".join(  # noqa: FLY002 - one directive per line, each with its reason
-    (
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self' 'unsafe-inline'",  # GraphiQL's components set inline styles
-        "font-src 'self' data:",  # the CSS embeds its fonts
-        "img-src 'self' data:",
-        "connect-src 'self'",
-        "base-uri 'none'",
-        "form-action 'none'",
-        "frame-ancestors 'none'",
-    )
+_DIRECTIVES = (
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",  # GraphiQL's components set inline styles
+    "font-src 'self' data:",  # the CSS embeds its fonts
+    "img-src 'self' data:",
+    "connect-src 'self'",  # + the page's own ws:// or wss:// origin (subscriptions), see `content_security_policy`
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
 )
+CONTENT_SECURITY_POLICY = "; ".join(_DIRECTIVES)
+"""The policy without a WebSocket origin (when the page's own origin is unknown or malformed)."""
+
+_HOST = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::[0-9]{1,5})?$")
+
+
+def websocket_origin(scheme: str, host: str) -> str | None:
+    """The page's own origin as a WebSocket origin (http -> ws, https -> wss), or None when the Host the
+    request named is not a plain host[:port] (nothing a client sends gets into the policy unchecked)."""
+    socket_scheme = {"http": "ws", "https": "wss"}.get(scheme)
+    if socket_scheme is None or not _HOST.match(host):
+        return None
+    return f"{socket_scheme}://{host}"
+
+
+def content_security_policy(socket_origin: str | None = None) -> str:
+    """Everything from this origin only; `connect-src` also names the page's own ws:// or wss:// origin:
+    CSP 3 lets 'self' match it, but older browsers only allow a WebSocket origin named explicitly."""
+    if socket_origin is None:
+        return CONTENT_SECURITY_POLICY
+    return "; ".join(
+        f"{directive} {socket_origin}" if directive == "connect-src 'self'" else directive for directive in _DIRECTIVES
+    )
+
 
 _CONTENT_TYPES = {
     ".js": "text/javascript; charset=utf-8",
@@ -83,12 +110,13 @@ class GraphiQLPage:
 
     html: str
 
-    def response(self) -> Response:
+    def response(self, socket_origin: str | None = None) -> Response:
+        """`socket_origin`: the page's own origin as ws:// or wss:// (`websocket_origin`), for connect-src."""
         return HTMLResponse(
             self.html,
             headers={
                 "Cache-Control": "no-store",  # it may carry a development token
-                "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+                "Content-Security-Policy": content_security_policy(socket_origin),
                 "Referrer-Policy": "no-referrer",
                 "X-Content-Type-Options": "nosniff",
             },
@@ -137,4 +165,13 @@ def render_page(*, endpoint: str = "/graphql", token: str | None = None) -> Grap
     return GraphiQLPage(html)
 
 
-__all__ = ["ASSETS_DIR", "ASSETS_URL", "CONTENT_SECURITY_POLICY", "GraphiQLPage", "assets_app", "render_page"]
+__all__ = [
+    "ASSETS_DIR",
+    "ASSETS_URL",
+    "CONTENT_SECURITY_POLICY",
+    "GraphiQLPage",
+    "assets_app",
+    "content_security_policy",
+    "render_page",
+    "websocket_origin",
+]

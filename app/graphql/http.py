@@ -23,7 +23,7 @@ from strawberry.types import ExecutionResult
 from app.auth import TokenService
 from app.contracts.executor import Executor
 from app.graphql.context import Context
-from app.graphql.graphiql import GraphiQLPage
+from app.graphql.graphiql import GraphiQLPage, websocket_origin
 from app.graphql.ws import Connections, SocketLimits, TransportWSHandler
 
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
@@ -105,7 +105,7 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def render_graphql_ide(self, request: Request) -> Response:
         assert self.graphiql is not None  # Strawberry renders the IDE only when graphql_ide is set
-        return self.graphiql.response()
+        return self.graphiql.response(websocket_origin(request.url.scheme, request.headers.get("host", "")))
 
     async def get_context(self, request: Request | WebSocket, response: Response | WebSocket) -> Context:
         return Context(

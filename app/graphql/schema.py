@@ -21,6 +21,7 @@ from app.contracts.types import InstantText
 from app.graphql.context import Context
 from app.graphql.errors import ErrorCodes, tag_request_errors
 from app.graphql.limits import QueryLimits, limit_extensions
+from app.graphql.shared_events import SharedEventExecutor
 from app.graphql.types import TypeBuilder
 
 
@@ -168,6 +169,8 @@ def build_schema(registry: Registry, *, cache_size: int = 512, limits: QueryLimi
         mutation=mutation,
         subscription=subscription,
         scalar_overrides={datetime: DATETIME},
+        # A subscription event shared by many subscribers is executed once (app/graphql/shared_events.py).
+        execution_context_class=SharedEventExecutor,
         # The limits add their parse option and validation rules when the operation starts, before any
         # parsing or validation (cached or not); the caches key on those, so a refused document stays refused.
         extensions=[

@@ -30,6 +30,7 @@ from strawberry.types.execution import PreExecutionError
 from app.auth import AuthLevel
 from app.errors import Forbidden, Unauthenticated
 from app.graphql.context import Context
+from app.graphql.shared_events import encoded_next
 
 if TYPE_CHECKING:
     from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Operation
@@ -118,6 +119,11 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         self._principal_id: str | None = None
         self._expiry_task: asyncio.Task[None] | None = None
         self._closing = False
+
+    @property
+    def _raw_socket(self) -> Any:
+        """Starlette's socket under Strawberry's adapter (to send text encoded once), None when absent."""
+        return getattr(self.websocket, "ws", None)
 
     @property
     def _limits(self) -> SocketLimits:
@@ -217,7 +223,11 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         try:
             while True:
                 message = await outbox.queue.get()
-                await self.websocket.send_json(message)
+                text = encoded_next(message)  # type: ignore[arg-type]
+                if text is not None and self._raw_socket is not None:
+                    await self._raw_socket.send_text(text)  # the data's JSON, encoded once for all subscribers
+                else:
+                    await self.websocket.send_json(message)
                 if message["type"] in _FINAL:
                     return
         except Exception:  # the client is gone: nothing left to deliver

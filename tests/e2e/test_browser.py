@@ -1,7 +1,8 @@
 """GraphiQL in a real browser: headless Chromium (Debian's /usr/bin/chromium, driven by Playwright)
 opens the page of a real `python -m app serve`, with every request to another origin blocked and
 recorded, runs `pendingApprovals` and then `rejectExecutionStep` from the editor, and reads the
-results in the result pane. A screenshot is stored under test-artifacts/.
+results in the result pane; then subscribes to `approvalQueue` (a WebSocket to the same origin) and sees
+a decision made by another client appear. A screenshot is stored under test-artifacts/.
 
 Without Chromium (or Playwright) the test skips, saying why; with REQUIRE_BROWSER=1 (set by .ci/run)
 it fails instead. CHROMIUM=/path/to/chromium picks another binary."""
@@ -16,13 +17,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+import httpx
 import jwt
 import pytest
 
 from tests.e2e.conftest import REPO_ROOT, ServerProcess
 
 if TYPE_CHECKING:
-    from playwright.sync_api import ConsoleMessage, Page, Route
+    from playwright.sync_api import ConsoleMessage, Page, Route, WebSocket
 
 pytestmark = pytest.mark.e2e
 
@@ -41,6 +43,18 @@ PENDING = """query Pending {
     total
     items { executionId stepId key riskTier }
   }
+}"""
+
+
+# A subscription, as a person would type it: each message replaces the result pane.
+QUEUE = """subscription Queue {
+  approvalQueue(input: {}) {
+    kind cursor
+    item { executionId stepId key viewerCanDecide }
+  }
+}"""
+HTTP_REJECT = """mutation Reject($input: ControlPlaneExecutionRejectInput!) {
+  rejectExecutionStep(input: $input) { status }
 }"""
 
 
@@ -88,7 +102,18 @@ class Browser:
         page.on("request", lambda request: self.requests.append((request.method, request.url, request.headers)))
         page.on("pageerror", lambda error: self.errors.append(f"page error: {error}"))
         page.on("console", self._console)
-        page.on("websocket", lambda socket: self.blocked.append(socket.url))  # GraphiQL here opens none
+        self.sockets: list[str] = []  # WebSocket URLs the page opened (subscriptions)
+        self.frames_sent: list[str] = []
+        page.on("websocket", self._websocket)
+
+    def _websocket(self, socket: WebSocket) -> None:
+        """Routing does not see WebSockets: one to another origin than the page's (ws:// for http://) is
+        recorded as blocked, which fails the tests that assert nothing was."""
+        self.sockets.append(socket.url)
+        parts = urlsplit(socket.url)
+        if f"{parts.scheme.replace('ws', 'http', 1)}://{parts.netloc}" != self.origin:
+            self.blocked.append(socket.url)
+        socket.on("framesent", lambda payload: self.frames_sent.append(str(payload)))
 
     def _console(self, message: ConsoleMessage) -> None:
         if message.type == "error":
@@ -118,6 +143,10 @@ class Browser:
     def run(self, field: str) -> dict[str, Any]:
         """Clicks ▶ and returns the JSON shown in the result pane once it shows `field`."""
         self.page.get_by_role("button", name="Execute query (Ctrl-Enter)").click()
+        return self.result(field)
+
+    def result(self, field: str) -> dict[str, Any]:
+        """The JSON shown in the result pane once it shows `field`."""
         pane = self.page.locator(".graphiql-response")
         pane.get_by_text(f'"{field}"').first.wait_for(timeout=TIMEOUT_MS)
         text = self.page.evaluate(f"() => {RESULT_PANE}.getValue()")
@@ -173,7 +202,7 @@ def test_graphiql_runs_pending_approvals_and_a_reject_offline(
     browser.set_query(PENDING, "Pending")
     pending = browser.run("pendingApprovals")
     assert "errors" not in pending, pending
-    assert pending["data"]["pendingApprovals"]["total"] == 5
+    assert pending["data"]["pendingApprovals"]["total"] == 7  # the seeds' steps awaiting a decision
     items = pending["data"]["pendingApprovals"]["items"]
     assert {"executionId": DEPLOY["executionId"], "stepId": DEPLOY["stepId"]} in [
         {"executionId": item["executionId"], "stepId": item["stepId"]} for item in items
@@ -211,6 +240,60 @@ def test_graphiql_runs_pending_approvals_and_a_reject_offline(
     posts = browser.graphql_posts()
     assert posts, "GraphiQL sent no request"
     assert all(headers.get("authorization") == f"Bearer {server.admin_token}" for headers in posts)
+    assert browser.errors == []
+
+
+def test_graphiql_subscribes_to_the_approval_queue_and_sees_another_clients_decision(
+    browser: Browser, server: ServerProcess, capsys: pytest.CaptureFixture[str], request: pytest.FixtureRequest
+) -> None:
+    """▶ on a subscription opens a WebSocket to the page's own origin (graphql-transport-ws, the token of
+    the headers editor in connection_init); a reject sent by another client over HTTP shows up as `removed`."""
+    page = browser.page
+    page.goto(server.graphql_url)
+    page.locator(".graphiql-query-editor .CodeMirror").wait_for()
+
+    browser.set_query(QUEUE, "Queue")
+    page.get_by_role("button", name="Execute query (Ctrl-Enter)").click()
+    first = browser.result("approvalQueue")
+    assert "errors" not in first, first
+    assert first["data"]["approvalQueue"]["kind"] == "snapshot"
+    assert browser.sockets == [f"ws://{urlsplit(server.base_url).netloc}/graphql"]
+
+    # Another client decides over HTTP while the page is subscribed.
+    response = httpx.post(
+        server.graphql_url,
+        json={
+            "query": HTTP_REJECT,
+            "variables": {"input": {**DEPLOY, "rejectedBy": "admin", "reason": "Rejected by another client."}},
+        },
+        headers={"Authorization": f"Bearer {server.admin_token}"},
+        timeout=30,
+    )
+    assert response.json() == {"data": {"rejectExecutionStep": {"status": "rejected"}}}, response.text
+
+    page.wait_for_function(
+        f"""step => {{
+            const text = {RESULT_PANE}.getValue();
+            return text.includes('"removed"') && text.includes(step);
+        }}""",
+        arg=DEPLOY["stepId"],
+    )
+    change = browser.result("approvalQueue")["data"]["approvalQueue"]
+    assert change["kind"] == "removed"
+    assert {key: change["item"][key] for key in ("executionId", "stepId")} == DEPLOY
+    assert change["cursor"]
+    backend = request.getfixturevalue("backend").name
+    screenshot(page, f"graphiql-subscription-{backend}.png", capsys)
+
+    # Stop (■) ends the subscription; the socket carried the token in connection_init, nothing went elsewhere.
+    page.get_by_role("button", name="Stop query (Ctrl-Enter)").click()
+    page.get_by_role("button", name="Execute query (Ctrl-Enter)").wait_for()
+    init = [json.loads(frame) for frame in browser.frames_sent if '"connection_init"' in frame]
+    assert init == [{"type": "connection_init", "payload": {"Authorization": f"Bearer {server.admin_token}"}}]
+    subscribes = [json.loads(frame) for frame in browser.frames_sent if '"subscribe"' in frame]
+    assert [message["payload"]["operationName"] for message in subscribes] == ["Queue"]
+    assert browser.blocked == [], f"requests to other origins were attempted: {browser.blocked}"
+    assert all(urlsplit(url).netloc == urlsplit(server.base_url).netloc for _, url, _ in browser.requests)
     assert browser.errors == []
 
 

@@ -29,6 +29,8 @@ HTTP_TIMEOUT = 120.0
 BLOCKED = "controlPlane.execution.step.blocked"
 FAILED = "controlPlane.execution.failed"
 APPROVED = "controlPlane.execution.step.approved"
+RECORDED = "controlPlane.execution.step.approvalRecorded"
+"""The winning vote, recorded before the approval it completes (a one-approval rule: the first vote)."""
 DECIDED = {"reject": "rejected", "approve": "approved"}  # the step status each action leads to
 
 
@@ -285,7 +287,7 @@ async def test_twenty_admins_approve_the_same_step(server: ServerProcess) -> Non
         "exec-globex-cleanup-3",
         "step-globex-cleanup-3-2",
         execution_status="running",
-        event_keys=(APPROVED,),
+        event_keys=(RECORDED, APPROVED),
     )
 
 
@@ -309,7 +311,7 @@ async def test_approvers_and_rejecters_race_on_the_same_step(server: ServerProce
     events = database.query(
         "SELECT event_key FROM execution_event WHERE sequence > ? ORDER BY sequence", (events_before,)
     )
-    expected = [(APPROVED,)] if decided == "approved" else [(BLOCKED,), (FAILED,)]
+    expected = [(RECORDED,), (APPROVED,)] if decided == "approved" else [(BLOCKED,), (FAILED,)]
     assert events == expected
     execution = database.query("SELECT status FROM execution WHERE id = ?", (execution_id,))
     assert execution == [("running" if decided == "approved" else "rejected",)]

@@ -37,6 +37,8 @@ SEEDED_AWAITING = {
     ("exec-globex-cleanup-3", "step-globex-cleanup-3-2"),
     ("exec-globex-migrate-9", "step-globex-migrate-9-2"),
     ("exec-initech-email-5", "step-initech-email-5-2"),
+    ("exec-acme-rollout-7", "step-acme-rollout-7-2"),  # seeds/approvals.toml: half-approved, 1 of 2
+    ("exec-acme-revoke-2", "step-acme-revoke-2-1"),  # seeds/approvals.toml: escalated
 }
 
 COUNTED_TABLES = (

@@ -161,6 +161,60 @@ async def test_the_approval_queue_starts_with_a_snapshot_and_shows_a_decision(se
     assert latency < 5, latency
 
 
+QUEUE_NARROW = """subscription Narrow($input: ControlPlaneApprovalStreamInput!) {
+  approvalQueue(input: $input) { kind item { stepId } }
+}"""
+
+
+async def test_subscribers_sharing_a_change_each_get_their_own_selection_and_view(server):
+    """A change is executed and encoded once per view class and document (app/graphql/shared_events.py):
+    subscribers with another selection, other variables or another caller still get exactly theirs."""
+    admin = server.admin_token
+    other = token(server, sub="other-operator")
+    target = decidable(server, admin)[0]
+    expected_other = {
+        item["stepId"]: item["viewerCanDecide"] for item in graphql(server, other, PENDING)["pendingApprovals"]["items"]
+    }
+    cases: list[tuple[str, str, str, dict[str, Any]]] = [
+        ("wide-admin", admin, QUEUE, {"input": {}}),
+        ("wide-admin-2", admin, QUEUE, {"input": {}}),
+        ("narrow-admin", admin, QUEUE_NARROW, {"input": {}}),
+        ("wide-other", other, QUEUE, {"input": {}}),
+        ("mine-admin", admin, QUEUE, {"input": {"decidableByMe": True}}),
+    ]
+    seen: dict[str, list[dict[str, Any]]] = {name: [] for name, *_ in cases}
+
+    async def follow(name: str, bearer: str, document: str, variables: dict[str, Any]) -> None:
+        async with session(server, bearer) as client:
+            async for result in client.subscribe(request(document, variables)):
+                seen[name].append(result["approvalQueue"])
+                if result["approvalQueue"]["kind"] == "removed":
+                    return
+
+    tasks = [asyncio.create_task(follow(*case)) for case in cases]
+    for _ in range(200):
+        if all(seen.values()) and all(len(v) >= len(seen["mine-admin"]) for v in seen.values()):
+            break
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(0.5)
+    await asyncio.to_thread(reject, server, admin, target)
+    await asyncio.wait_for(asyncio.gather(*tasks), 15)
+
+    for name, changes in seen.items():
+        removed = changes[-1]
+        assert removed["kind"] == "removed", (name, removed)
+        assert removed["item"]["stepId"] == target["stepId"], name
+        assert all(change["kind"] == "snapshot" for change in changes[:-1]), name
+    assert seen["wide-admin"] == seen["wide-admin-2"]
+    assert set(seen["narrow-admin"][-1]) == {"kind", "item"}
+    assert set(seen["narrow-admin"][-1]["item"]) == {"stepId"}
+    assert set(seen["wide-admin"][-1]) == {"kind", "cursor", "item"}
+    # Each caller's own viewerCanDecide, as pendingApprovals tells that caller.
+    for change in seen["wide-other"]:
+        assert change["item"]["viewerCanDecide"] == expected_other[change["item"]["stepId"]], change
+    assert all(change["item"]["viewerCanDecide"] for change in seen["mine-admin"][:-1])
+
+
 async def test_decidable_by_me_drops_a_step_when_its_viewer_votes_and_filters_by_tier(server):
     bearer = server.admin_token
     target = decidable(server, bearer)[0]

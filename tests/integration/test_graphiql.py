@@ -15,7 +15,13 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from app.graphql.graphiql import ASSETS_URL, render_page
+from app.graphql.graphiql import (
+    ASSETS_URL,
+    CONTENT_SECURITY_POLICY,
+    content_security_policy,
+    render_page,
+    websocket_origin,
+)
 from app.settings import Settings
 from scripts import vendor_graphiql
 from tests.integration.observed import build_app, client, media_type
@@ -88,6 +94,7 @@ async def test_browser_get_serves_the_page_with_same_origin_assets_only(build_ap
     assert scripts == [
         f"{ASSETS_URL}/vendor/react-18.3.1/react.production.min.js",
         f"{ASSETS_URL}/vendor/react-dom-18.3.1/react-dom.production.min.js",
+        f"{ASSETS_URL}/vendor/graphql-ws-6.4.2/graphql-ws.min.js",
         f"{ASSETS_URL}/vendor/graphiql-3.8.3/graphiql.min.js",
         f"{ASSETS_URL}/start.js",
     ]
@@ -96,7 +103,7 @@ async def test_browser_get_serves_the_page_with_same_origin_assets_only(build_ap
     policy = response.headers["content-security-policy"]
     assert "default-src 'none'" in policy
     assert "script-src 'self';" in policy
-    assert "connect-src 'self'" in policy
+    assert "connect-src 'self' ws://" in policy  # subscriptions: the page's own origin as ws://
     assert response.headers["cache-control"] == "no-store"
     assert page.config["endpoint"] == "/graphql"
     assert "pendingApprovals" in page.config["defaultQuery"]
@@ -128,10 +135,26 @@ def test_vendored_assets_match_the_pinned_packages():
     assert vendor_graphiql.check() == []
     manifest = json.loads((vendor_graphiql.VENDOR_DIR / "manifest.json").read_text())
     pinned = {entry["name"]: (entry["version"], entry["license"]) for entry in manifest["packages"]}
-    assert pinned == {"react": ("18.3.1", "MIT"), "react-dom": ("18.3.1", "MIT"), "graphiql": ("3.8.3", "MIT")}
+    assert pinned == {
+        "react": ("18.3.1", "MIT"),
+        "react-dom": ("18.3.1", "MIT"),
+        "graphql-ws": ("6.4.2", "MIT"),
+        "graphiql": ("3.8.3", "MIT"),
+    }
     for entry in manifest["packages"]:
         assert entry["integrity"].startswith("sha512-")
         assert any(file["kind"] == "licence" for file in entry["files"]), entry["name"]
+
+
+def test_the_policy_names_only_the_pages_own_websocket_origin():
+    assert websocket_origin("http", "127.0.0.1:8000") == "ws://127.0.0.1:8000"
+    assert websocket_origin("https", "cp.example.com") == "wss://cp.example.com"
+    assert websocket_origin("https", "[::1]:8443") == "wss://[::1]:8443"
+    # A Host header that is not a plain host[:port] never gets into the policy.
+    for host in ("evil.example; script-src *", "a b", "", "x:99999999"):
+        assert websocket_origin("http", host) is None, host
+    assert content_security_policy(None) == CONTENT_SECURITY_POLICY
+    assert "connect-src 'self' wss://cp.example.com;" in content_security_policy("wss://cp.example.com")
 
 
 # --- the token --------------------------------------------------------------------------------------------

@@ -165,6 +165,13 @@ async def test_the_table_matches_the_contracts() -> None:
         "pendingApprovals",
         "viewer",  # who the caller is: tests/integration/test_workspaces.py and the auth matrix
         "events",  # the event log: tests/integration/test_event_reads.py and the auth matrix
+        # webhooks: tests/integration/test_webhooks.py and the auth matrix
+        "createWebhookEndpoint",
+        "disableWebhookEndpoint",
+        "rotateWebhookSecret",
+        "redeliverWebhook",
+        "webhookEndpoints",
+        "webhookDeliveries",
     }
     assert {operation.field for operation in OPERATIONS + DECISIONS} == lifecycle_fields
     for operation in OPERATIONS + DECISIONS:

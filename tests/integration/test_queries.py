@@ -20,7 +20,7 @@ from tests.integration.helpers import (
     failing,
     instant,
 )
-from tests.surface import COMMAND_FIELDS, EVENT_KEYS, OPERATION_FIELDS
+from tests.surface import COMMAND_FIELDS, EVENT_KEYS, OPERATION_FIELDS, SUBSCRIPTION_FIELDS
 
 # Every seeded execution, most recently updated first (seeds play on a clock that starts at each
 # scenario's `at`, see seeds/demo.toml and seeds/approvals.toml).
@@ -410,12 +410,17 @@ async def test_contracts_list_every_operation_and_event(execute, token):
     assert events["total"] == len(events["items"]) == len(EVENT_KEYS) == 25
     assert {item["key"] for item in events["items"]} == EVENT_KEYS
     assert {(item["kind"], item["auth"], item["graphqlField"]) for item in events["items"]} == {("event", None, None)}
-    assert everything["total"] == len(everything["items"]) == len(EVENT_KEYS) + len(OPERATION_FIELDS) == 59
-    operations = {item["key"]: item["graphqlField"] for item in everything["items"] if item["kind"] != "event"}
+    contracts = len(EVENT_KEYS) + len(OPERATION_FIELDS) + len(SUBSCRIPTION_FIELDS)
+    assert everything["total"] == len(everything["items"]) == contracts == 67
+    operations = {
+        item["key"]: item["graphqlField"] for item in everything["items"] if item["kind"] in ("command", "query")
+    }
     assert operations == OPERATION_FIELDS
-    assert {item["key"]: item["kind"] for item in everything["items"] if item["kind"] != "event"} == {
+    assert {item["key"]: item["kind"] for item in everything["items"] if item["kind"] in ("command", "query")} == {
         key: "command" if key in COMMAND_FIELDS else "query" for key in OPERATION_FIELDS
     }
+    streams = {item["key"]: item["graphqlField"] for item in everything["items"] if item["kind"] == "subscription"}
+    assert streams == SUBSCRIPTION_FIELDS
 
 
 async def test_contracts_filter_by_capability(execute):

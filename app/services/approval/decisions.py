@@ -107,7 +107,16 @@ _REQUEST = (
 )
 # The execution row is locked before anything of its steps: the same order as every lifecycle
 # command (app/services/lifecycle/locking.py), so a decision and a cancel queue up instead of deadlocking.
-_REQUEST_LOCKED = _REQUEST.with_for_update(of=execution_t)
+# The lock is its own statement, and the request is read by the next one: on PostgreSQL (READ COMMITTED)
+# a statement that waited for the lock still reads the other tables (the step, the votes) as they were
+# when it began, so one `... FOR UPDATE OF execution` would see the execution a racing decision just
+# ended with the step still awaiting and without that decision's vote (an identical replay answered
+# CONFLICT).
+_LOCK_EXECUTION = (
+    select(execution_t.c.id)
+    .where(execution_t.c.id == bindparam("b_execution_id"), granted(execution_t.c.workspace_id))
+    .with_for_update()
+)
 
 _STILL_OPEN = and_(
     step_t.c.id == bindparam("b_step_id"),
@@ -286,7 +295,9 @@ async def read_request(session: AsyncSession, ask: Ask, *, lock: bool) -> Reques
         "b_actor": ask.actor,
         **grant_params(ask.principal),
     }
-    rows = (await session.execute(_REQUEST_LOCKED if lock else _REQUEST, params)).all()
+    if lock:
+        await session.execute(_LOCK_EXECUTION, params)
+    rows = (await session.execute(_REQUEST, params)).all()
     if not rows:
         raise NotFound(f"Execution {ask.execution_id!r} does not exist.")
     first = rows[0]

@@ -42,6 +42,9 @@ Items = dict[str, ControlPlanePendingApproval]
 """step id -> item, oldest waiting first."""
 
 _KEPT_LOADS = 32
+_KEPT_SNAPSHOTS = 64
+YIELD_EVERY = 32
+"""Changes a subscription hands on before it lets the event loop run others (writers are not starved)."""
 
 
 @dataclass(slots=True)
@@ -53,6 +56,34 @@ class Loaded:
     votes: frozenset[tuple[str, int, str]]
     """(step id, review revision, actor)."""
     _views: dict[tuple[Any, ...], Items] = field(default_factory=dict)
+    _fresh: dict[tuple[Any, ...], Items] = field(default_factory=dict)
+    _changes: dict[tuple[str, int], tuple[ControlPlanePendingApproval, ControlPlaneApprovalQueueChange]] = field(
+        default_factory=dict
+    )
+
+    def fresh_for(self, principal: Principal | None, data: ControlPlaneApprovalStreamInput) -> Items:
+        """The items a subscription with this caller and input keeps (computed once per such class)."""
+        key = (_viewer(principal), _input_key(data))
+        found = self._fresh.get(key)
+        if found is None:
+            found = {
+                step_id: item for step_id, item in self.items_for(principal).items() if _wanted(principal, data, item)
+            }
+            self._fresh[key] = found
+        return found
+
+    def change(
+        self, kind: QueueChangeKind, item: ControlPlanePendingApproval, cursor: str
+    ) -> ControlPlaneApprovalQueueChange:
+        """One change object per (kind, item) of this batch: subscribers with the same view get the very same
+        object, so its GraphQL execution and JSON encoding are done once (app/graphql/shared_events.py)."""
+        key = (kind, id(item))
+        found = self._changes.get(key)
+        if found is not None and found[0] is item:
+            return found[1]
+        change = ControlPlaneApprovalQueueChange(kind=kind, item=item, cursor=cursor)
+        self._changes[key] = (item, change)  # holds the item: its id is not reused while the entry lives
+        return change
 
     def items_for(self, principal: Principal | None) -> Items:
         """The rows as `principal` sees them (computed once per distinct caller)."""
@@ -71,6 +102,18 @@ class Loaded:
         return found
 
 
+def _input_key(data: ControlPlaneApprovalStreamInput) -> tuple[Any, ...]:
+    return (data.workspace_id, data.risk_tier, bool(data.decidable_by_me))
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """The waiting items of one view class as of one feed cursor, and their `snapshot` changes, shared."""
+
+    items: Items
+    changes: tuple[ControlPlaneApprovalQueueChange, ...]
+
+
 def _viewer(principal: Principal | None) -> tuple[Any, ...]:
     if principal is None:
         return ()
@@ -83,7 +126,42 @@ class ApprovalLive:
     def __init__(self, feed: LogFeed) -> None:
         self.feed = feed
         self._loads: OrderedDict[int, asyncio.Task[Loaded]] = OrderedDict()
+        self._snapshots: OrderedDict[tuple[Any, ...], asyncio.Task[Snapshot]] = OrderedDict()
         self.loads = 0
+        self.snapshots = 0
+
+    async def snapshot(
+        self,
+        uow: UnitOfWorkFactory[AsyncSession],
+        principal: Principal | None,
+        data: ControlPlaneApprovalStreamInput,
+        start: str,
+    ) -> Snapshot:
+        """The snapshot of a subscription that joined the feed at `start`, read once for every subscription of
+        the same view class (caller's view, input) joining at the same cursor: whatever commits after `start`
+        reaches all of them through the feed, and applying a change the snapshot already shows changes nothing."""
+        key = (_viewer(principal), _input_key(data), start)
+        task = self._snapshots.get(key)
+        if task is None or (task.done() and (task.cancelled() or task.exception() is not None)):
+            task = asyncio.ensure_future(self._snapshot(uow, principal, data, start))
+            self._snapshots[key] = task
+            while len(self._snapshots) > _KEPT_SNAPSHOTS:
+                self._snapshots.popitem(last=False)
+        return await asyncio.shield(task)
+
+    async def _snapshot(
+        self,
+        uow: UnitOfWorkFactory[AsyncSession],
+        principal: Principal | None,
+        data: ControlPlaneApprovalStreamInput,
+        start: str,
+    ) -> Snapshot:
+        self.snapshots += 1
+        items = await _snapshot(uow, principal, data)
+        changes = tuple(
+            ControlPlaneApprovalQueueChange(kind="snapshot", item=item, cursor=start) for item in items.values()
+        )
+        return Snapshot(items, changes)
 
     async def load(self, uow: UnitOfWorkFactory[AsyncSession], batch: Batch) -> Loaded:
         task = self._loads.get(batch.number)
@@ -176,7 +254,7 @@ def _diff(
         before = shown.get(step_id)
         if before is None:
             changes.append(("added", item))
-        elif before != item:
+        elif before is not item and before != item:
             changes.append(("updated", item))
         else:
             continue
@@ -193,27 +271,33 @@ async def stream_approval_queue(
 ) -> AsyncIterator[ControlPlaneApprovalQueueChange]:
     inbox = await live.feed.join()
     try:
-        shown = await _snapshot(uow, principal, data)
-        cursor = inbox.start
-        for item in shown.values():
-            yield ControlPlaneApprovalQueueChange(kind="snapshot", item=item, cursor=cursor)
+        snapshot = await live.snapshot(uow, principal, data, inbox.start)
+        # What this subscriber was shown: step id -> the item object, shared with every subscriber of its view
+        # class (the items are never copied per subscriber; only this dict of references is its own).
+        shown = dict(snapshot.items)
+        for sent, change in enumerate(snapshot.changes, 1):
+            yield change
+            if sent % YIELD_EVERY == 0:
+                await asyncio.sleep(0)
         while True:
             batch = await inbox.next()
             if batch is OVERFLOW:  # fell behind: compare with the queue as it is now
-                cursor = live.feed.cursor or cursor
-                changes = _diff(shown, await _snapshot(uow, principal, data), None)
+                cursor = live.feed.cursor or inbox.start
+                changes = [
+                    ControlPlaneApprovalQueueChange(kind=kind, item=item, cursor=cursor)
+                    for kind, item in _diff(shown, await _snapshot(uow, principal, data), None)
+                ]
             else:
-                cursor = batch.cursor
                 loaded = await live.load(uow, batch)
                 if not loaded.executions:
                     continue
-                fresh = {
-                    step_id: item
-                    for step_id, item in loaded.items_for(principal).items()
-                    if _wanted(principal, data, item)
-                }
-                changes = _diff(shown, fresh, loaded.executions)
-            for kind, item in changes:
-                yield ControlPlaneApprovalQueueChange(kind=kind, item=item, cursor=cursor)
+                changes = [
+                    loaded.change(kind, item, batch.cursor)
+                    for kind, item in _diff(shown, loaded.fresh_for(principal, data), loaded.executions)
+                ]
+            for sent, change in enumerate(changes, 1):
+                yield change
+                if sent % YIELD_EVERY == 0:
+                    await asyncio.sleep(0)
     finally:
         inbox.close()

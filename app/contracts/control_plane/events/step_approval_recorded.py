@@ -16,7 +16,7 @@ class ControlPlaneExecutionStepApprovalRecordedPayload(ContractModel):
     note: str | None = None
     recorded_at: Timestamp
     approvals_given: int
-    """Approvals counted for the step's current input, this one included (0 after a veto)."""
+    """Approvals counted for the step's current input, this one included."""
     required_approvals: int
     rule_id: str
     review_digest: str
@@ -31,9 +31,10 @@ SPEC = define_event(
     meta(
         "controlPlane.execution.step.approvalRecorded",
         title="Step Approval Recorded",
-        description="One person's vote on a step that requires approval (project addition).",
+        description="One person's approval of a step that requires approval, toward its quorum (project addition).",
         goal="Show how a quorum was reached, vote by vote, and who edited what.",
-        context="Emitted by approveExecutionStep, rejectExecutionStep and decideExecutionSteps for every counted vote.",
+        context="Emitted by approveExecutionStep and decideExecutionSteps for every counted approval; a reject "
+        "vetoes at once and is recorded by step.blocked and execution.failed.",
     ),
     capability=APPROVAL,
     payload=ControlPlaneExecutionStepApprovalRecordedPayload,
