@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import Scope
 
-from app.graphql.graphiql import AssetFiles
+from app.graphql.graphiql import AssetFiles, websocket_origin
 
 CONSOLE_URL = "/console"
 ASSETS_URL = "/console-assets"
@@ -28,18 +28,28 @@ ASSETS_DIR = Path(__file__).resolve().parent / "static" / "console"
 TEMPLATE = ASSETS_DIR / "console.html"
 ENTRY = "app.js"
 
-CONTENT_SECURITY_POLICY = "; ".join(  # noqa: FLY002 - one directive per line
-    (
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self'",  # no inline style: the console sets classes and `hidden`, never style attributes
-        "img-src 'self' data:",
-        "connect-src 'self'",  # HTTP POSTs and the WebSocket to /graphql (same origin)
-        "base-uri 'none'",
-        "form-action 'none'",
-        "frame-ancestors 'none'",
-    )
+_DIRECTIVES = (
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",  # no inline style: the console sets classes and `hidden`, never style attributes
+    "img-src 'self' data:",
+    "connect-src 'self'",  # HTTP POSTs to /graphql, + the page's own ws(s) origin (the live inbox)
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
 )
+CONTENT_SECURITY_POLICY = "; ".join(_DIRECTIVES)
+"""The policy without a WebSocket origin (when the page's own origin is unknown or malformed)."""
+
+
+def content_security_policy(socket_origin: str | None = None) -> str:
+    """As GraphiQL's (app/graphql/graphiql.py): CSP 3 lets 'self' match the page's own ws(s) origin,
+    older browsers only one named explicitly, so connect-src names it too."""
+    if socket_origin is None:
+        return CONTENT_SECURITY_POLICY
+    return "; ".join(
+        f"{directive} {socket_origin}" if directive == "connect-src 'self'" else directive for directive in _DIRECTIVES
+    )
 
 
 class ConsoleAssets(AssetFiles):
@@ -76,7 +86,9 @@ class ConsolePage:
             self.html,
             headers={
                 "Cache-Control": "no-store",  # it may carry a development token
-                "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+                "Content-Security-Policy": content_security_policy(
+                    websocket_origin(request.url.scheme, request.headers.get("host", ""))
+                ),
                 "Referrer-Policy": "no-referrer",
                 "X-Content-Type-Options": "nosniff",
             },
@@ -94,4 +106,12 @@ def render_console(*, endpoint: str = "/graphql", token: str | None = None) -> C
     return ConsolePage(html)
 
 
-__all__ = ["ASSETS_URL", "CONSOLE_URL", "CONTENT_SECURITY_POLICY", "ConsolePage", "assets_app", "render_console"]
+__all__ = [
+    "ASSETS_URL",
+    "CONSOLE_URL",
+    "CONTENT_SECURITY_POLICY",
+    "ConsolePage",
+    "assets_app",
+    "content_security_policy",
+    "render_console",
+]

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from app.console import ASSETS_URL, CONTENT_SECURITY_POLICY, render_console
+from app.console import ASSETS_URL, CONTENT_SECURITY_POLICY, content_security_policy, render_console
 from tests.integration.observed import build_app, client, media_type
 
 __all__ = ["build_app"]  # the fixture (tests/integration/observed.py)
@@ -58,7 +58,8 @@ async def test_the_page_is_same_origin_with_a_strict_csp_and_the_development_tok
 
     assert response.status_code == 200
     assert media_type(response) == "text/html"
-    assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    assert response.headers["content-security-policy"] == content_security_policy("ws://testserver")
+    assert "connect-src 'self' ws://testserver;" in response.headers["content-security-policy"]
     assert "'unsafe-inline'" not in CONTENT_SECURITY_POLICY
     assert "'unsafe-eval'" not in CONTENT_SECURITY_POLICY
     assert "script-src 'self'" in CONTENT_SECURITY_POLICY
@@ -116,6 +117,12 @@ def test_the_modules_import_only_each_other():
     for module in ASSETS_DIR.glob("*.js"):
         imports = re.findall(r"""^import .* from ["']([^"']+)["'];$""", module.read_text(), re.MULTILINE)
         assert all(target.startswith("./") and (ASSETS_DIR / target).is_file() for target in imports), (module, imports)
+
+
+async def test_a_malformed_host_never_reaches_the_policy(build_app):
+    async with client(build_app(), {"Host": "evil.example; script-src *"}) as http:
+        response = await http.get("/console/")
+    assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
 
 
 def test_the_embedded_json_cannot_end_its_script_element():

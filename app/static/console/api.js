@@ -66,7 +66,11 @@ export class Api {
     } catch (error) {
       throw new ApiError(`The server answered ${response.status} without GraphQL.`, { status: response.status });
     }
-    return { data: body.data || null, errors: body.errors || [], status: response.status };
+    const errors = body.errors || [];
+    if (this.onUnauthenticated && errors.some((error) => error.extensions && error.extensions.code === "UNAUTHENTICATED")) {
+      this.onUnauthenticated(errors[0].message);
+    }
+    return { data: body.data || null, errors, status: response.status };
   }
 
   /** Like request, but throws ApiError on any GraphQL error. */
@@ -134,6 +138,7 @@ export class Api {
       if (this.closed) return;
       if (event.code === 4401 || event.code === 4403) {
         this._status("refused", event.reason || "the server refused the token");
+        if (event.code === 4401 && this.onUnauthenticated) this.onUnauthenticated(event.reason || "the token was refused");
         return;
       }
       this._status("reconnecting", event.reason || `closed (${event.code})`);

@@ -108,6 +108,19 @@ async function signIn(token, pasted) {
   }
   if (state.api) state.api.close();
   state.api = api;
+  // A token that expires (or is revoked) while the console is open: back to the sign-in form.
+  api.onUnauthenticated = (reason) => {
+    if (state.api !== api) return;
+    api.close();
+    state.api = null;
+    state.viewer = null;
+    try {
+      window.sessionStorage.removeItem(TOKEN_KEY);
+    } catch (error) {
+      // no storage
+    }
+    showSignIn(`Your token is no longer accepted (${reason}). Paste a new one.`);
+  };
   state.viewer = viewer;
   if (pasted) storeToken(token);
   document.querySelector("cp-viewer").show(viewer);
