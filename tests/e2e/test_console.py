@@ -27,7 +27,7 @@ import pytest
 
 from app.services.kernel.canonical import canonical_bytes
 from scripts.vendor_axe import script_path
-from tests.e2e.conftest import ServerProcess, run_cli
+from tests.e2e.conftest import Serve, ServerProcess, run_cli
 from tests.e2e.test_browser import TIMEOUT_MS, chromium, screenshot
 
 if TYPE_CHECKING:
@@ -47,6 +47,7 @@ BULK = (
     ("exec-initech-email-5", "step-initech-email-5-2"),
 )
 STALE = "This changed since you opened it."
+PRODUCTION_SECRET = "console-production-test-secret-0123456789abcdef"
 
 
 class Tab:
@@ -104,8 +105,11 @@ class Tab:
         return [operation for _, _, operation in self.requests if operation]
 
     def sign_in(self, token: str) -> None:
-        """The production path: paste a token."""
+        """Another token than the development one: paste it."""
         self.page.get_by_role("button", name="Use another token").click()
+        self.sign_in_form(token)
+
+    def sign_in_form(self, token: str) -> None:
         self.page.get_by_label("Bearer token").fill(token)
         self.page.get_by_role("button", name="Sign in").click()
 
@@ -131,8 +135,8 @@ class Tab:
 
 
 @pytest.fixture
-def playwright(chromium: str, server: ServerProcess, dana_token: str) -> Iterator[Playwright]:
-    """Started after the server (its async database fixtures need no running loop; Playwright's runs one)."""
+def playwright(chromium: str, serve: Serve) -> Iterator[Playwright]:
+    """Started after the test's database (its async fixtures need no running loop; Playwright's runs one)."""
     from playwright.sync_api import sync_playwright  # noqa: PLC0415 - optional: the tests skip without it
 
     with sync_playwright() as instance:
@@ -426,3 +430,35 @@ def test_bulk_approve_of_three_and_the_execution_timeline(
     shot(watcher, "execution", request, capsys)
     admin.assert_clean()
     watcher.assert_clean()
+
+
+def test_in_production_the_console_asks_for_a_token(
+    browser: Browser,
+    serve: Serve,
+    cli_env: dict[str, str],
+    request: pytest.FixtureRequest,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    server = serve(APP_ENV="production", JWT_SECRET=PRODUCTION_SECRET)
+    minted = run_cli(
+        "token",
+        "--sub",
+        "dana",
+        "--role",
+        "admin",
+        "--workspace",
+        "*",
+        env={**cli_env, "JWT_SECRET": PRODUCTION_SECRET},
+    )
+    assert minted.returncode == 0, minted.stderr
+    tab = Tab(browser, server.base_url)
+    page = tab.page
+    page.goto(f"{server.base_url}/console/")
+    page.get_by_role("heading", name="Sign in").wait_for()
+    assert page.evaluate("() => JSON.parse(document.getElementById('console-config').textContent).token") is None
+    tab.sign_in_form(minted.stdout.strip())
+    page.get_by_test_id("viewer-principal").filter(has_text="dana").wait_for()
+    page.get_by_text("Nothing awaits a decision here.").wait_for()  # production does not seed
+    tab.axe("empty inbox")
+    shot(tab, "production-empty-inbox", request, capsys)
+    tab.assert_clean()
