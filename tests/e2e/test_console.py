@@ -349,7 +349,12 @@ def test_reject_needs_a_reason_and_stale_or_decided_reviews_are_refused(
     dana.page.get_by_role("button", name="Approve with these changes").click()
     dana.page.get_by_test_id("outcome").get_by_text("Your approval is recorded: 1 of 2").wait_for()
 
-    # The admin's page still shows the old request: approving it is refused, nothing is decided.
+    # The admin's page hears of it at once (the events subscription) and still shows the old request:
+    # approving it anyway is refused by the server, nothing is decided.
+    changed = page.get_by_test_id("changed")
+    changed.wait_for(timeout=DROP_WITHIN_MS * 5)
+    assert STALE in changed.inner_text()
+    assert "by dana" in changed.inner_text()
     page.get_by_role("button", name="Approve", exact=True).click()
     stale = page.get_by_test_id("stale")
     stale.wait_for()
@@ -364,7 +369,7 @@ def test_reject_needs_a_reason_and_stale_or_decided_reviews_are_refused(
     assert json.loads(page.get_by_label("Input (JSON, editable)").input_value()) == edited
 
     conflict_names_who_decided(admin, server, dana_token)
-    admin.assert_clean(live=False)  # it never showed the inbox
+    admin.assert_clean()
     dana.assert_clean()
 
 

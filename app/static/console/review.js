@@ -17,13 +17,59 @@ export class ReviewPage extends HTMLElement {
   connectedCallback() {
     fill(this, h("h1", {}, "Review"), h("p", { role: "status" }, "Loading the request…"));
     this.load();
+    this.ticker = window.setInterval(() => this.tick(), 1000);
+  }
+
+  disconnectedCallback() {
+    this.stop();
+  }
+
+  stop() {
+    if (this.unsubscribe) this.unsubscribe();
+    this.unsubscribe = null;
+    window.clearInterval(this.ticker);
+  }
+
+  tick() {
+    if (!this.request || !this.waiting) return;
+    const now = Date.now();
+    this.waiting.textContent = age(this.request.awaitingSince, now);
+    this.countdown.textContent = countdown(this.request.deadline, now);
+  }
+
+  /** Tells the reviewer as soon as the step changes under them (the server refuses the old digest anyway). */
+  follow(log) {
+    if (this.unsubscribe) this.unsubscribe();
+    this.unsubscribe = null;
+    if (!log || log.hasMore) return;
+    const input = { executionId: this.ids.executionId };
+    if (log.endCursor) input.after = log.endCursor;
+    this.unsubscribe = this.api.subscribe("ExecutionEvents", { input }, {
+      next: (data) => {
+        const event = data.events;
+        if (event.stepId !== this.ids.stepId || this.decided || this.sending) return;
+        const what = event.key.replace(/^controlPlane\.execution\./, "");
+        fill(
+          this.changed,
+          h("p", {}, h("strong", {}, STALE_MESSAGE), ` ${what}${event.actorId ? ` by ${event.actorId}` : ""} at `, timeElement(event.occurredAt), "."),
+          h("button", { type: "button", class: "secondary", onClick: () => this.load() }, "Review it again")
+        );
+        this.changed.hidden = false;
+      },
+      error: () => {},
+    });
   }
 
   async load() {
     try {
-      const data = await this.api.data("ApprovalRequest", { input: this.ids });
+      const data = await this.api.data("ApprovalRequest", {
+        input: this.ids,
+        log: { executionId: this.ids.executionId, limit: 500 },
+      });
       this.request = data.approvalRequest.request;
+      this.decided = false;
       this.render();
+      this.follow(data.log);
     } catch (error) {
       fill(
         this,
@@ -66,6 +112,9 @@ export class ReviewPage extends HTMLElement {
     this.approveButton = h("button", { type: "button", onClick: () => this.approve() }, "Approve");
     this.rejectButton = h("button", { type: "button", class: "danger", disabled: true, onClick: () => this.reject() }, "Reject");
     this.outcome = h("div", { class: "outcome", "data-testid": "outcome", tabindex: "-1" });
+    this.changed = h("div", { class: "notice", role: "status", "data-testid": "changed", hidden: true });
+    this.waiting = h("span", {}, age(request.awaitingSince));
+    this.countdown = h("span", {}, countdown(request.deadline));
 
     const votes = request.approvals.length
       ? h(
@@ -96,6 +145,7 @@ export class ReviewPage extends HTMLElement {
       this,
       h("p", { class: "crumbs" }, h("a", { href: "#/inbox" }, "Inbox"), " › ", "Review"),
       h("h1", {}, `Review: ${request.key}`),
+      this.changed,
       h("p", { class: "intent", "data-testid": "intent" }, request.intentText ? `“${request.intentText}”` : "(no intent text)"),
       h(
         "section",
@@ -109,8 +159,8 @@ export class ReviewPage extends HTMLElement {
           ["Step", `${request.stepId} (position ${request.position})`],
           ["Risk tier", tierBadge(request.riskTier)],
           ["Why", request.riskReasons.length ? h("ul", {}, request.riskReasons.map((reason) => h("li", {}, reason))) : "—"],
-          ["Waiting", request.awaitingSince ? [age(request.awaitingSince), " (since ", timeElement(request.awaitingSince), ")"] : "—"],
-          ["Deadline", request.deadline ? [countdown(request.deadline), " (", timeElement(request.deadline), ")"] : "no deadline"],
+          ["Waiting", request.awaitingSince ? [this.waiting, " (since ", timeElement(request.awaitingSince), ")"] : "—"],
+          ["Deadline", request.deadline ? [this.countdown, " (", timeElement(request.deadline), ")"] : "no deadline"],
           ["Approvals", h("span", { "data-testid": "review-quorum" }, `${approvalsGiven} of ${request.requiredApprovals}`)],
           ["Run", request.runId],
           ["Plan", [request.planId, h("div", { class: "sub" }, request.planHash)]],
@@ -280,6 +330,7 @@ export class ReviewPage extends HTMLElement {
 
   async send(name, input, describe) {
     this.busy = true;
+    this.sending = true; // our own decision's events are not a change under us
     this.updateButtons();
     try {
       const { data, errors } = await this.api.request(name, { input });
@@ -298,6 +349,7 @@ export class ReviewPage extends HTMLElement {
     } finally {
       this.busy = false;
       if (!this.decided) this.updateButtons();
+      this.sending = false;
       this.outcome.focus(); // keyboard and screen-reader users land on what happened
     }
   }
@@ -309,6 +361,7 @@ export class ReviewPage extends HTMLElement {
   }
 
   failure({ message, extensions }) {
+    this.changed.hidden = true; // the outcome says it now, with the same way back
     const reload = h("button", { type: "button", class: "secondary", onClick: () => this.load() }, "Review it again");
     if (extensions.code === "CONFLICT" && extensions.currentStatus === "review_stale") {
       fill(
