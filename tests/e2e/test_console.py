@@ -303,6 +303,23 @@ def conflict_names_who_decided(admin: Tab, server: ServerProcess, dana_token: st
     assert str(decided_at)[:16].replace("T", " ") in conflict.inner_text()
 
 
+def reject_needs_a_reason(admin: Tab) -> None:
+    page = admin.page
+    # Reject without a reason is impossible: the button stays disabled, also for blanks, and even a
+    # forced click sends nothing.
+    reject = page.get_by_role("button", name="Reject", exact=True)
+    assert reject.is_disabled()
+    page.get_by_label("Reason for rejecting (required)").fill("   ")
+    assert reject.is_disabled()
+    reject.click(force=True)
+    page.wait_for_timeout(300)
+    assert "RejectStep" not in admin.operations()
+    page.get_by_label("Reason for rejecting (required)").fill("Not before the freeze ends.")
+    assert reject.is_enabled()
+    page.get_by_label("Reason for rejecting (required)").fill("")
+    assert reject.is_disabled()
+
+
 def test_reject_needs_a_reason_and_stale_or_decided_reviews_are_refused(
     admin: Tab,
     dana: Tab,
@@ -319,19 +336,7 @@ def test_reject_needs_a_reason_and_stale_or_decided_reviews_are_refused(
     assert "Roll out the new checkout flow" in page.get_by_test_id("intent").inner_text()
     assert "erin" in page.locator("table.votes").inner_text()
 
-    # Reject without a reason is impossible: the button stays disabled, also for blanks, and even a
-    # forced click sends nothing.
-    reject = page.get_by_role("button", name="Reject", exact=True)
-    assert reject.is_disabled()
-    page.get_by_label("Reason for rejecting (required)").fill("   ")
-    assert reject.is_disabled()
-    reject.click(force=True)
-    page.wait_for_timeout(300)
-    assert "RejectStep" not in admin.operations()
-    page.get_by_label("Reason for rejecting (required)").fill("Not before the freeze ends.")
-    assert reject.is_enabled()
-    page.get_by_label("Reason for rejecting (required)").fill("")
-    assert reject.is_disabled()
+    reject_needs_a_reason(admin)
     admin.axe("review")
     shot(admin, "review", request, capsys)
 
