@@ -242,6 +242,15 @@ def test_the_inbox_lists_the_seeded_approvals_and_drops_one_decided_elsewhere(
     admin.axe("inbox")
     shot(admin, "inbox", request, capsys)
 
+    # The escalated revocation waits for the CISO's office: the review says why the admin cannot decide.
+    admin.go("#/review/exec-acme-revoke-2/step-acme-revoke-2-1")
+    reasons = page.get_by_test_id("cannot-decide")
+    reasons.wait_for()
+    assert reasons.locator("li").count() >= 1
+    assert page.get_by_role("button", name="Approve", exact=True).count() == 0
+    admin.go("#/inbox")
+    page.get_by_test_id("inbox-status").filter(has_text=f"Live: {len(seeded)} steps").wait_for()
+
     # Another admin, in her own context, signs in by pasting her token and approves the deploy step.
     dana = Tab(browser, server.base_url)
     dana.open()
