@@ -146,6 +146,10 @@ class LogFeed:
             if self._cursor is None:
                 self._cursor = await self._head()
             await self._read_locked()
+            # The last other follower may have left while this one caught up (`leave` forgets the cursor):
+            # start from the head again. No await between the check and the add, so it cannot happen twice.
+            while self._cursor is None:
+                self._cursor = await self._head()
             inbox = Inbox(self, limit or self.inbox_limit, self._cursor)
             self._inboxes.add(inbox)
         self.wake()
