@@ -100,6 +100,7 @@ export class Api {
     this.subscriptions.set(id, subscription);
     this.document(name).then(
       (query) => {
+        if (!this.subscriptions.has(id)) return; // stopped before its document arrived
         subscription.query = query;
         this._ensureSocket();
         this._send(subscription);

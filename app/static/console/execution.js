@@ -30,7 +30,7 @@ export class ExecutionPage extends HTMLElement {
 
   /** Live: every new event of the execution (after the log's end as loaded) refreshes the page. */
   follow(log) {
-    if (this.unsubscribe || !log || log.hasMore) return;
+    if (this.unsubscribe || !log || log.hasMore || !this.isConnected) return; // left before the load answered
     const input = { executionId: this.executionId };
     if (log.endCursor) input.after = log.endCursor;
     this.unsubscribe = this.api.subscribe("ExecutionEvents", { input }, {

@@ -41,7 +41,7 @@ export class ReviewPage extends HTMLElement {
   follow(log) {
     if (this.unsubscribe) this.unsubscribe();
     this.unsubscribe = null;
-    if (!log || log.hasMore) return;
+    if (!log || log.hasMore || !this.isConnected) return; // a page left before its load answered follows nothing
     const input = { executionId: this.ids.executionId };
     if (log.endCursor) input.after = log.endCursor;
     this.unsubscribe = this.api.subscribe("ExecutionEvents", { input }, {
