@@ -170,6 +170,11 @@ export class ExecutionPage extends HTMLElement {
         "section",
         { "aria-labelledby": "evidence-title" },
         h("h2", { id: "evidence-title" }, "Evidence bundles"),
+        h(
+          "p",
+          { class: "help" },
+          "Each digest is sha256 of the bundle's canonical JSON (RFC 8785); the download is the same bundle, indented."
+        ),
         bundles.length
           ? h(
               "ul",
