@@ -17,6 +17,7 @@ from strawberry.types.scalar import ScalarDefinition
 from app.contracts.model import Kind, OperationSpec, Stability
 from app.contracts.registry import Registry
 from app.contracts.types import InstantText
+from app.graphql.completion import PlainCompletion
 from app.graphql.context import Context
 from app.graphql.errors import ErrorCodes, tag_request_errors
 from app.graphql.limits import QueryLimits, limit_extensions
@@ -121,6 +122,7 @@ def build_schema(registry: Registry, *, cache_size: int = 512, limits: QueryLimi
         query=query,
         mutation=mutation,
         scalar_overrides={datetime: DATETIME},
+        execution_context_class=PlainCompletion,  # plain fields of contract models: completed by plans
         # The limits add their parse option and validation rules when the operation starts, before any
         # parsing or validation (cached or not); the caches key on those, so a refused document stays refused.
         extensions=[
