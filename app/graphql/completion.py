@@ -20,10 +20,13 @@ Reading an attribute of an output model has no side effect, so completing it twi
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from operator import attrgetter
 from typing import Any
 
 from graphql import (
+    GraphQLBoolean,
     GraphQLID,
+    GraphQLInt,
     GraphQLLeafType,
     GraphQLList,
     GraphQLNonNull,
@@ -43,7 +46,11 @@ from strawberry.types.field import StrawberryField
 Complete = Callable[[Any], Any]
 """Completes one value of a field of a given type; raises `_GiveUp` for what graphql-core must do itself."""
 
+_Step = tuple[str, Callable[[Any], Any], type, Complete]
+"""(response name, read the value from the source, the type whose values are final as they are, complete others)"""
+
 _TYPENAME = "__typename"
+_MIN_INT, _MAX_INT = -(2**31), 2**31 - 1
 
 
 class _GiveUp(Exception):
@@ -88,22 +95,22 @@ class PlainCompletion(StrawberryGraphQLCoreExecutionContext):
     def _object_plan(self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet) -> Complete | None:
         if parent_type.is_type_of is not None:
             return None
-        steps: list[tuple[str, str | None, Complete]] = []
+        steps: list[_Step] = []
         for response_name, details in grouped_field_set.items():
             node = details[0].node
             if node.directives or node.arguments:
                 return None
             if node.name.value == _TYPENAME:
-                steps.append((response_name, None, _constant(parent_type.name)))
+                steps.append((response_name, _constant(parent_type.name), str, _unreachable))
                 continue
             attribute = _attribute(parent_type, node.name.value)
             if attribute is None:
                 return None
-            field_def = parent_type.fields[node.name.value]
-            complete = self._complete(field_def.type, details)
+            type_ = parent_type.fields[node.name.value].type
+            complete = self._complete(type_, details)
             if complete is None:
                 return None
-            steps.append((response_name, attribute, complete))
+            steps.append((response_name, attrgetter(attribute), _final_type(type_), complete))
         return _run_steps(tuple(steps))
 
     def _complete(self, type_: GraphQLOutputType, details: FieldDetailsList) -> Complete | None:
@@ -114,7 +121,7 @@ class PlainCompletion(StrawberryGraphQLCoreExecutionContext):
             item = self._complete(type_.of_type, details)
             return None if item is None else _list(item)
         if isinstance(type_, GraphQLScalarType) or is_enum_type(type_):
-            return _leaf(type_, plain_str=type_ is GraphQLString or type_ is GraphQLID)
+            return _leaf(type_)
         if isinstance(type_, GraphQLObjectType):
             grouped, defer_usages, _forbidden = self.collect_subfields(type_, details)
             if defer_usages:
@@ -140,11 +147,26 @@ def _attribute(parent_type: GraphQLObjectType, name: str) -> str | None:
     return definition.python_name
 
 
-def _run_steps(steps: Sequence[tuple[str, str | None, Complete]]) -> Complete:
+def _final_type(type_: GraphQLOutputType) -> type:
+    """The Python type whose values a leaf field passes on as they are (what its coercion would return)."""
+    named = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
+    if named is GraphQLString or named is GraphQLID:
+        return str
+    if named is GraphQLBoolean:
+        return bool
+    return _Never
+
+
+class _Never:
+    """No value is of this type: the field's completion always runs."""
+
+
+def _run_steps(steps: Sequence[_Step]) -> Complete:
     def run(source: Any) -> dict[str, Any]:
         result: dict[str, Any] = {}
-        for response_name, attribute, complete in steps:
-            result[response_name] = complete(None if attribute is None else getattr(source, attribute))
+        for response_name, get, final, complete in steps:
+            value = get(source)
+            result[response_name] = value if type(value) is final else complete(value)
         return result
 
     return run
@@ -152,6 +174,10 @@ def _run_steps(steps: Sequence[tuple[str, str | None, Complete]]) -> Complete:
 
 def _constant(value: str) -> Complete:
     return lambda _source: value
+
+
+def _unreachable(value: Any) -> Any:
+    raise _GiveUp
 
 
 def _non_null(inner: Complete) -> Complete:
@@ -175,14 +201,15 @@ def _list(item: Complete) -> Complete:
     return complete
 
 
-def _leaf(type_: GraphQLLeafType, *, plain_str: bool) -> Complete:
+def _leaf(type_: GraphQLLeafType) -> Complete:
     coerce = type_.coerce_output_value
+    is_int = type_ is GraphQLInt
 
     def complete(value: Any) -> Any:
         if value is None:
             return None
-        if plain_str and type(value) is str:
-            return value  # what String's and ID's coercion return for a str
+        if is_int and type(value) is int and _MIN_INT <= value <= _MAX_INT:
+            return value  # what Int's coercion returns for an int in range
         if isinstance(value, Exception):
             raise _GiveUp
         coerced = coerce(value)
