@@ -67,6 +67,14 @@ class PlainCompletion(StrawberryGraphQLCoreExecutionContext):
         self._plans: dict[int, tuple[GroupedFieldSet, Complete | None]] = {}
         """id(grouped field set) -> (that set, kept alive so that its id stays its own; its plan or None)."""
 
+    def build_per_event_executor(self, payload: Any) -> PlainCompletion:
+        """A subscription event's executor (a shallow copy) gets plans of its own: each event collects its
+        fields anew, and plans shared across events would grow with the subscription."""
+        executor = super().build_per_event_executor(payload)
+        assert isinstance(executor, PlainCompletion)
+        executor._plans = {}  # noqa: SLF001 - its own instance attribute, on a copy of this class
+        return executor
+
     def execute_fields(
         self,
         parent_type: GraphQLObjectType,

@@ -2,7 +2,7 @@
 errors with the same paths and the same null propagation, with graphql-core's field machinery skipped for the
 plain fields of contract models."""
 
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,6 +53,11 @@ def _part(**values: Any) -> Part:
 
 class Counting(PlainCompletion):
     fields_executed = 0
+    events = 0
+
+    def build_per_event_executor(self, payload: Any) -> PlainCompletion:
+        Counting.events += 1
+        return super().build_per_event_executor(payload)
 
     def execute_field(self, *args: Any, **kwargs: Any) -> Any:
         Counting.fields_executed += 1
@@ -146,3 +151,35 @@ async def test_an_object_the_plan_gives_up_on_is_completed_by_graphql_core():
     # maybe; its three fields again by graphql-core; the first part by its plan, the second's name by
     # graphql-core, where the error propagates (the third part is never completed)
     assert Counting.fields_executed == 1 + 3 + 1
+
+
+async def test_subscription_events_complete_by_plans_of_their_own():
+    output = TypeBuilder().output_type(Sample)
+    values = [_sample(), _sample(ident="s-2"), _sample(tags=["a", None])]
+
+    @strawberry.type
+    class Query:
+        ping: int = 1
+
+    @strawberry.type
+    class Subscription:
+        @strawberry.subscription
+        async def samples(self) -> AsyncGenerator[output, None]:  # type: ignore[valid-type]
+            for value in values:
+                yield value
+
+    async def events(schema: strawberry.Schema) -> list[dict[str, Any]]:
+        stream = await schema.subscribe("subscription { samples { ident tags parts { name } } }")
+        assert not isinstance(stream, ExecutionResult)
+        return [_plain(result) async for result in stream]
+
+    core = strawberry.Schema(query=Query, subscription=Subscription)
+    plain = strawberry.Schema(query=Query, subscription=Subscription, execution_context_class=Counting)
+    expected = await events(core)
+    assert [event["data"] for event in expected[:2]] == [
+        {"samples": {"ident": ident, "tags": ["a", "b"], "parts": [{"name": "p1"}, {"name": "p2"}]}}
+        for ident in ("s-1", "s-2")
+    ]
+    Counting.events = 0
+    assert await events(plain) == expected
+    assert Counting.events == len(values)
