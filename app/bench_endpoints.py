@@ -3,6 +3,8 @@
 
 - `POST /bench/reject`: the reject command through the same executor and service, with JSON in and
   out, but no GraphQL parsing, validation or execution (the baseline of bench/reject.py).
+- `GET /bench/memory?mark=1&top=N`: with tracemalloc tracing (PYTHONTRACEMALLOC=1), the Python allocations
+  grown since the last mark, the top N by source line (`mark=1` also takes a new mark); bench/live.py.
 - `GET /bench/stats`: the running totals of this process, SQL statements executed and GraphQL
   requests served (`{"statements": n, "requests": m}`); a benchmark reads them before and after its
   load and divides the differences. A statement is one `before_cursor_execute` of the engine: every statement SQLAlchemy
@@ -65,12 +67,37 @@ class BenchEndpoints:
         reject = executor.registry.get("controlPlane.execution.reject")
         assert isinstance(reject, OperationSpec)
         self.reject_spec = reject
+        self._memory_mark: Any = None
 
     def routes(self) -> list[Route]:
         return [
             Route("/bench/reject", self.reject, methods=["POST"]),
             Route("/bench/stats", self.stats.endpoint, methods=["GET"]),
+            Route("/bench/memory", self.memory, methods=["GET"]),
         ]
+
+    async def memory(self, request: Request) -> Response:
+        import gc  # noqa: PLC0415 - benchmark-only
+        import tracemalloc  # noqa: PLC0415
+
+        if not tracemalloc.is_tracing():
+            return JSONResponse({"error": "tracemalloc is not tracing (PYTHONTRACEMALLOC=1)"}, status_code=409)
+        gc.collect()
+        snapshot = tracemalloc.take_snapshot().filter_traces(
+            [tracemalloc.Filter(inclusive=False, filename_pattern=tracemalloc.__file__)]
+        )
+        top: list[dict[str, Any]] = []
+        grown = 0
+        if self._memory_mark is not None:
+            stats = snapshot.compare_to(self._memory_mark, "lineno")
+            grown = sum(stat.size_diff for stat in stats)
+            for stat in stats[: int(request.query_params.get("top", "12"))]:
+                frame = stat.traceback[0]
+                where = f"{'/'.join(frame.filename.split('/')[-3:])}:{frame.lineno}"
+                top.append({"where": where, "size": stat.size_diff, "count": stat.count_diff})
+        if request.query_params.get("mark") == "1":
+            self._memory_mark = snapshot
+        return JSONResponse({"grown_bytes": grown, "top": top})
 
     async def reject(self, request: Request) -> Response:
         body = await request.json()
