@@ -327,6 +327,12 @@ def bench(args: argparse.Namespace, cleanup: ExitStack) -> kit_run.Outcome:  # n
             f"tracemalloc: Python allocations grew {grown:.1f} KB per subscriber (the rest of the RSS is native: "
             f"zlib, the allocator's arenas); by source line, KB per subscriber:"
         )
+        print(
+            "  by package:  "
+            + ",  ".join(
+                f"{entry['where']} {entry['size'] / 1024 / args.subscribers:.1f}" for entry in memory["packages"]
+            )
+        )
         for line in memory["top"]:
             print(
                 f"  {line['size'] / 1024 / args.subscribers:7.2f}  {line['count'] / args.subscribers:6.1f} blocks  "
