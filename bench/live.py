@@ -226,6 +226,7 @@ async def measure(args: argparse.Namespace, base_url: str, token: str, pid: int)
         busiest_client_cpu=max(float(client.done["cpu_seconds"]) for client in clients),
         parent_cpu_burst=parent_cpu,
         machine_busy_fraction=(machine[0] / machine[3]) if machine and machine[3] else None,
+        machine_busy_seconds=machine[0] / os.sysconf("SC_CLK_TCK") if machine else None,
         connect_seconds=connect_seconds,
         rss_before_kb=rss_before,
         rss_after_kb=rss_after,
@@ -278,6 +279,8 @@ def bench(args: argparse.Namespace, cleanup: ExitStack) -> kit_run.Outcome:  # n
     rate = deliveries / wall if wall else float("nan")
     server_cpu, clients_cpu = result["server_cpu_burst"], result["clients_cpu_burst"]
     busy = result["machine_busy_fraction"]
+    busy_seconds = result["machine_busy_seconds"]
+    others = busy_seconds - server_cpu - clients_cpu - result["parent_cpu_burst"] if busy_seconds is not None else None
     print(
         f"\nmachine: {cores} cores (shared), load average before {load}, after {loadavg()}; the subscribers run in "
         f"{result['client_processes']} client processes (bench.kit.wsclients) on the same cores"
@@ -300,7 +303,8 @@ def bench(args: argparse.Namespace, cleanup: ExitStack) -> kit_run.Outcome:  # n
     )
     print(
         f"burst: {wall:.2f} s from the first decision sent to the last receipt, {rate:.0f} deliveries/s; "
-        f"machine busy {fmt(100 * busy if busy is not None else None, 0)} % of {cores} cores"
+        f"machine busy {fmt(100 * busy if busy is not None else None, 0)} % of {cores} cores, of which other "
+        f"processes than the server, the clients and this one {fmt(others, 1)} s of CPU"
     )
     print(
         f"CPU per delivery: server {1e6 * server_cpu / deliveries:.0f} µs ({server_cpu:.2f} s, "
