@@ -123,6 +123,7 @@ def serve(
         log_config=logging_config(settings),
         access_log=False,  # app.request writes one line per request instead
         ws_max_size=settings.ws_max_message_bytes,  # a bigger client message closes the socket (1009)
+        ws_per_message_deflate=settings.ws_per_message_deflate,  # off by default: memory and CPU per socket
     )
 
 

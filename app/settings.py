@@ -102,6 +102,10 @@ class Settings(BaseSettings):
     """WebSockets one principal (token `sub`) may hold open on one server process; one more is closed 4429."""
     ws_max_message_bytes: int = Field(default=64 * 1024, ge=1024)
     """A client message over this size closes the WebSocket (1009, by uvicorn's `ws_max_size`)."""
+    ws_per_message_deflate: bool = False
+    """Offer permessage-deflate to WebSocket clients. Off: compression keeps a zlib compressor and decompressor
+    per socket (about 50 KB of the ~110 KB an idle subscriber cost) and compresses every message once per
+    subscriber, where uncompressed the JSON of a change is encoded once for all (bench/live.py)."""
     ws_subscription_queue_size: int = Field(default=512, ge=1)
     """Messages one subscription may have waiting to be sent; a client that lets it fill up is too slow and
     is closed 4008 (the log keeps everything: it reconnects and resumes from its last cursor)."""

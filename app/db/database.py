@@ -104,7 +104,15 @@ class Database:
         self.settings = settings
         self.engine = engine or create_engine(settings)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
-        self._reader = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        # A read unit of work sees one snapshot across its statements (REPEATABLE READ on PostgreSQL; SQLite's
+        # read transaction already does): a precheck that reads the execution, then its steps, must not see
+        # a command that committed in between only halfway (the execution before it, the steps after it).
+        read_engine = (
+            self.engine
+            if self.engine.dialect.name == "sqlite"
+            else self.engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+        )
+        self._reader = async_sessionmaker(read_engine, expire_on_commit=False, autoflush=False)
         write_engine = self.engine.execution_options(sqlite_immediate=True) if self.is_sqlite else self.engine
         self._writer = async_sessionmaker(write_engine, expire_on_commit=False, autoflush=False)
         self._write_lock: asyncio.Lock | None = None

@@ -169,7 +169,8 @@ def build_schema(registry: Registry, *, cache_size: int = 512, limits: QueryLimi
         mutation=mutation,
         subscription=subscription,
         scalar_overrides={datetime: DATETIME},
-        # A subscription event shared by many subscribers is executed once (app/graphql/shared_events.py).
+        # Plain fields of contract models are completed by plans (app/graphql/completion.py), and a subscription
+        # event shared by many subscribers is executed once (app/graphql/shared_events.py).
         execution_context_class=SharedEventExecutor,
         # The limits add their parse option and validation rules when the operation starts, before any
         # parsing or validation (cached or not); the caches key on those, so a refused document stays refused.

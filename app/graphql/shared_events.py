@@ -21,7 +21,8 @@ from typing import Any
 
 from graphql import ExecutionResult, OperationType
 from pydantic import BaseModel
-from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from app.graphql.completion import PlainCompletion
 
 RESULTS_KEPT = 4096
 """Results kept (each holds its payload, so an id is never reused while its entry lives)."""
@@ -39,8 +40,9 @@ def _variables_key(values: dict[str, Any] | None) -> str:
     return json.dumps(values, sort_keys=True, default=repr, separators=(",", ":"))
 
 
-class SharedEventExecutor(StrawberryGraphQLCoreExecutionContext):
-    """Strawberry's executor, sharing the result of a subscription event among subscribers (module docstring)."""
+class SharedEventExecutor(PlainCompletion):
+    """The schema's execution context: plain completion (app/graphql/completion.py), and the result of a
+    subscription event shared among subscribers (module docstring)."""
 
     def execute_operation(self, serially: bool | None = None) -> Any:  # noqa: FBT001 - graphql-core's signature
         payload = self.root_value

@@ -117,8 +117,10 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         super().__init__(*args, **kwargs)
         self._outboxes: dict[str, _Outbox] = {}
         self._principal_id: str | None = None
-        self._expiry_task: asyncio.Task[None] | None = None
+        self._expiry_timer: asyncio.TimerHandle | None = None
+        """When the token expires: a timer, not a task sleeping for hours on every idle socket."""
         self._closing = False
+        self._expiry_close: asyncio.Task[None] | None = None
 
     @property
     def _raw_socket(self) -> Any:
@@ -173,13 +175,16 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         expires_at = _expiry(authorization)
         self.context.accept(principal, expires_at)
         if expires_at is not None:
-            self._expiry_task = asyncio.create_task(self._close_at(expires_at))
+            loop = asyncio.get_running_loop()
+            self._expiry_timer = loop.call_later(max(0.0, expires_at - time.time()), self._expired)
         await self.send_message({"type": "connection_ack"})
         self.connection_acknowledged = True
 
-    async def _close_at(self, expires_at: float) -> None:
-        await asyncio.sleep(max(0.0, expires_at - time.time()))
-        await self._close(CLOSE_UNAUTHORIZED, "Unauthorized: the bearer token has expired")
+    def _expired(self) -> None:
+        self._expiry_timer = None
+        self._expiry_close = asyncio.get_running_loop().create_task(
+            self._close(CLOSE_UNAUTHORIZED, "Unauthorized: the bearer token has expired")
+        )
 
     async def handle_subscribe(self, message: Any) -> None:
         if self._closing:
@@ -255,8 +260,9 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             outbox.task.cancel()
 
     async def shutdown(self) -> None:
-        if self._expiry_task is not None:
-            self._expiry_task.cancel()
+        if self._expiry_timer is not None:
+            self._expiry_timer.cancel()
+            self._expiry_timer = None
         await super().shutdown()
         self._cancel_outboxes()
         if self._principal_id is not None:

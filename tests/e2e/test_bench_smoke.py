@@ -54,7 +54,8 @@ BENCHES = {
     "bench.live": (
         "sqlite",
         (
-            rf"delivery p99 \(ms\)\s+{NUM}\s+target ≤ 250\s+(PASS|MISS)",
+            rf"delivery p99, answered → receipt \(ms\)\s+{NUM}\s+target ≤ 250\s+(PASS|MISS)",
+            rf"client CPU ÷ server CPU\s+{NUM}\s+\(info\)",
             rf"server memory per idle subscriber \(KB\)\s+{NUM}\s+target ≤ 50\s+(PASS|MISS)",
             rf"burst p99 ÷ baseline p50\s+{NUM}\s+\(info\)",
         ),

@@ -154,6 +154,11 @@ def event_count(database: E2EDatabase) -> int:
     return database.count("SELECT count(*) FROM execution_event")
 
 
+def last_position(database: E2EDatabase) -> int:
+    """The newest event's position: what a test reads after (positions are not counts on PostgreSQL)."""
+    return database.count("SELECT coalesce(max(sequence), 0) FROM execution_event")
+
+
 async def check_race(
     servers: Sequence[ServerProcess],
     action: str,
@@ -170,7 +175,7 @@ async def check_race(
     and events."""
     database = servers[0].database
     assert all(server.database == database for server in servers)
-    events_before = event_count(database)
+    after = last_position(database)
 
     outcomes = await race(servers, deciders(action, racers), execution_id, step_id)
 
@@ -190,7 +195,7 @@ async def check_race(
         assert later == [("skipped",)]
 
     events = database.query(
-        "SELECT event_key, actor FROM execution_event WHERE sequence > ? ORDER BY sequence", (events_before,)
+        "SELECT event_key, actor FROM execution_event WHERE sequence > ? ORDER BY sequence", (after,)
     )
     assert events == [(key, winner.decider.sub) for key in event_keys]
     for key in event_keys:
@@ -262,7 +267,7 @@ async def test_one_admin_retrying_twenty_times_gets_one_decision(server: ServerP
     every request answers the original result and only one decision and one set of events exist."""
     execution_id, step_id = "exec-acme-refund-7", "step-acme-refund-7-2"
     database = server.database
-    events_before = event_count(database)
+    after = last_position(database)
 
     outcomes = await race([server], [Decider(sub="admin-retry", action="reject")] * RACERS, execution_id, step_id)
 
@@ -273,7 +278,7 @@ async def test_one_admin_retrying_twenty_times_gets_one_decision(server: ServerP
     decisions = database.query("SELECT actor FROM approval_decision WHERE step_id = ?", (step_id,))
     assert decisions == [("admin-retry",)]
     events = database.query(
-        "SELECT event_key FROM execution_event WHERE sequence > ? ORDER BY sequence", (events_before,)
+        "SELECT event_key FROM execution_event WHERE sequence > ? ORDER BY sequence", (after,)
     )
     assert events == [(BLOCKED,), (FAILED,)]
     assert_event_sequence_gap_free(database)
@@ -295,7 +300,7 @@ async def test_approvers_and_rejecters_race_on_the_same_step(server: ServerProce
     """Ten approve and ten reject at once: still one decision, whichever it is."""
     execution_id, step_id = "exec-initech-email-5", "step-initech-email-5-2"
     database = server.database
-    events_before = event_count(database)
+    after = last_position(database)
     mixed = [d for pair in zip(deciders("approve", 10), deciders("reject", 10), strict=True) for d in pair]
 
     outcomes = await race([server], mixed, execution_id, step_id)
@@ -309,7 +314,7 @@ async def test_approvers_and_rejecters_race_on_the_same_step(server: ServerProce
     decisions = database.query("SELECT decision, actor FROM approval_decision WHERE step_id = ?", (step_id,))
     assert decisions == [(decided, winner.decider.sub)]
     events = database.query(
-        "SELECT event_key FROM execution_event WHERE sequence > ? ORDER BY sequence", (events_before,)
+        "SELECT event_key FROM execution_event WHERE sequence > ? ORDER BY sequence", (after,)
     )
     expected = [(RECORDED,), (APPROVED,)] if decided == "approved" else [(BLOCKED,), (FAILED,)]
     assert events == expected

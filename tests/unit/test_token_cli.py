@@ -37,3 +37,15 @@ def test_an_invalid_workspace_id_is_refused_with_a_clear_error(workspace):
     result = runner.invoke(cli, ["token", "--sub", "a", "--workspace", workspace], env={"JWT_SECRET": SECRET})
     assert result.exit_code == 2
     assert "invalid workspace id" in result.output
+
+
+def test_approver_roles_are_minted_beside_the_levels():
+    minted = claims("--role", "admin", "--role", "release-manager", "--workspace", "*")
+    assert minted["roles"] == ["admin", "release-manager"]
+
+
+@pytest.mark.parametrize("role", ["Release Manager", "9lives", "a" * 65, ""])
+def test_a_malformed_role_is_refused_with_a_clear_error(role):
+    result = runner.invoke(cli, ["token", "--sub", "a", "--role", role], env={"JWT_SECRET": SECRET})
+    assert result.exit_code == 2
+    assert "invalid role name" in result.output

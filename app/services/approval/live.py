@@ -170,6 +170,8 @@ class ApprovalLive:
             self._loads[batch.number] = task
             while len(self._loads) > _KEPT_LOADS:
                 self._loads.popitem(last=False)
+        if task.done() and not task.cancelled() and task.exception() is None:
+            return task.result()  # every subscriber after the first: no future, no callback of its own
         return await asyncio.shield(task)
 
     async def _load(self, uow: UnitOfWorkFactory[AsyncSession], batch: Batch) -> Loaded:
