@@ -277,9 +277,7 @@ async def test_one_admin_retrying_twenty_times_gets_one_decision(server: ServerP
     assert len({result["rejectedAt"] for result in results}) == 1, results
     decisions = database.query("SELECT actor FROM approval_decision WHERE step_id = ?", (step_id,))
     assert decisions == [("admin-retry",)]
-    events = database.query(
-        "SELECT event_key FROM execution_event WHERE sequence > ? ORDER BY sequence", (after,)
-    )
+    events = database.query("SELECT event_key FROM execution_event WHERE sequence > ? ORDER BY sequence", (after,))
     assert events == [(BLOCKED,), (FAILED,)]
     assert_event_sequence_gap_free(database)
 
@@ -313,9 +311,7 @@ async def test_approvers_and_rejecters_race_on_the_same_step(server: ServerProce
 
     decisions = database.query("SELECT decision, actor FROM approval_decision WHERE step_id = ?", (step_id,))
     assert decisions == [(decided, winner.decider.sub)]
-    events = database.query(
-        "SELECT event_key FROM execution_event WHERE sequence > ? ORDER BY sequence", (after,)
-    )
+    events = database.query("SELECT event_key FROM execution_event WHERE sequence > ? ORDER BY sequence", (after,))
     expected = [(RECORDED,), (APPROVED,)] if decided == "approved" else [(BLOCKED,), (FAILED,)]
     assert events == expected
     execution = database.query("SELECT status FROM execution WHERE id = ?", (execution_id,))
