@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
@@ -30,12 +30,10 @@ from app.contracts.control_plane.subscriptions.approval_stream import (
     QueueChangeKind,
 )
 from app.contracts.model import UnitOfWorkFactory
-from app.db.tables import execution_table as execution_t
 from app.db.tables import step_table as step_t
 from app.db.tables import vote_table as vote_t
-from app.services.approval.queue import pending_item, pending_select
-from app.services.approval.standing import decidable_by, voted_on
-from app.services.kernel.grants import in_grants
+from app.services.approval.queue import pending_filters, pending_item, pending_select
+from app.services.approval.standing import voted_on
 from app.services.kernel.live import OVERFLOW, Batch, LogFeed
 
 Items = dict[str, ControlPlanePendingApproval]
@@ -220,16 +218,7 @@ async def _snapshot(
     uow: UnitOfWorkFactory[AsyncSession], principal: Principal | None, data: ControlPlaneApprovalStreamInput
 ) -> Items:
     """Every item waiting now that the caller may see and the filters keep (grants in SQL)."""
-    filters: list[ColumnElement[bool]] = [
-        step_t.c.status == StepStatus.AWAITING_APPROVAL,
-        in_grants(principal, execution_t.c.workspace_id),
-    ]
-    if data.workspace_id is not None:
-        filters.append(execution_t.c.workspace_id == data.workspace_id)
-    if data.risk_tier is not None:
-        filters.append(step_t.c.risk_tier == data.risk_tier)
-    if data.decidable_by_me:
-        filters.append(decidable_by(principal))
+    filters = pending_filters(principal, data.workspace_id, data.risk_tier, decidable_by_me=data.decidable_by_me)
     async with uow(write=False) as session:
         rows = (
             await session.execute(pending_select().where(*filters).order_by(step_t.c.awaiting_since, step_t.c.id))

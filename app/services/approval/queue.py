@@ -84,19 +84,27 @@ def pending_item(row: Any, principal: Principal | None, *, voted: bool) -> Contr
     )
 
 
-async def list_pending_approvals(
-    session: AsyncSession, principal: Principal | None, data: ControlPlaneApprovalListInput
-) -> ControlPlaneApprovalListOutput:
+def pending_filters(
+    principal: Principal | None, workspace_id: str | None, risk_tier: str | None, *, decidable_by_me: bool | None
+) -> list[ColumnElement[bool]]:
+    """What waits for a decision that the caller may see, narrowed by the inbox's filters (all in SQL)."""
     filters: list[ColumnElement[bool]] = [
         step_t.c.status == StepStatus.AWAITING_APPROVAL,
         in_grants(principal, execution_t.c.workspace_id),
     ]
-    if data.workspace_id is not None:
-        filters.append(execution_t.c.workspace_id == data.workspace_id)
-    if data.risk_tier is not None:
-        filters.append(step_t.c.risk_tier == data.risk_tier)
-    if data.decidable_by_me:
+    if workspace_id is not None:
+        filters.append(execution_t.c.workspace_id == workspace_id)
+    if risk_tier is not None:
+        filters.append(step_t.c.risk_tier == risk_tier)
+    if decidable_by_me:
         filters.append(decidable_by(principal))
+    return filters
+
+
+async def list_pending_approvals(
+    session: AsyncSession, principal: Principal | None, data: ControlPlaneApprovalListInput
+) -> ControlPlaneApprovalListOutput:
+    filters = pending_filters(principal, data.workspace_id, data.risk_tier, decidable_by_me=data.decidable_by_me)
     found = await page(
         session,
         pending_select().where(*filters).order_by(step_t.c.awaiting_since, step_t.c.id),
