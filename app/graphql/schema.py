@@ -37,64 +37,36 @@ def field_description(spec: OperationSpec) -> str:
 
 
 def _field(spec: OperationSpec, builder: TypeBuilder) -> Any:
+    """A `Query`, `Mutation` or `Subscription` field: the resolver hands the input to the executor (`run`, or
+    `subscribe` for a subscription, which guards it like any operation before the stream yields an item)."""
     about = f"`{spec.key}` v{spec.version} ({spec.meta.title})"
     output_type = builder.output_type(spec.output, f"Result of {about}.")
-    if spec.kind is Kind.SUBSCRIPTION:
-        return _subscription_field(spec, builder, output_type)
+    streams = spec.kind is Kind.SUBSCRIPTION
+    returns = AsyncIterator[output_type] if streams else output_type  # type: ignore[valid-type]
+
+    async def execute(context: Context, raw: dict[str, Any]) -> Any:
+        return await (context.subscribe(spec, raw) if streams else context.run(spec, raw))
+
     if spec.input.model_fields:
         input_type = builder.input_type(spec.input, f"Input of {about}.")
         to_plain = builder.to_plain
 
         async def resolve(info: Info, input: Any) -> Any:  # noqa: A002 - the GraphQL argument is `input`
-            context: Context = info.context
-            return await context.run(spec, to_plain(input))
+            return await execute(info.context, to_plain(input))
 
-        resolve.__annotations__ = {"info": Info, "input": input_type, "return": output_type}
+        resolve.__annotations__ = {"info": Info, "input": input_type, "return": returns}
     else:
 
         async def resolve(info: Info) -> Any:  # type: ignore[misc]
-            context: Context = info.context
-            return await context.run(spec, {})
+            return await execute(info.context, {})
 
-        resolve.__annotations__ = {"info": Info, "return": output_type}
+        resolve.__annotations__ = {"info": Info, "return": returns}
     resolve.__name__ = spec.field_name
     deprecation = (
         f"Contract {spec.key}@{spec.version} is deprecated." if spec.meta.stability is Stability.DEPRECATED else None
     )
-    return strawberry.field(
-        resolver=resolve,
-        name=spec.field_name,
-        description=field_description(spec),
-        deprecation_reason=deprecation,
-    )
-
-
-def _subscription_field(spec: OperationSpec, builder: TypeBuilder, output_type: Any) -> Any:
-    """A `Subscription` field: the resolver hands the input to the executor's `subscribe`, which guards it
-    like any operation before the stream handler yields a single item."""
-    about = f"`{spec.key}` v{spec.version} ({spec.meta.title})"
-    stream_type = AsyncIterator[output_type]
-    if spec.input.model_fields:
-        input_type = builder.input_type(spec.input, f"Input of {about}.")
-        to_plain = builder.to_plain
-
-        async def resolve(info: Info, input: Any) -> Any:  # noqa: A002 - the GraphQL argument is `input`
-            context: Context = info.context
-            return await context.subscribe(spec, to_plain(input))
-
-        resolve.__annotations__ = {"info": Info, "input": input_type, "return": stream_type}
-    else:
-
-        async def resolve(info: Info) -> Any:  # type: ignore[misc]
-            context: Context = info.context
-            return await context.subscribe(spec, {})
-
-        resolve.__annotations__ = {"info": Info, "return": stream_type}
-    resolve.__name__ = spec.field_name
-    deprecation = (
-        f"Contract {spec.key}@{spec.version} is deprecated." if spec.meta.stability is Stability.DEPRECATED else None
-    )
-    return strawberry.subscription(
+    make_field = strawberry.subscription if streams else strawberry.field
+    return make_field(
         resolver=resolve,
         name=spec.field_name,
         description=field_description(spec),
