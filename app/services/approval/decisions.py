@@ -46,8 +46,9 @@ from app.db.tables import step_table as step_t
 from app.db.tables import vote_table as vote_t
 from app.errors import Conflict, Forbidden, NotFound
 from app.services.approval.eligibility import Standing, reasons
-from app.services.approval.review import digest_of, review_digest, roles_of
+from app.services.approval.review import digest_of, review_digest
 from app.services.approval.rules import BUILTIN_POLICY, parse_policy, rule_from_stored
+from app.services.approval.standing import standing_of
 from app.services.kernel.clock import new_id, utcnow
 from app.services.kernel.event_log import Move, NewEvent, append_events
 from app.services.kernel.grants import grant_params, granted
@@ -266,14 +267,13 @@ class Request:
 
     def standing(self, principal: Principal | None) -> Standing:
         row = self.row
-        return Standing(
+        return standing_of(
+            row,
+            principal,
             awaiting=self.open,
-            workspace_granted=principal is not None and principal.may_reach(row.workspace_id),
-            approver_roles=roles_of(row.approver_roles) or frozenset(self.rule.approver_roles),
-            requesters=frozenset(who for who in (row.submitted_by, row.intent_actor_id) if who),
-            allow_self_approval=bool(row.allow_self_approval),
             allow_edit=self.rule.allow_edit,
             voted=any(vote.revision == row.review_revision for vote in self.votes),
+            rule_roles=self.rule.approver_roles,
         )
 
 

@@ -26,9 +26,10 @@ from app.db.tables import step_table as step_t
 from app.db.tables import vote_table as vote_t
 from app.errors import NotFound
 from app.services.approval.decisions import legacy_rule
-from app.services.approval.eligibility import Standing, eligibility
-from app.services.approval.review import digest_of, roles_of
+from app.services.approval.eligibility import eligibility
+from app.services.approval.review import digest_of
 from app.services.approval.rules import rule_from_stored
+from app.services.approval.standing import standing_of
 from app.services.kernel.grants import grant_params, granted
 
 _REQUEST = (
@@ -98,14 +99,13 @@ async def get_approval_request(
     ).all()
     rule = rule_from_stored(row.approval_rule) if row.approval_rule else legacy_rule()
     viewer = principal.id if principal is not None else ""
-    standing = Standing(
+    standing = standing_of(
+        row,
+        principal,
         awaiting=row.status == StepStatus.AWAITING_APPROVAL and row.execution_status not in TERMINAL_EXECUTION_STATUSES,
-        workspace_granted=principal is not None and principal.may_reach(row.workspace_id),
-        approver_roles=roles_of(row.approver_roles) or frozenset(rule.approver_roles),
-        requesters=frozenset(who for who in (row.submitted_by, row.intent_actor_id) if who),
-        allow_self_approval=rule.allow_self_approval,
         allow_edit=rule.allow_edit,
         voted=any(vote.actor == viewer for vote in votes),
+        rule_roles=rule.approver_roles,
     )
     request = ControlPlaneApprovalRequest(
         execution_id=row.execution_id,

@@ -53,12 +53,21 @@ async def voted_on(session: AsyncSession, actor: str, requests: Iterable[tuple[s
     return {(row.step_id, row.review_revision) for row in rows}
 
 
-def standing_of(row: Any, principal: Principal | None, *, allow_edit: bool, voted: bool) -> Standing:
-    """`row` has approver_roles, allow_self_approval, submitted_by, intent_actor_id and workspace_id."""
+def standing_of(
+    row: Any,
+    principal: Principal | None,
+    *,
+    awaiting: bool = True,
+    allow_edit: bool,
+    voted: bool,
+    rule_roles: Iterable[str] = (),
+) -> Standing:
+    """`row` has approver_roles, allow_self_approval, submitted_by, intent_actor_id and workspace_id;
+    `rule_roles` stand in for approver_roles on a request stored without them."""
     return Standing(
-        awaiting=True,
+        awaiting=awaiting,
         workspace_granted=principal is not None and principal.may_reach(row.workspace_id),
-        approver_roles=roles_of(row.approver_roles),
+        approver_roles=roles_of(row.approver_roles) or frozenset(rule_roles),
         requesters=frozenset(who for who in (row.submitted_by, row.intent_actor_id) if who),
         allow_self_approval=bool(row.allow_self_approval),
         allow_edit=allow_edit,
