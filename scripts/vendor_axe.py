@@ -13,14 +13,13 @@ the control plane) and asserts no serious or critical violation. To move to anot
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 if __package__ in (None, ""):  # run as `python scripts/vendor_axe.py`: make `scripts` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from scripts.vendor_graphiql import ROOT, Package, VendorError, check, vendor
+from scripts.vendor_graphiql import ROOT, Package, command_line
 
 VENDOR_DIR = ROOT / "tests" / "vendor" / "axe"
 PACKAGES = (
@@ -39,25 +38,14 @@ def script_path() -> Path:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--check", action="store_true", help="verify the vendored files offline, change nothing")
-    arguments = parser.parse_args(argv)
-    if arguments.check:
-        problems = check(VENDOR_DIR, PACKAGES)
-        for problem in problems:
-            print(problem, file=sys.stderr)
-        print("ok: the vendored axe-core matches the manifest" if not problems else "vendored axe-core differs")
-        return 1 if problems else 0
-    try:
-        entries = vendor(VENDOR_DIR, PACKAGES, "scripts/vendor_axe.py")
-    except (VendorError, OSError) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    for entry in entries:
-        paths = ", ".join(file["path"] for file in entry["files"])
-        print(f"  {entry['name']}@{entry['version']} ({entry['license']}): {paths}")
-    print(f"wrote {VENDOR_DIR.relative_to(ROOT)}/manifest.json")
-    return 0
+    return command_line(
+        argv,
+        description=__doc__.split("\n\n")[0],
+        target=VENDOR_DIR,
+        packages=PACKAGES,
+        generated_by="scripts/vendor_axe.py",
+        what="axe-core files",
+    )
 
 
 if __name__ == "__main__":

@@ -220,26 +220,46 @@ def check(target: Path = VENDOR_DIR, packages: tuple[Package, ...] = PACKAGES) -
     return problems
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def command_line(
+    argv: list[str] | None,
+    *,
+    description: str,
+    target: Path,
+    packages: tuple[Package, ...],
+    generated_by: str,
+    what: str,
+) -> int:
+    """The command line of a vendoring script: `--check` verifies offline, otherwise it vendors."""
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--check", action="store_true", help="verify the vendored files offline, change nothing")
     arguments = parser.parse_args(argv)
     if arguments.check:
-        problems = check()
+        problems = check(target, packages)
         for problem in problems:
             print(problem, file=sys.stderr)
-        print("ok: the vendored GraphiQL assets match the manifest" if not problems else "vendored assets differ")
+        print(f"ok: the vendored {what} match the manifest" if not problems else f"vendored {what} differ")
         return 1 if problems else 0
     try:
-        entries = vendor()
+        entries = vendor(target, packages, generated_by)
     except (VendorError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     for entry in entries:
         paths = ", ".join(file["path"] for file in entry["files"])
         print(f"  {entry['name']}@{entry['version']} ({entry['license']}): {paths}")
-    print(f"wrote {VENDOR_DIR.relative_to(ROOT)}/{MANIFEST}")
+    print(f"wrote {target.relative_to(ROOT)}/{MANIFEST}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return command_line(
+        argv,
+        description=__doc__.split("\n\n")[0],
+        target=VENDOR_DIR,
+        packages=PACKAGES,
+        generated_by="scripts/vendor_graphiql.py",
+        what="GraphiQL assets",
+    )
 
 
 if __name__ == "__main__":
