@@ -117,7 +117,7 @@ def create_app(
         socket_limits=SocketLimits(
             max_subscriptions_per_connection=settings.ws_max_subscriptions_per_connection,
             max_connections_per_principal=settings.ws_max_connections_per_principal,
-            queue_size=settings.ws_subscription_queue_size,
+            send_timeout=settings.ws_send_timeout_seconds,
             minimum_level=min((spec.auth for spec in services.registry.subscriptions), default=AuthLevel.ADMIN),
         ),
         connection_init_wait_timeout=timedelta(seconds=settings.ws_connection_init_timeout_seconds),

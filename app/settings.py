@@ -106,9 +106,9 @@ class Settings(BaseSettings):
     """Offer permessage-deflate to WebSocket clients. Off: compression keeps a zlib compressor and decompressor
     per socket (about 50 KB of the ~110 KB an idle subscriber cost) and compresses every message once per
     subscriber, where uncompressed the JSON of a change is encoded once for all (bench/live.py)."""
-    ws_subscription_queue_size: int = Field(default=512, ge=1)
-    """Messages one subscription may have waiting to be sent; a client that lets it fill up is too slow and
-    is closed 4008 (the log keeps everything: it reconnects and resumes from its last cursor)."""
+    ws_send_timeout_seconds: float = Field(default=10.0, ge=0.1, le=600)
+    """How long one message may wait for a WebSocket to take it (its buffers full: the client reads too slowly);
+    longer, and the socket is closed 4008 (the log keeps everything: it reconnects and resumes from its cursor)."""
     ws_connection_init_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
     """A WebSocket that sends no `connection_init` within this time is closed 4408."""
     webhook_delivery_enabled: bool = True

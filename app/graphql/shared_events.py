@@ -44,11 +44,27 @@ class SharedEventExecutor(PlainCompletion):
     """The schema's execution context: plain completion (app/graphql/completion.py), and the result of a
     subscription event shared among subscribers (module docstring)."""
 
+    def build_per_event_executor(self, payload: Any) -> Any:
+        """An event some subscriber already executed needs no executor of its own (graphql-core copies the
+        whole execution context per event): a stand-in that answers the shared result."""
+        if isinstance(payload, BaseModel) and self.operation.operation is OperationType.SUBSCRIPTION:
+            found = _results.get(self._key(payload))
+            if found is not None and found[0] is payload and found[1] is self.operation:
+                stats["shared"] += 1
+                return _Shared(found[2])
+        return super().build_per_event_executor(payload)
+
+    def _key(self, payload: object) -> tuple[int, int, int, str]:
+        variables = self.__dict__.get("_variables_key")
+        if variables is None:  # the same for every event of this subscription: computed once
+            variables = self.__dict__["_variables_key"] = _variables_key(self.variable_values.coerced)
+        return (id(self.schema), id(payload), id(self.operation), variables)
+
     def execute_operation(self, serially: bool | None = None) -> Any:  # noqa: FBT001 - graphql-core's signature
         payload = self.root_value
         if self.operation.operation is not OperationType.SUBSCRIPTION or not isinstance(payload, BaseModel):
             return super().execute_operation(serially)
-        key = (id(self.schema), id(payload), id(self.operation), _variables_key(self.variable_values.coerced))
+        key = self._key(payload)
         found = _results.get(key)
         if found is not None and found[0] is payload and found[1] is self.operation:
             _results.move_to_end(key)
@@ -61,6 +77,19 @@ class SharedEventExecutor(PlainCompletion):
             while len(_results) > RESULTS_KEPT:
                 _results.popitem(last=False)
         return result
+
+
+class _Shared:
+    """What `build_per_event_executor` returns for an event already executed: `execute_subscription_event`
+    only calls `execute_operation` on it."""
+
+    __slots__ = ("_result",)
+
+    def __init__(self, result: ExecutionResult) -> None:
+        self._result = result
+
+    def execute_operation(self, serially: bool | None = None) -> ExecutionResult:  # noqa: FBT001 - as above
+        return self._result
 
 
 def encoded_next(message: dict[str, Any]) -> str | None:

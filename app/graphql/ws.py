@@ -7,9 +7,16 @@
   refusing it closes the socket the same way (4401 / 4403); bad input is an `error` message.
 - Limits: `WS_MAX_SUBSCRIPTIONS_PER_CONNECTION` operations at once (one more: an `error` message),
   `WS_MAX_CONNECTIONS_PER_PRINCIPAL` sockets per `sub` in one process (one more: closed 4429),
-  `WS_MAX_MESSAGE_BYTES` per client message (uvicorn closes 1009), and `WS_SUBSCRIPTION_QUEUE_SIZE`
-  messages waiting to be sent per subscription: a client that lets that fill up is dropped (closed 4008)
-  instead of making the server hold more and more for it. It reconnects and resumes from its last cursor.
+  `WS_MAX_MESSAGE_BYTES` per client message (uvicorn closes 1009), and `WS_SEND_TIMEOUT_SECONDS` for one
+  message to be taken by the socket: a client that reads so slowly that a send waits longer is dropped
+  (closed 4008) instead of making the server hold more and more for it. It reconnects and resumes from its
+  last cursor.
+
+Sending: a subscription's messages are written by its own operation task, in order, the moment they exist:
+no queue and no sender task per subscription (each would cost every idle subscriber memory and every
+delivery a task switch). While the socket cannot take more (uvicorn's send waits once the transport's buffer
+is full), the operation stops pulling its stream, so what waits is the feed's shared batches in the
+subscription's inbox, bounded by LIVE_INBOX_EVENTS (app/services/kernel/live.py), never per-message copies.
 """
 
 from __future__ import annotations
@@ -44,7 +51,7 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_TOO_MANY_CONNECTIONS = 4429
 """The principal already holds WS_MAX_CONNECTIONS_PER_PRINCIPAL sockets on this server process."""
 CLOSE_SLOW_CONSUMER = 4008
-"""The client did not read fast enough: a subscription's send queue (WS_SUBSCRIPTION_QUEUE_SIZE) filled up."""
+"""The client did not read fast enough: one message waited longer than WS_SEND_TIMEOUT_SECONDS to be sent."""
 CLOSE_MESSAGE_TOO_BIG = 1009
 """A client message over WS_MAX_MESSAGE_BYTES (closed by uvicorn, `ws_max_size`)."""
 
@@ -55,7 +62,8 @@ _FINAL = frozenset({"error", "complete"})
 class SocketLimits:
     max_subscriptions_per_connection: int = 20
     max_connections_per_principal: int = 50
-    queue_size: int = 512
+    send_timeout: float = 10.0
+    """Seconds one message may wait for the socket to take it before the client counts as too slow."""
     minimum_level: AuthLevel = AuthLevel.ADMIN
     """The lowest level any subscription contract needs: a token below it cannot use the socket at all."""
 
@@ -100,27 +108,20 @@ def _expiry(authorization: str) -> float | None:
     return float(exp) if isinstance(exp, int | float) else None
 
 
-class _Outbox:
-    """One subscription's messages waiting to be sent, and the task that sends them in order."""
-
-    __slots__ = ("queue", "task")
-
-    def __init__(self, size: int) -> None:
-        self.queue: asyncio.Queue[Message] = asyncio.Queue(size)
-        self.task: asyncio.Task[None] | None = None
-
-
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
-    """graphql-transport-ws with authentication in `connection_init`, expiry, limits and send queues."""
+    """graphql-transport-ws with authentication in `connection_init`, expiry, limits and direct sends."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._outboxes: dict[str, _Outbox] = {}
         self._principal_id: str | None = None
         self._expiry_timer: asyncio.TimerHandle | None = None
         """When the token expires: a timer, not a task sleeping for hours on every idle socket."""
         self._closing = False
         self._expiry_close: asyncio.Task[None] | None = None
+        self._sending_since: float | None = None
+        """When the send in progress started (None: none is): what the slow-consumer check reads."""
+        self._slow_check: asyncio.TimerHandle | None = None
+        self._drop: asyncio.Task[None] | None = None
 
     @property
     def _raw_socket(self) -> Any:
@@ -179,6 +180,28 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             self._expiry_timer = loop.call_later(max(0.0, expires_at - time.time()), self._expired)
         await self.send_message({"type": "connection_ack"})
         self.connection_acknowledged = True
+        self._schedule_slow_check()
+
+    def _schedule_slow_check(self) -> None:
+        """A timer per socket (no task): every quarter of the send timeout, look at the send in progress."""
+        timeout = self._limits.send_timeout
+        self._slow_check = asyncio.get_running_loop().call_later(timeout / 4, self._check_slow, timeout)
+
+    def _check_slow(self, timeout: float) -> None:
+        self._slow_check = None
+        started = self._sending_since
+        if self._closing:
+            return
+        if started is not None and time.monotonic() - started > timeout:
+            logger.warning(
+                "dropping a slow WebSocket consumer (principal %s): a message waited over %.1f s to be sent",
+                self._principal_id,
+                timeout,
+            )
+            self._closing = True
+            self._drop = asyncio.get_running_loop().create_task(self._drop_slow_consumer())
+            return
+        self._schedule_slow_check()
 
     def _expired(self) -> None:
         self._expiry_timer = None
@@ -208,63 +231,31 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             return
         if self._closing:
             return
-        outbox = self._outboxes.get(operation_id)
-        if outbox is None:
-            outbox = self._outboxes[operation_id] = _Outbox(self._limits.queue_size)
-            outbox.task = asyncio.create_task(self._send_from(operation_id, outbox))
+        text = encoded_next(message)  # type: ignore[arg-type]
+        raw = self._raw_socket
+        self._sending_since = time.monotonic()
         try:
-            outbox.queue.put_nowait(message)
-        except asyncio.QueueFull:
-            logger.warning(
-                "dropping a slow WebSocket consumer (principal %s): %d messages unsent on one subscription",
-                self._principal_id,
-                outbox.queue.qsize(),
-            )
-            self._closing = True
-            # Not from this (the operation's) task: the clean-up cancels it.
-            asyncio.get_running_loop().create_task(self._drop_slow_consumer())
-
-    async def _send_from(self, operation_id: str, outbox: _Outbox) -> None:
-        try:
-            while True:
-                message = await outbox.queue.get()
-                text = encoded_next(message)  # type: ignore[arg-type]
-                if text is not None and self._raw_socket is not None:
-                    await self._raw_socket.send_text(text)  # the data's JSON, encoded once for all subscribers
-                else:
-                    await self.websocket.send_json(message)
-                if message["type"] in _FINAL:
-                    return
-        except Exception:  # the client is gone: nothing left to deliver
+            if text is not None and raw is not None:
+                await raw.send_text(text)  # the data's JSON, encoded once for all subscribers
+            else:
+                await self.websocket.send_json(message)
+        except Exception:  # the client is gone: nothing left to deliver; the receive loop cleans up
             logger.debug("WebSocket send failed", exc_info=True)
+            self._closing = True
         finally:
-            if self._outboxes.get(operation_id) is outbox:
-                del self._outboxes[operation_id]
+            self._sending_since = None
 
     async def _drop_slow_consumer(self) -> None:
         for operation_id in list(self.operations):
             await self.cleanup_operation(operation_id)
-        self._cancel_outboxes()
         await self._close(CLOSE_SLOW_CONSUMER, "Slow consumer: messages were not read fast enough")
 
-    def _cancel_outboxes(self) -> None:
-        for outbox in list(self._outboxes.values()):
-            if outbox.task is not None:
-                outbox.task.cancel()
-        self._outboxes.clear()
-
-    async def cleanup_operation(self, operation_id: str) -> None:
-        await super().cleanup_operation(operation_id)
-        outbox = self._outboxes.pop(operation_id, None)
-        if outbox is not None and outbox.task is not None:
-            outbox.task.cancel()
-
     async def shutdown(self) -> None:
-        if self._expiry_timer is not None:
-            self._expiry_timer.cancel()
-            self._expiry_timer = None
+        for timer in (self._expiry_timer, self._slow_check):
+            if timer is not None:
+                timer.cancel()
+        self._expiry_timer = self._slow_check = None
         await super().shutdown()
-        self._cancel_outboxes()
         if self._principal_id is not None:
             self._connections.release(self._principal_id)
             self._principal_id = None

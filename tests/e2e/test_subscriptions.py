@@ -383,7 +383,7 @@ async def test_limits_per_connection_per_principal_and_message_size(serve):
 
 
 async def test_a_slow_consumer_is_dropped_with_4008(serve):
-    server = serve(WS_SUBSCRIPTION_QUEUE_SIZE="4")
+    server = serve(WS_SEND_TIMEOUT_SECONDS="1", GRAPHQL_MAX_ALIASES="40")
     bearer = server.admin_token
 
     def writes() -> None:  # enough events that the socket's buffers fill up
@@ -408,9 +408,13 @@ async def test_a_slow_consumer_is_dropped_with_4008(serve):
     try:
         await ws.send(json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {bearer}"}}))
         assert json.loads(await ws.recv())["type"] == "connection_ack"
-        query = 'subscription { events(input: {after: "0"}) { cursor position key payload } }'
-        await ws.send(json.dumps(subscribe_message("1", query, {})))
-        await asyncio.sleep(4)  # read nothing: the server's queue for this subscription fills up
+        # Each event's payload thirty times (aliases), twenty replays of the whole log: far more than the
+        # kernel's socket buffers hold (loopback takes a few megabytes before a send has to wait).
+        copies = " ".join(f"p{index}: payload" for index in range(30))
+        query = f'subscription {{ events(input: {{after: "0"}}) {{ cursor position key {copies} }} }}'
+        for operation in range(20):
+            await ws.send(json.dumps(subscribe_message(str(operation), query, {})))
+        await asyncio.sleep(4)  # read nothing: the socket's buffers fill up and a send waits over a second
         assert await closed_code(ws) == 4008
     finally:
         await ws.close()

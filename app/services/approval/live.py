@@ -127,6 +127,13 @@ class ApprovalLive:
         self._snapshots: OrderedDict[tuple[Any, ...], asyncio.Task[Snapshot]] = OrderedDict()
         self.loads = 0
         self.snapshots = 0
+        self.subscribers = 0
+        feed.prepare(self._prepare)
+
+    async def _prepare(self, batch: Batch) -> None:
+        """The feed's preparer: load the batch once before the subscriptions wake, so that each finds it done."""
+        if self.subscribers:
+            await self.load(self.feed.uow, batch)
 
     async def snapshot(
         self,
@@ -261,6 +268,7 @@ async def stream_approval_queue(
     live: ApprovalLive,
 ) -> AsyncIterator[ControlPlaneApprovalQueueChange]:
     inbox = await live.feed.join()
+    live.subscribers += 1
     try:
         snapshot = await live.snapshot(uow, principal, data, inbox.start)
         # What this subscriber was shown: step id -> the item object, shared with every subscriber of its view
@@ -291,4 +299,5 @@ async def stream_approval_queue(
                 if sent % YIELD_EVERY == 0:
                     await asyncio.sleep(0)
     finally:
+        live.subscribers -= 1
         inbox.close()

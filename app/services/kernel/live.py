@@ -19,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -57,6 +57,9 @@ class Batch:
     def cursor(self) -> str:
         return self.events[-1].cursor
 
+
+Preparer = Callable[[Batch], Awaitable[None]]
+"""Work done once per batch, before any subscription sees it (a stream's shared reads: `LogFeed.prepare`)."""
 
 OVERFLOW = None
 """What `Inbox.next` returns after batches were dropped: re-read the log from your own cursor."""
@@ -123,6 +126,7 @@ class LogFeed:
         self._woken = asyncio.Event()
         self._lock = asyncio.Lock()
         self._batches = 0
+        self._preparers: list[Preparer] = []
         self.reads = 0
         """Statements the feed ran (for tests and benchmarks: one per wake-up with news, whatever the fan-out)."""
 
@@ -134,6 +138,18 @@ class LogFeed:
     @property
     def subscribers(self) -> int:
         return len(self._inboxes)
+
+    @property
+    def uow(self) -> UnitOfWorkFactory[AsyncSession]:
+        return self._uow
+
+    def prepare(self, preparer: Preparer) -> None:
+        """Have `preparer` run for every batch, awaited by the feed before the batch reaches any inbox.
+
+        What every subscription of a kind would otherwise wait for on its own (the approval queue's load of the
+        touched executions) is then ready when each of them wakes: a thousand subscribers cost one read and no
+        thousand waits. A preparer that fails leaves the feed's cursor where it was: the batch is read again."""
+        self._preparers.append(preparer)
 
     def wake(self) -> None:
         """Something may have been committed: read the log soon. Cheap, idempotent, callable any time."""
@@ -188,6 +204,8 @@ class LogFeed:
                 return
             self._batches += 1
             batch = Batch(self._batches, tuple(events))
+            for preparer in self._preparers:
+                await preparer(batch)
             self._cursor = batch.cursor
             for inbox in list(self._inboxes):
                 inbox.put(batch)
