@@ -58,6 +58,27 @@ class Loaded:
     _changes: dict[tuple[str, int], tuple[ControlPlanePendingApproval, ControlPlaneApprovalQueueChange]] = field(
         default_factory=dict
     )
+    _steps: dict[tuple[Any, ...], tuple[Items, Items, list[ControlPlaneApprovalQueueChange]]] = field(
+        default_factory=dict
+    )
+
+    def advance(
+        self, principal: Principal | None, data: ControlPlaneApprovalStreamInput, shown: Items, cursor: str
+    ) -> tuple[Items, list[ControlPlaneApprovalQueueChange]]:
+        """What a subscription that showed `shown` shows after this batch, and the changes that take it there.
+
+        `shown` is never changed in place, so subscriptions of one view class that joined together and saw the
+        same batches hold the very same object: the step is computed once for all of them (keyed by that
+        object, which the entry keeps alive so that its id is not reused), and each keeps a reference, not a
+        copy, of what it shows."""
+        key = (_viewer(principal), _input_key(data), id(shown))
+        found = self._steps.get(key)
+        if found is not None and found[0] is shown:
+            return found[1], found[2]
+        after, kinds = _diff(shown, self.fresh_for(principal, data), self.executions)
+        changes = [self.change(kind, item, cursor) for kind, item in kinds]
+        self._steps[key] = (shown, after, changes)
+        return after, changes
 
     def fresh_for(self, principal: Principal | None, data: ControlPlaneApprovalStreamInput) -> Items:
         """The items a subscription with this caller and input keeps (computed once per such class)."""
@@ -240,24 +261,30 @@ async def _snapshot(
 
 def _diff(
     shown: Items, fresh: Mapping[str, ControlPlanePendingApproval], scope: Iterable[str] | None
-) -> list[tuple[QueueChangeKind, ControlPlanePendingApproval]]:
-    """Changes from `shown` to `fresh` within the executions of `scope` (None: all); `shown` is updated."""
+) -> tuple[Items, list[tuple[QueueChangeKind, ControlPlanePendingApproval]]]:
+    """What is shown after `fresh` replaces the items of the executions in `scope` (None: all), and the changes;
+    `shown` itself is left as it is (it may be shared), and is returned unchanged when nothing changed."""
     executions = None if scope is None else set(scope)
-    changes: list[tuple[QueueChangeKind, ControlPlanePendingApproval]] = []
-    for step_id, item in list(shown.items()):
-        if (executions is None or item.execution_id in executions) and step_id not in fresh:
-            del shown[step_id]
-            changes.append(("removed", item))
+    changes: list[tuple[QueueChangeKind, ControlPlanePendingApproval]] = [
+        ("removed", item)
+        for step_id, item in shown.items()
+        if (executions is None or item.execution_id in executions) and step_id not in fresh
+    ]
     for step_id, item in fresh.items():
         before = shown.get(step_id)
         if before is None:
             changes.append(("added", item))
         elif before is not item and before != item:
             changes.append(("updated", item))
+    if not changes:
+        return shown, changes
+    after = dict(shown)
+    for kind, item in changes:
+        if kind == "removed":
+            del after[item.step_id]
         else:
-            continue
-        shown[step_id] = item
-    return changes
+            after[item.step_id] = item
+    return after, changes
 
 
 async def stream_approval_queue(
@@ -271,9 +298,9 @@ async def stream_approval_queue(
     live.subscribers += 1
     try:
         snapshot = await live.snapshot(uow, principal, data, inbox.start)
-        # What this subscriber was shown: step id -> the item object, shared with every subscriber of its view
-        # class (the items are never copied per subscriber; only this dict of references is its own).
-        shown = dict(snapshot.items)
+        # What this subscriber shows: step id -> item, shared with every subscriber of its view class that
+        # joined with it (never changed in place: each batch's `Loaded.advance` gives the next one).
+        shown = snapshot.items
         for sent, change in enumerate(snapshot.changes, 1):
             yield change
             if sent % YIELD_EVERY == 0:
@@ -282,18 +309,13 @@ async def stream_approval_queue(
             batch = await inbox.next()
             if batch is OVERFLOW:  # fell behind: compare with the queue as it is now
                 cursor = live.feed.cursor or inbox.start
-                changes = [
-                    ControlPlaneApprovalQueueChange(kind=kind, item=item, cursor=cursor)
-                    for kind, item in _diff(shown, await _snapshot(uow, principal, data), None)
-                ]
+                shown, kinds = _diff(shown, await _snapshot(uow, principal, data), None)
+                changes = [ControlPlaneApprovalQueueChange(kind=kind, item=item, cursor=cursor) for kind, item in kinds]
             else:
                 loaded = await live.load(uow, batch)
                 if not loaded.executions:
                     continue
-                changes = [
-                    loaded.change(kind, item, batch.cursor)
-                    for kind, item in _diff(shown, loaded.fresh_for(principal, data), loaded.executions)
-                ]
+                shown, changes = loaded.advance(principal, data, shown, batch.cursor)
             for sent, change in enumerate(changes, 1):
                 yield change
                 if sent % YIELD_EVERY == 0:

@@ -68,7 +68,7 @@ OVERFLOW = None
 class Inbox:
     """One subscription's share of the feed: the batches read after it joined, at most `limit` events."""
 
-    __slots__ = ("_batches", "_feed", "_held", "_limit", "_overflowed", "_ready", "start")
+    __slots__ = ("_batches", "_feed", "_held", "_limit", "_overflowed", "_waiter", "start")
 
     def __init__(self, feed: LogFeed, limit: int, start: str) -> None:
         self._feed = feed
@@ -76,7 +76,8 @@ class Inbox:
         self._batches: deque[Batch] = deque()
         self._held = 0
         self._overflowed = False
-        self._ready = asyncio.Event()
+        self._waiter: asyncio.Future[None] | None = None
+        """The reader's wake-up while it waits (a bare future, made only then: no Event per idle inbox)."""
         self.start = start
         """The feed's cursor when this inbox joined: every later event comes through it."""
 
@@ -89,7 +90,9 @@ class Inbox:
         else:
             self._batches.append(batch)
             self._held += len(batch.events)
-        self._ready.set()
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
 
     async def next(self) -> Batch | None:
         """The next batch, waiting for one; OVERFLOW (None) once after batches were dropped."""
@@ -101,8 +104,11 @@ class Inbox:
                 batch = self._batches.popleft()
                 self._held -= len(batch.events)
                 return batch
-            self._ready.clear()
-            await self._ready.wait()
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
 
     def close(self) -> None:
         self._feed.leave(self)
