@@ -6,7 +6,7 @@ keeps hitting, and a refused document is refused again every time: its errors ar
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,7 +22,7 @@ from graphql import (
     is_introspection_type,
 )
 from graphql.validation import NoSchemaIntrospectionCustomRule
-from strawberry.extensions import AddValidationRules, MaxTokensLimiter, SchemaExtension
+from strawberry.extensions import SchemaExtension
 from strawberry.extensions.max_aliases import create_validator as max_aliases_rule
 from strawberry.extensions.query_depth_limiter import create_validator as max_depth_rule
 
@@ -70,6 +70,20 @@ class NoIntrospection(NoSchemaIntrospectionCustomRule):
             )
 
 
+class _Limits(SchemaExtension):
+    """Strawberry's MaxTokensLimiter and AddValidationRules in one: a subscription keeps its extensions (and
+    their suspended `on_operation`) for as long as it runs, so each extension costs every open subscription."""
+
+    def __init__(self, max_tokens: int, rules: tuple[type[ASTValidationRule], ...]) -> None:
+        self.max_tokens = max_tokens
+        self.rules = rules
+
+    def on_operation(self) -> Iterator[None]:
+        self.execution_context.parse_options["max_tokens"] = self.max_tokens
+        self.execution_context.validation_rules = self.execution_context.validation_rules + self.rules
+        yield
+
+
 def limit_extensions(limits: QueryLimits) -> list[Callable[[], SchemaExtension]]:
     """Extension factories for Schema(extensions=...): a fresh instance per request, shared rule classes."""
     rules: list[type[ASTValidationRule]] = [
@@ -79,14 +93,12 @@ def limit_extensions(limits: QueryLimits) -> list[Callable[[], SchemaExtension]]
     ]
     if not limits.introspection:
         rules.append(NoIntrospection)
+    shared = tuple(rules)
 
-    def tokens() -> SchemaExtension:
-        return MaxTokensLimiter(max_token_count=limits.max_tokens)
+    def extension() -> SchemaExtension:
+        return _Limits(limits.max_tokens, shared)
 
-    def validation() -> SchemaExtension:
-        return AddValidationRules(rules)
-
-    return [tokens, validation]
+    return [extension]
 
 
 __all__ = ["NoIntrospection", "QueryLimits", "limit_extensions", "max_directives_rule"]

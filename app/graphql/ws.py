@@ -119,7 +119,9 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
         self._closing = False
         self._expiry_close: asyncio.Task[None] | None = None
         self._sending_since: float | None = None
-        """When the send in progress started (None: none is): what the slow-consumer check reads."""
+        """Since when sends have been in progress without a pause (None: none is): what the slow-consumer check
+        reads. The subscriptions of a socket share its buffers, so one that cannot send means all wait."""
+        self._sends = 0
         self._slow_check: asyncio.TimerHandle | None = None
         self._drop: asyncio.Task[None] | None = None
 
@@ -148,6 +150,7 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             return
         if self.connection_init_timeout_task:
             self.connection_init_timeout_task.cancel()
+            self.connection_init_timeout_task = None  # a finished task kept for the socket's life costs ~1 KB
         payload = message.get("payload") or {}
         if not isinstance(payload, dict):
             await self._close(4400, "Invalid connection init payload")
@@ -233,7 +236,9 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             return
         text = encoded_next(message)  # type: ignore[arg-type]
         raw = self._raw_socket
-        self._sending_since = time.monotonic()
+        if not self._sends:
+            self._sending_since = time.monotonic()
+        self._sends += 1
         try:
             if text is not None and raw is not None:
                 await raw.send_text(text)  # the data's JSON, encoded once for all subscribers
@@ -243,7 +248,9 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
             logger.debug("WebSocket send failed", exc_info=True)
             self._closing = True
         finally:
-            self._sending_since = None
+            self._sends -= 1
+            if not self._sends:
+                self._sending_since = None
 
     async def _drop_slow_consumer(self) -> None:
         for operation_id in list(self.operations):
