@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, func, select
@@ -33,9 +34,11 @@ from app.services.kernel.paging import page
 from app.services.lifecycle.lanes import execution_lane, plan_phase, run_state_sql_for_execution
 
 
-def _lane_columns() -> list[Any]:
-    """Correlated per-execution facts its lane is derived from: one statement for a whole page."""
-    return [
+@cache
+def _lane_columns() -> tuple[Any, ...]:
+    """Correlated per-execution facts its lane is derived from: one statement for a whole page. Built once:
+    SQL constructs are immutable, and building these five subqueries was a tenth of a page's server time."""
+    return (
         run_state_sql_for_execution().label("state"),
         select(plan_t.c.verdict).where(plan_t.c.id == execution_t.c.plan_id).scalar_subquery().label("plan_verdict"),
         select(func.count())
@@ -49,7 +52,7 @@ def _lane_columns() -> list[Any]:
         .limit(1)
         .scalar_subquery()
         .label("next_needs_approval"),
-    ]
+    )
 
 
 def _lane(row: Any) -> ControlPlaneExecutionLaneState:
