@@ -8,9 +8,11 @@ two PostgreSQL server processes from running faster than one. Instead:
 
 - PostgreSQL: an event's position is `xid × 1,000,000 + n`, where `xid` is its transaction's id
   (`pg_current_xact_id()`, assigned in increasing order) and `n` counts the transaction's events.
-  No row is shared between writers. A reader only returns positions below
-  `pg_snapshot_xmin(pg_current_snapshot()) × 1,000,000`: every transaction with a smaller id has
-  ended, so no event can still appear below what a reader has seen (app/services/kernel/event_reader.py).
+  No row is shared between writers. A reader only returns positions below its horizon × 1,000,000: the
+  oldest transaction id still in progress in its snapshot, leaving out transactions of sessions known to be
+  connected to other databases (`pg_snapshot_xmin(pg_current_snapshot())` without those): every transaction
+  with a smaller id that could write here has ended, so no event can still appear below what a reader has
+  seen (app/services/kernel/event_reader.py).
   Positions grow in the order readers see them; they are unique but not gap-free.
 - SQLite has one writer at a time, so commit order is insertion order: positions are 1, 2, 3 ...
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, ColumnElement, Text, cast, func, select, true
+from sqlalchemy import BigInteger, ColumnElement, func, literal_column, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
@@ -23,8 +23,27 @@ from app.services.kernel.event_log import POSITIONS_PER_TRANSACTION
 from app.services.kernel.grants import in_grants
 
 # PostgreSQL: below this position every event is committed (or rolled back), and none can still appear:
-# it is where the oldest transaction still in flight would put its first event (event_log.py).
-_HORIZON = cast(cast(func.pg_snapshot_xmin(func.pg_current_snapshot()), Text), BigInteger) * POSITIONS_PER_TRANSACTION
+# it is where the oldest transaction still in flight that could write this database's log would put its
+# first event (event_log.py). That is the oldest transaction id in the reader's snapshot that is still in
+# progress (`pg_snapshot_xip`), leaving out those known to belong to sessions of *other* databases: a
+# session is connected to one database for its life, so such a transaction can never append here, and a
+# long one elsewhere in the cluster (a migration, a bulk load) does not hold this log's readers back, as
+# `pg_snapshot_xmin` alone would. Leaving one out only on positive knowledge keeps it safe whatever the
+# timing: a transaction whose session `pg_stat_activity` does not show (yet, or any more) still counts.
+# With none in progress, the snapshot's xmax (the next id to be assigned); the reader's own transaction
+# counts too when it has an id (its events are not committed while it reads).
+_HORIZON = literal_column(
+    """(SELECT LEAST(
+        COALESCE(MIN(running.xid), pg_snapshot_xmax(pg_current_snapshot())),
+        COALESCE(pg_current_xact_id_if_assigned(), pg_snapshot_xmax(pg_current_snapshot()))
+    )::text::bigint
+    FROM pg_snapshot_xip(pg_current_snapshot()) AS running(xid)
+    WHERE xid(running.xid) NOT IN (
+        SELECT other.backend_xid FROM pg_stat_activity AS other
+        WHERE other.backend_xid IS NOT NULL AND other.datname IS DISTINCT FROM current_database()
+    ))""",
+    BigInteger,
+) * POSITIONS_PER_TRANSACTION
 
 
 @dataclass(frozen=True, slots=True)
