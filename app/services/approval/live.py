@@ -61,6 +61,8 @@ class Loaded:
     _steps: dict[tuple[Any, ...], tuple[Items, Items, list[ControlPlaneApprovalQueueChange]]] = field(
         default_factory=dict
     )
+    steps_computed: int = 0
+    """Steps `advance` computed for this batch, not found shared (for tests and benchmarks)."""
 
     def advance(
         self, principal: Principal | None, data: ControlPlaneApprovalStreamInput, shown: Items, cursor: str
@@ -78,6 +80,7 @@ class Loaded:
         after, kinds = _diff(shown, self.fresh_for(principal, data), self.executions)
         changes = [self.change(kind, item, cursor) for kind, item in kinds]
         self._steps[key] = (shown, after, changes)
+        self.steps_computed += 1
         return after, changes
 
     def fresh_for(self, principal: Principal | None, data: ControlPlaneApprovalStreamInput) -> Items:
@@ -150,6 +153,13 @@ class ApprovalLive:
         self.snapshots = 0
         self.subscribers = 0
         feed.prepare(self._prepare)
+
+    def loaded(self, batch: Batch) -> Loaded | None:
+        """This batch's load if it is done (None otherwise)."""
+        task = self._loads.get(batch.number)
+        if task is None or not task.done() or task.cancelled() or task.exception() is not None:
+            return None
+        return task.result()
 
     async def _prepare(self, batch: Batch) -> None:
         """The feed's preparer: load the batch once before the subscriptions wake, so that each finds it done."""

@@ -32,8 +32,9 @@ from app.services.kernel.grants import in_grants
 # timing: a transaction whose session `pg_stat_activity` does not show (yet, or any more) still counts.
 # With none in progress, the snapshot's xmax (the next id to be assigned); the reader's own transaction
 # counts too when it has an id (its events are not committed while it reads).
-_HORIZON = literal_column(
-    """(SELECT LEAST(
+_HORIZON = (
+    literal_column(
+        """(SELECT LEAST(
         COALESCE(MIN(running.xid), pg_snapshot_xmax(pg_current_snapshot())),
         COALESCE(pg_current_xact_id_if_assigned(), pg_snapshot_xmax(pg_current_snapshot()))
     )::text::bigint
@@ -42,8 +43,10 @@ _HORIZON = literal_column(
         SELECT other.backend_xid FROM pg_stat_activity AS other
         WHERE other.backend_xid IS NOT NULL AND other.datname IS DISTINCT FROM current_database()
     ))""",
-    BigInteger,
-) * POSITIONS_PER_TRANSACTION
+        BigInteger,
+    )
+    * POSITIONS_PER_TRANSACTION
+)
 
 
 @dataclass(frozen=True, slots=True)
