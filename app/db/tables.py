@@ -187,10 +187,14 @@ class ExecutionStep(SQLModel, table=True):
         Index("ix_execution_step_execution_status", "execution_id", "status"),
         Index("ix_execution_step_status_deadline", "status", "deadline"),
         Index("ix_execution_step_status_awaiting", "status", "awaiting_since"),
+        Index("ix_execution_step_status_workspace_awaiting", "status", "workspace_id", "awaiting_since", "id"),
     )
 
     id: str = Field(primary_key=True, max_length=128)
     execution_id: str = Field(sa_column=Column(String(128), ForeignKey("execution.id"), nullable=False))
+    workspace_id: str = Field(max_length=128)
+    """Its execution's workspace, copied when the step is written (an execution never changes workspace), so the
+    inbox's workspace and grant filters are a range of ix_execution_step_status_workspace_awaiting (migration 0009)."""
     position: int
     key: str = Field(max_length=200)
     risk_tier: str | None = Field(default=None, max_length=16)

@@ -87,13 +87,15 @@ def pending_item(row: Any, principal: Principal | None, *, voted: bool) -> Contr
 def pending_filters(
     principal: Principal | None, workspace_id: str | None, risk_tier: str | None, *, decidable_by_me: bool | None
 ) -> list[ColumnElement[bool]]:
-    """What waits for a decision that the caller may see, narrowed by the inbox's filters (all in SQL)."""
+    """What waits for a decision that the caller may see, narrowed by the inbox's filters (all in SQL). The workspace
+    filters read the step's own copy of its execution's workspace, so status, workspace and the order are one index
+    (ix_execution_step_status_workspace_awaiting): the page and the exact count are ranges of it."""
     filters: list[ColumnElement[bool]] = [
         step_t.c.status == StepStatus.AWAITING_APPROVAL,
-        in_grants(principal, execution_t.c.workspace_id),
+        in_grants(principal, step_t.c.workspace_id),
     ]
     if workspace_id is not None:
-        filters.append(execution_t.c.workspace_id == workspace_id)
+        filters.append(step_t.c.workspace_id == workspace_id)
     if risk_tier is not None:
         filters.append(step_t.c.risk_tier == risk_tier)
     if decidable_by_me:
