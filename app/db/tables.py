@@ -56,8 +56,10 @@ class Execution(SQLModel, table=True):
         Index("ix_execution_updated", "updated_at"),
         Index("ix_execution_risk_updated", "risk_tier", "updated_at"),
         Index("ix_execution_created", "created_at"),
-        Index("ix_execution_lane_key_updated", "lane_key", "updated_at"),
-        Index("ix_execution_lane_status_updated", "lane_status", "updated_at"),
+        # the run id too: an executionLanes filter counts and pages current runs (run_id IS NOT NULL) from the
+        # index alone (migration 0009)
+        Index("ix_execution_lane_key_updated_run", "lane_key", "updated_at", "run_id"),
+        Index("ix_execution_lane_status_updated_run", "lane_status", "updated_at", "run_id"),
         Index("ix_execution_run_id", "run_id"),
     )
 

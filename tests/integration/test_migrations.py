@@ -53,8 +53,8 @@ async def test_processes_starting_together_migrate_once(tmp_path: Path, empty_da
 
 
 async def test_0009_fills_the_step_workspace_from_the_execution_and_downgrades(database):
-    """0009 on a database with data: every step takes its execution's workspace (NOT NULL) and the inbox index
-    exists; its downgrade removes both; upgrading again refills the column."""
+    """0009 on a database with data: every step takes its execution's workspace (NOT NULL), the inbox and lane
+    indexes exist; its downgrade removes them and restores 0006's lane indexes; upgrading again refills it."""
     engine = database.engine
 
     async def shape() -> tuple[dict[str, Any], set[str], set[str]]:
@@ -70,14 +70,17 @@ async def test_0009_fills_the_step_workspace_from_the_execution_and_downgrades(d
             shaped: tuple[dict[str, Any], set[str], set[str]] = await conn.run_sync(read)
             return shaped
 
-    columns, step_indexes, _ = await shape()
+    columns, step_indexes, execution_indexes = await shape()
     assert columns["workspace_id"]["nullable"] is False
     assert "ix_execution_step_status_workspace_awaiting" in step_indexes
+    assert {"ix_execution_lane_key_updated_run", "ix_execution_lane_status_updated_run"} <= execution_indexes
 
     await migrate.downgrade(database.engine, "0008")
-    columns, step_indexes, _ = await shape()
+    columns, step_indexes, execution_indexes = await shape()
     assert "workspace_id" not in columns
     assert "ix_execution_step_status_workspace_awaiting" not in step_indexes
+    assert {"ix_execution_lane_key_updated", "ix_execution_lane_status_updated"} <= execution_indexes
+    assert not {"ix_execution_lane_key_updated_run", "ix_execution_lane_status_updated_run"} & execution_indexes
 
     await migrate.upgrade(database.engine)
     columns, step_indexes, _ = await shape()

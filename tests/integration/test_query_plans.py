@@ -56,15 +56,15 @@ CASES: list[tuple[str, dict[str, Any], Principal, set[str]]] = [
     ),
     ("executions", {}, TWO, {"ix_execution_workspace_updated"}),
     ("executionLanes", {}, EVERY, {"ix_execution_updated", "ix_execution_run_id"}),
-    ("executionLanes", {"lane_key": "execute"}, EVERY, {"ix_execution_lane_key_updated"}),
+    ("executionLanes", {"lane_key": "execute"}, EVERY, {"ix_execution_lane_key_updated_run"}),
     ("executionLanes", {"lane_key": "complete"}, EVERY, {"ix_execution_run_ended_lane_key"}),
-    ("executionLanes", {"lane_status": "blocked"}, EVERY, {"ix_execution_lane_status_updated"}),
+    ("executionLanes", {"lane_status": "blocked"}, EVERY, {"ix_execution_lane_status_updated_run"}),
     ("executionLanes", {"lane_status": "stopped"}, EVERY, {"ix_execution_run_ended_lane_status"}),
     (
         "executionLanes",
         {"lane_key": "review"},
         TWO,
-        {"ix_execution_workspace_updated", "ix_execution_lane_key_updated"},
+        {"ix_execution_workspace_updated", "ix_execution_lane_key_updated_run"},
     ),
     ("trace", {"execution_id": "exec-rd-000050"}, EVERY, {"ix_execution_event_execution_sequence"}),
     ("skills", {}, EVERY, {"ix_skill_installation_status_key"}),
@@ -136,10 +136,10 @@ async def test_every_list_query_and_filter_is_served_by_indexes(big: Services) -
 async def test_dropping_an_index_fails_the_check(big: Services) -> None:
     """The check above is not vacuous: without the lane key index, the laneKey filter is reported."""
     query, data, principal, wanted = next(case for case in CASES if case[1] == {"lane_key": "execute"})
-    assert wanted == {"ix_execution_lane_key_updated"}
+    assert wanted == {"ix_execution_lane_key_updated_run"}
     assert await problems(big, query, data, principal, wanted) == []
     async with big.database.unit_of_work(write=True) as session:
-        await session.execute(text("DROP INDEX ix_execution_lane_key_updated"))
+        await session.execute(text("DROP INDEX ix_execution_lane_key_updated_run"))
     await big.database.engine.dispose()  # new connections: a pooled SQLite one may keep the statement planned before
     assert await problems(big, query, data, principal, wanted) != []
 
