@@ -1,5 +1,5 @@
 """Every list query and filter is served by an index on SQLite and on PostgreSQL, and none reads the execution,
-step or event table whole (issue 15: reads that stay fast at 100,000 executions).
+run, step, event or vote table whole (issue 15: reads that stay fast at 100,000 executions).
 
 The database: 1,500 executions of the read benchmark's realistic mix (bench/kit/dataset.py, 20 workspaces, five
 steps and ~15 events each), then ANALYZE. Each query runs through the executor (as GraphQL runs it), its statements
