@@ -56,8 +56,10 @@ class Execution(SQLModel, table=True):
         Index("ix_execution_updated", "updated_at"),
         Index("ix_execution_risk_updated", "risk_tier", "updated_at"),
         Index("ix_execution_created", "created_at"),
-        Index("ix_execution_lane_key_updated", "lane_key", "updated_at"),
-        Index("ix_execution_lane_status_updated", "lane_status", "updated_at"),
+        # the run id too: an executionLanes filter counts and pages current runs (run_id IS NOT NULL) from the
+        # index alone (migration 0009)
+        Index("ix_execution_lane_key_updated_run", "lane_key", "updated_at", "run_id"),
+        Index("ix_execution_lane_status_updated_run", "lane_status", "updated_at", "run_id"),
         Index("ix_execution_run_id", "run_id"),
     )
 
@@ -187,10 +189,14 @@ class ExecutionStep(SQLModel, table=True):
         Index("ix_execution_step_execution_status", "execution_id", "status"),
         Index("ix_execution_step_status_deadline", "status", "deadline"),
         Index("ix_execution_step_status_awaiting", "status", "awaiting_since"),
+        Index("ix_execution_step_status_workspace_awaiting", "status", "workspace_id", "awaiting_since", "id"),
     )
 
     id: str = Field(primary_key=True, max_length=128)
     execution_id: str = Field(sa_column=Column(String(128), ForeignKey("execution.id"), nullable=False))
+    workspace_id: str = Field(max_length=128)
+    """Its execution's workspace, copied when the step is written (an execution never changes workspace), so the
+    inbox's workspace and grant filters are a range of ix_execution_step_status_workspace_awaiting (migration 0009)."""
     position: int
     key: str = Field(max_length=200)
     risk_tier: str | None = Field(default=None, max_length=16)

@@ -13,7 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 BIG_TABLES = ("execution", "execution_run", "execution_step", "execution_event")
 """The tables that grow with executions (runs: one or more per execution)."""
+VOTE_TABLES = ("approval_vote",)
+"""Grow with decisions, and are only ever looked up by step or actor: reading one whole, even through an index
+(SQLite's `SCAN approval_vote USING COVERING INDEX ...`), is a full scan."""
 _SQLITE_FULL_SCAN = re.compile(r"^SCAN (\w+)(?: AS \w+)?$")
+_SQLITE_INDEX_SCAN = re.compile(r"^SCAN (\w+)(?: AS \w+)? USING (?:COVERING )?INDEX")
 _PG_FULL_SCAN = re.compile(r"Seq Scan on (\w+)")
 
 
@@ -60,7 +64,8 @@ def full_scans(lines: list[str]) -> list[str]:
     found = []
     for line in lines:
         match = _SQLITE_FULL_SCAN.match(line.strip()) or _PG_FULL_SCAN.search(line)
-        if match and match.group(1) in BIG_TABLES:
+        whole = _SQLITE_INDEX_SCAN.match(line.strip())
+        if (match and match.group(1) in BIG_TABLES + VOTE_TABLES) or (whole and whole.group(1) in VOTE_TABLES):
             found.append(line.strip())
     return found
 

@@ -86,6 +86,13 @@ async def test_an_event_naming_another_workspace_is_found(database):
     assert await problems(database) == ["event-workspace"]
 
 
+async def test_a_step_naming_another_workspace_is_found(database):
+    await corrupt(
+        database, update(step_table).where(step_table.c.id == "step-acme-deploy-42-1").values(workspace_id="ws-x")
+    )
+    assert await problems(database) == ["step-workspace"]
+
+
 # --- lifecycle: runs, steps, digests --------------------------------------------------------------
 
 

@@ -1,5 +1,5 @@
 """Every list query and filter is served by an index on SQLite and on PostgreSQL, and none reads the execution,
-step or event table whole (issue 15: reads that stay fast at 100,000 executions).
+run, step, event or vote table whole (issue 15: reads that stay fast at 100,000 executions).
 
 The database: 1,500 executions of the read benchmark's realistic mix (bench/kit/dataset.py, 20 workspaces, five
 steps and ~15 events each), then ANALYZE. Each query runs through the executor (as GraphQL runs it), its statements
@@ -34,13 +34,16 @@ SPECS = {
 }
 EVERY = Principal.of("dana", {"admin"}, {"*"})
 TWO = Principal.of("dana", {"admin"}, {"ws-03", "ws-04"})
+STEP_WORKSPACE = "ix_execution_step_status_workspace_awaiting"
+"""The inbox's workspace and grant filters on the step's own copy of its execution's workspace (migration 0009)."""
 # (query, input, principal, an index one of whose names must be in the plan of some statement); the filter's index
 CASES: list[tuple[str, dict[str, Any], Principal, set[str]]] = [
     ("pendingApprovals", {}, EVERY, {"ix_execution_step_status_awaiting"}),
     ("pendingApprovals", {"decidable_by_me": True}, EVERY, {"ix_execution_step_status_awaiting"}),
-    ("pendingApprovals", {"workspace_id": "ws-03"}, EVERY, {"ix_execution_workspace_updated"}),
+    ("pendingApprovals", {"workspace_id": "ws-03"}, EVERY, {STEP_WORKSPACE}),
     ("pendingApprovals", {"risk_tier": "high"}, EVERY, {"ix_execution_step_status_awaiting"}),
-    ("pendingApprovals", {}, TWO, {"ix_execution_workspace_updated", "ix_execution_step_status_awaiting"}),
+    ("pendingApprovals", {}, TWO, {STEP_WORKSPACE}),
+    ("pendingApprovals", {"workspace_id": "ws-04"}, TWO, {STEP_WORKSPACE}),
     ("executions", {}, EVERY, {"ix_execution_updated"}),
     ("executions", {"workspace_id": "ws-03"}, EVERY, {"ix_execution_workspace_updated"}),
     ("executions", {"status": "running"}, EVERY, {"ix_execution_status_updated"}),
@@ -53,15 +56,15 @@ CASES: list[tuple[str, dict[str, Any], Principal, set[str]]] = [
     ),
     ("executions", {}, TWO, {"ix_execution_workspace_updated"}),
     ("executionLanes", {}, EVERY, {"ix_execution_updated", "ix_execution_run_id"}),
-    ("executionLanes", {"lane_key": "execute"}, EVERY, {"ix_execution_lane_key_updated"}),
+    ("executionLanes", {"lane_key": "execute"}, EVERY, {"ix_execution_lane_key_updated_run"}),
     ("executionLanes", {"lane_key": "complete"}, EVERY, {"ix_execution_run_ended_lane_key"}),
-    ("executionLanes", {"lane_status": "blocked"}, EVERY, {"ix_execution_lane_status_updated"}),
+    ("executionLanes", {"lane_status": "blocked"}, EVERY, {"ix_execution_lane_status_updated_run"}),
     ("executionLanes", {"lane_status": "stopped"}, EVERY, {"ix_execution_run_ended_lane_status"}),
     (
         "executionLanes",
         {"lane_key": "review"},
         TWO,
-        {"ix_execution_workspace_updated", "ix_execution_lane_key_updated"},
+        {"ix_execution_workspace_updated", "ix_execution_lane_key_updated_run"},
     ),
     ("trace", {"execution_id": "exec-rd-000050"}, EVERY, {"ix_execution_event_execution_sequence"}),
     ("skills", {}, EVERY, {"ix_skill_installation_status_key"}),
@@ -132,10 +135,25 @@ async def test_every_list_query_and_filter_is_served_by_indexes(big: Services) -
 
 async def test_dropping_an_index_fails_the_check(big: Services) -> None:
     """The check above is not vacuous: without the lane key index, the laneKey filter is reported."""
-    query, data, principal, wanted = CASES[12]
-    assert wanted == {"ix_execution_lane_key_updated"}
+    query, data, principal, wanted = next(case for case in CASES if case[1] == {"lane_key": "execute"})
+    assert wanted == {"ix_execution_lane_key_updated_run"}
     assert await problems(big, query, data, principal, wanted) == []
     async with big.database.unit_of_work(write=True) as session:
-        await session.execute(text("DROP INDEX ix_execution_lane_key_updated"))
+        await session.execute(text("DROP INDEX ix_execution_lane_key_updated_run"))
     await big.database.engine.dispose()  # new connections: a pooled SQLite one may keep the statement planned before
     assert await problems(big, query, data, principal, wanted) != []
+
+
+async def test_dropping_the_inbox_workspace_index_fails_the_check(big: Services) -> None:
+    """pendingApprovals(workspaceId) and a caller with two workspaces are ranges of the step's workspace index;
+    without it, the check reports both (the inbox would walk every awaiting step, or every execution of the
+    workspace, again)."""
+    cases = [case for case in CASES if case[0] == "pendingApprovals" and case[3] == {STEP_WORKSPACE}]
+    assert len(cases) == 3
+    for _, data, principal, wanted in cases:
+        assert await problems(big, "pendingApprovals", data, principal, wanted) == []
+    async with big.database.unit_of_work(write=True) as session:
+        await session.execute(text(f"DROP INDEX {STEP_WORKSPACE}"))
+    await big.database.engine.dispose()
+    for _, data, principal, wanted in cases:
+        assert await problems(big, "pendingApprovals", data, principal, wanted) != []

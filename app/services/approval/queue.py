@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
@@ -87,18 +87,31 @@ def pending_item(row: Any, principal: Principal | None, *, voted: bool) -> Contr
 def pending_filters(
     principal: Principal | None, workspace_id: str | None, risk_tier: str | None, *, decidable_by_me: bool | None
 ) -> list[ColumnElement[bool]]:
-    """What waits for a decision that the caller may see, narrowed by the inbox's filters (all in SQL)."""
+    """What waits for a decision that the caller may see, narrowed by the inbox's filters (all in SQL). The workspace
+    filters read the step's own copy of its execution's workspace, so status, workspace and the order are one index
+    (ix_execution_step_status_workspace_awaiting): the page and the exact count are ranges of it."""
     filters: list[ColumnElement[bool]] = [
         step_t.c.status == StepStatus.AWAITING_APPROVAL,
-        in_grants(principal, execution_t.c.workspace_id),
+        in_grants(principal, step_t.c.workspace_id),
     ]
     if workspace_id is not None:
-        filters.append(execution_t.c.workspace_id == workspace_id)
+        filters.append(step_t.c.workspace_id == workspace_id)
     if risk_tier is not None:
         filters.append(step_t.c.risk_tier == risk_tier)
     if decidable_by_me:
         filters.append(decidable_by(principal))
     return filters
+
+
+def pending_count(filters: list[ColumnElement[bool]], *, decidable_by_me: bool | None) -> Select[Any]:
+    """The exact number of items `filters` select, from the steps alone (and their intent, which decidableByMe
+    reads): every step has its execution (a foreign key), and the outer joins of `pending_select` match at most one
+    row each (intent per execution, run and plan by id), so no join adds or drops an item; the count stays a range
+    of the step's index instead of four lookups per waiting step."""
+    counted = (
+        step_t.outerjoin(intent_t, intent_t.c.execution_id == step_t.c.execution_id) if decidable_by_me else step_t
+    )
+    return select(func.count()).select_from(counted).where(*filters)
 
 
 async def list_pending_approvals(
@@ -110,6 +123,7 @@ async def list_pending_approvals(
         pending_select().where(*filters).order_by(step_t.c.awaiting_since, step_t.c.id),
         data.limit,
         data.offset,
+        count=pending_count(filters, decidable_by_me=data.decidable_by_me),
     )
     mine = (
         await voted_on(session, principal.id, ((row.id, row.review_revision) for row in found.rows))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select, tuple_
+from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
@@ -41,16 +41,18 @@ def decidable_by(principal: Principal | None) -> ColumnElement[bool]:
 
 
 async def voted_on(session: AsyncSession, actor: str, requests: Iterable[tuple[str, int]]) -> set[tuple[str, int]]:
-    """Of (step id, revision) pairs, those `actor` has voted on: one statement for a whole page."""
-    wanted = list(requests)
+    """Of (step id, revision) pairs, those `actor` has voted on: one statement for a whole page. It asks for the
+    actor's votes on the page's steps (a range of ix_approval_vote_actor per step) and keeps the revisions asked
+    for: SQLite answers a (step_id, review_revision) IN (...) row-value list by scanning every vote."""
+    wanted = set(requests)
     if not wanted:
         return set()
     rows = await session.execute(
         select(vote_t.c.step_id, vote_t.c.review_revision).where(
-            vote_t.c.actor == actor, tuple_(vote_t.c.step_id, vote_t.c.review_revision).in_(wanted)
+            vote_t.c.actor == actor, vote_t.c.step_id.in_(sorted({step for step, _ in wanted}))
         )
     )
-    return {(row.step_id, row.review_revision) for row in rows}
+    return {(row.step_id, row.review_revision) for row in rows} & wanted
 
 
 def standing_of(

@@ -222,6 +222,17 @@ async def _lifecycle(session: AsyncSession) -> list[Problem]:
         Problem("completed-means-done", row.id, "completed, but a step is neither completed nor skipped")
         for row in rows
     )
+
+    # A step carries its execution's workspace (the inbox filters on the copy, migration 0009).
+    rows = await session.execute(
+        select(step.c.id, step.c.workspace_id, execution.c.workspace_id.label("expected"))
+        .select_from(step.join(execution, execution.c.id == step.c.execution_id))
+        .where(step.c.workspace_id != execution.c.workspace_id)
+    )
+    problems.extend(
+        Problem("step-workspace", row.id, f"names workspace {row.workspace_id!r}, its execution {row.expected!r}")
+        for row in rows
+    )
     return problems
 
 

@@ -196,6 +196,7 @@ class Plans:
                     {
                         "id": new_id("stp"),
                         "execution_id": execution.id,
+                        "workspace_id": execution.workspace_id,
                         "position": step["position"],
                         "key": step["key"],
                         "input": step["input"],
