@@ -12,7 +12,7 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from app.db.sqlite_driver import one_hop
+from app.db.sqlite_driver import OneHopConnection, one_hop
 from app.settings import Settings
 
 
@@ -25,7 +25,12 @@ EVENTS_CHANNEL = "control_plane_events"
 """The PostgreSQL NOTIFY channel a transaction that appended events notifies at commit (a wake-up only:
 listeners read the log itself; app/db/listener.py)."""
 _EVENTS_WRITTEN = "control_plane_events_written"
-_NOTIFY = text(f"SELECT pg_notify('{EVENTS_CHANNEL}', '')")
+_EVENTS_NOTIFIED = "control_plane_events_notified"
+NOTIFY_SQL = f"pg_notify('{EVENTS_CHANNEL}', '')"
+"""The wake-up itself: a statement that appends events may call it (app/services/kernel/event_log.py does, so a
+decision needs no separate NOTIFY round trip); a transaction that appended events without it gets
+`SELECT pg_notify(...)` before its commit. Either way it is delivered when, and only if, the transaction commits."""
+_NOTIFY = text(f"SELECT {NOTIFY_SQL}")
 
 
 def _watch_event_writes(engine: AsyncEngine) -> None:
@@ -36,10 +41,13 @@ def _watch_event_writes(engine: AsyncEngine) -> None:
     def _on_execute(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         if "INSERT INTO execution_event" in statement:
             conn.info[_EVENTS_WRITTEN] = True
+            if NOTIFY_SQL in statement:
+                conn.info[_EVENTS_NOTIFIED] = True
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.info.pop(_EVENTS_WRITTEN, None)
+        conn.info.pop(_EVENTS_NOTIFIED, None)
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -86,8 +94,15 @@ def create_engine(settings: Settings) -> AsyncEngine:
     def _on_begin(conn: Any) -> None:
         # Writers take the database lock up front: a deferred transaction that reads and then
         # writes could fail with SQLITE_BUSY instead of waiting when another process writes.
+        # The BEGIN goes to the database in the same trip as the transaction's first statement
+        # (app/db/sqlite_driver.py); any other driver gets it now.
         immediate = conn.get_execution_options().get("sqlite_immediate", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+        dbapi_connection = conn.connection.dbapi_connection
+        if isinstance(dbapi_connection, OneHopConnection):
+            dbapi_connection.begin_with_next_statement(begin)
+        else:
+            conn.exec_driver_sql(begin)
 
     return engine
 
@@ -131,6 +146,12 @@ class Database:
         connection = await session.connection()
         return bool(connection.info.pop(_EVENTS_WRITTEN, False))
 
+    @staticmethod
+    async def _notified(session: AsyncSession) -> bool:
+        """The statement that appended the events already called pg_notify."""
+        connection = await session.connection()
+        return bool(connection.info.pop(_EVENTS_NOTIFIED, False))
+
     def _committed(self) -> None:
         for listener in self._commit_listeners:
             listener()
@@ -155,8 +176,8 @@ class Database:
             async with self._writer() as session, session.begin():
                 yield session
                 wrote = await self._wrote_events(session)
-                if wrote:  # delivered to every LISTENer when (and only if) this transaction commits
-                    await session.execute(_NOTIFY)
+                if wrote and not await self._notified(session):
+                    await session.execute(_NOTIFY)  # delivered to every LISTENer when (and only if) this commits
         if wrote:
             self._committed()
 

@@ -37,6 +37,7 @@ from app.contracts.control_plane.events import (
     step_blocked,
 )
 from app.contracts.control_plane.statuses import TERMINAL_EXECUTION_STATUSES, Decision, ExecutionStatus, StepStatus
+from app.db.sqlite_driver import DEFERRED
 from app.db.tables import decision_table as decision_t
 from app.db.tables import execution_table as execution_t
 from app.db.tables import intent_table as intent_t
@@ -163,8 +164,11 @@ _VETO = (
     )
     .returning(step_t.c.position)
 )
-_RECORD_VOTE = insert(vote_t)
-_RECORD_DECISION = insert(decision_t)
+# What a decision writes after its conditional update is never read back: on SQLite these statements go to the
+# database with the COMMIT, in one trip (app/db/sqlite_driver.py, DEFERRED).
+_WRITE_ONLY = {DEFERRED: True}
+_RECORD_VOTE = insert(vote_t).inline().execution_options(**_WRITE_ONLY)  # inline: no RETURNING of the id it sent
+_RECORD_DECISION = insert(decision_t).inline().execution_options(**_WRITE_ONLY)
 _APPROVERS = (
     select(vote_t.c.actor)
     .where(
@@ -178,6 +182,7 @@ _END_EXECUTION = (
     update(execution_t)
     .where(execution_t.c.id == bindparam("b_execution_id"), execution_t.c.status.not_in(TERMINAL_EXECUTION_STATUSES))
     .values(status=ExecutionStatus.REJECTED, updated_at=bindparam("b_at"))
+    .execution_options(**_WRITE_ONLY)
 )
 # The execution is over: later steps will never run, and no other step still awaits a decision.
 _SKIP_REST = (
@@ -190,6 +195,7 @@ _SKIP_REST = (
         ),
     )
     .values(status=StepStatus.SKIPPED, updated_at=bindparam("b_at"))
+    .execution_options(**_WRITE_ONLY)
 )
 _RESUME_EXECUTION = (
     update(execution_t)
@@ -199,6 +205,7 @@ _RESUME_EXECUTION = (
         ~exists().where(step_t.c.execution_id == execution_t.c.id, step_t.c.status == StepStatus.AWAITING_APPROVAL),
     )
     .values(status=ExecutionStatus.RUNNING, updated_at=bindparam("b_at"))
+    .execution_options(**_WRITE_ONLY)
 )
 
 
@@ -295,7 +302,9 @@ async def read_request(session: AsyncSession, ask: Ask, *, lock: bool) -> Reques
         "b_actor": ask.actor,
         **grant_params(ask.principal),
     }
-    if lock:
+    if lock and session.get_bind().dialect.name != "sqlite":
+        # SQLite has no row locks (it drops FOR UPDATE, leaving a read whose rows nobody uses): the write
+        # transaction already holds the database's one write lock, so the lock statement is a wasted trip.
         await session.execute(_LOCK_EXECUTION, params)
     rows = (await session.execute(_REQUEST, params)).all()
     if not rows:
