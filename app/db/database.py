@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from app.db.sqlite_driver import OneHopConnection, one_hop
@@ -50,15 +52,45 @@ def _watch_event_writes(engine: AsyncEngine) -> None:
         conn.info.pop(_EVENTS_NOTIFIED, None)
 
 
+PING_AFTER_IDLE_SECONDS = 1.0
+"""A pooled PostgreSQL connection idle for longer than this is pinged before it is handed out."""
+_CHECKED_IN = "control_plane_checked_in"
+
+
+def _ping_idle_connections(engine: AsyncEngine) -> None:
+    """SQLAlchemy's `pool_pre_ping`, for connections that sat in the pool: asyncpg's ping is three round trips
+    (BEGIN, `;`, ROLLBACK), paid on every checkout, i.e. on every unit of work; a reject opens two. A connection
+    returned a moment ago by a request that used it is as alive as a ping would find it (a connection can die
+    between a ping and its use either way, and a broken one is invalidated by SQLAlchemy when it fails), so only
+    one idle for over PING_AFTER_IDLE_SECONDS is pinged. A failed ping raises DisconnectionError, on which the pool
+    discards the connection and checks out another (as pre-ping does)."""
+    dialect = engine.dialect
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_CHECKED_IN] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        checked_in = record.info.get(_CHECKED_IN)
+        if checked_in is not None and time.monotonic() - checked_in <= PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            alive = dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise DisconnectionError(f"the pooled connection failed its ping: {error}") from error
+        if alive is False:
+            raise DisconnectionError("the pooled connection failed its ping")
+
+
 def create_engine(settings: Settings) -> AsyncEngine:
     url = settings.resolved_database_url
     if not settings.is_sqlite:
-        return create_async_engine(
+        engine = create_async_engine(
             url,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
             pool_timeout=settings.db_pool_timeout,
-            pool_pre_ping=True,
             connect_args={
                 "timeout": settings.db_connect_timeout,
                 "server_settings": {
@@ -67,6 +99,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
                 },
             },
         )
+        _ping_idle_connections(engine)
+        return engine
     path = _sqlite_file(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -105,6 +139,16 @@ def create_engine(settings: Settings) -> AsyncEngine:
             conn.exec_driver_sql(begin)
 
     return engine
+
+
+async def read_alone(session: AsyncSession) -> None:
+    """The next statement is the whole of this read-only unit of work (and it is marked `sqlite_driver.ALONE`): it
+    is sent without BEGIN and COMMIT, since one statement reads one consistent snapshot by itself. On PostgreSQL
+    that is an autocommit connection (asyncpg then sends the statement alone: one round trip instead of three); on
+    SQLite the driver sees the mark. Call it before the unit of work's first statement; in a writer it does nothing."""
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql" and bind.get_execution_options().get("postgresql_readonly"):
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
 class Database:
