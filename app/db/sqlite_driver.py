@@ -17,6 +17,7 @@ Fewer trips per transaction, with the same statements in the same order:
 - A statement marked `DEFERRED` (its result is never read) waits for the next trip: the writes at the end
   of a decision (a vote, a decision row, the execution, the skipped steps, the events) go to the database
   together with the COMMIT, in one trip. SQLite runs them in the same order and the same transaction.
+- A read marked `ALONE` that is the whole of its read-only unit of work goes without BEGIN: one trip.
 """
 
 from __future__ import annotations
@@ -44,6 +45,12 @@ DEFERRED = "sqlite_deferred"
 database in the trip of the transaction's next statement or of its COMMIT, in order. An error it raises then
 fails that later statement (or the commit), and the unit of work rolls back whole as it would have anyway.
 Other dialects ignore the option."""
+
+ALONE = "sqlite_alone"
+"""Execution option: this read is the whole of its read-only unit of work. Sent as the transaction's first
+statement, it goes without the pending BEGIN (a statement reads one consistent snapshot by itself), so that the
+unit of work makes one trip instead of two (no COMMIT either); in any other place it runs as usual. A statement
+after it in the same unit of work is refused (it would not share its snapshot)."""
 
 Deferred = list[tuple[str, Any, bool]]
 """(statement, parameters, executemany) waiting for the next trip."""
@@ -97,7 +104,7 @@ TRIPS = [0]
 
 
 class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
-    __slots__ = ("_arraysize", "_description", "_lastrowid", "_rowcount")
+    __slots__ = ("_alone", "_arraysize", "_description", "_lastrowid", "_rowcount")
 
     def __init__(self, adapt_connection: Any) -> None:
         self._adapt_connection = adapt_connection
@@ -109,6 +116,7 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         self._rowcount = -1
         self._lastrowid: Any = None
         self._arraysize = 1
+        self._alone = False
 
     @property
     def description(self) -> Any:
@@ -156,8 +164,9 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
     async def _go(self, operation: Any, parameters: Any, *, many: bool) -> None:
         connection, adapted = self._connection, cast(OneHopConnection, self._adapt_connection)
+        alone, self._alone = self._alone, False
         async with adapted._execute_mutex:
-            pending = adapted.take_pending()
+            pending = adapted.take_pending_for(alone=alone)
             TRIPS[0] += 1
             outcome = await connection._execute(_run, connection._conn, pending, operation, parameters, many)
         self._description, rows, self._rowcount, self._lastrowid = outcome
@@ -165,13 +174,23 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ("_deferred", "_pending_begin")
+    __slots__ = ("_alone_sent", "_deferred", "_pending_begin")
     _cursor_cls = OneHopCursor
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
         self._pending_begin: str | None = None
         self._deferred: Deferred | None = None
+        self._alone_sent = False
+
+    def take_pending_for(self, *, alone: bool) -> tuple[str | None, Deferred | None]:
+        """What goes before the next statement; nothing for an ALONE read opening a read-only transaction."""
+        if alone and self._pending_begin == "BEGIN" and not self._deferred:
+            self._alone_sent = True
+            return None, None
+        if self._alone_sent:
+            raise RuntimeError("a statement followed a read marked as its unit of work's only one (ALONE)")
+        return self.take_pending()
 
     def begin_with_next_statement(self, statement: str) -> None:
         """`statement` (`BEGIN`, `BEGIN IMMEDIATE`) is sent in the trip of the next statement."""
@@ -194,6 +213,7 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         return raw is not None and raw.in_transaction
 
     def commit(self) -> None:
+        self._alone_sent = False
         begin, deferred = self.take_pending()
         if not deferred and (begin is not None or not self._in_transaction()):
             return  # nothing was sent, or nothing is open: a COMMIT would do nothing
@@ -204,6 +224,7 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
             self._handle_exception(error)
 
     def rollback(self) -> None:
+        self._alone_sent = False
         begin, _ = self.take_pending()  # deferred statements never reach the database
         if begin is None and self._in_transaction():
             TRIPS[0] += 1
@@ -221,9 +242,12 @@ class OneHopSQLiteDialect(SQLiteDialect_aiosqlite):
     supports_statement_cache = True
 
     def do_execute(self, cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
-        if context is not None and context.execution_options.get(DEFERRED) and isinstance(cursor, OneHopCursor):
-            cursor.defer(statement, parameters, many=False)
-            return
+        if context is not None and isinstance(cursor, OneHopCursor):
+            options = context.execution_options
+            if options.get(DEFERRED):
+                cursor.defer(statement, parameters, many=False)
+                return
+            cursor._alone = bool(options.get(ALONE))
         super().do_execute(cursor, statement, parameters, context)  # type: ignore[no-untyped-call]
 
     def do_executemany(self, cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
