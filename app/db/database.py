@@ -73,8 +73,8 @@ def _ping_idle_connections(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "checkout")
     def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
         checked_in = record.info.get(_CHECKED_IN)
-        if checked_in is not None and time.monotonic() - checked_in <= PING_AFTER_IDLE_SECONDS:
-            return
+        if checked_in is None or time.monotonic() - checked_in <= PING_AFTER_IDLE_SECONDS:
+            return  # just connected (pre-ping skips those too), or back from a request a moment ago
         try:
             alive = dialect.do_ping(dbapi_connection)
         except Exception as error:
