@@ -24,6 +24,19 @@ SYMMETRIC = frozenset({"HS256", "HS384", "HS512"})
 ASYMMETRIC = frozenset({"RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"})
 
 
+VERIFIED_TOKENS = 1024
+"""How many verified tokens a TokenService remembers (`TokenService._remember`)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    key: Any
+    """The key it was verified with (compared by identity)."""
+    expires_at: int
+    """Its `exp` claim, as PyJWT reads it."""
+    principal: Principal
+
+
 @dataclass(frozen=True, slots=True)
 class ClaimNames:
     """Where roles and workspace grants are in a token (dotted paths: `realm_access.roles`)."""
@@ -56,10 +69,32 @@ class TokenService:
         self.audience = audience
         self.leeway = leeway
         self.claim_names = claim_names
+        self._verified: dict[str, _Verified] = {}
 
     async def verify(self, token: str) -> Principal:
         key = (await self.jwks.key_for(token)).key if self.jwks is not None else self._verify_key
-        return self.principal_of(self._decode(token, key))
+        known = self._verified.get(token)
+        if known is not None and known.key is key:
+            # Everything but the clock was checked when this very token was verified with this very key: the
+            # signature, algorithm, issuer, audience and claims are fixed by the token's bytes, and nbf/iat,
+            # once in the past, stay there. So only expiry is checked again, on every use, as PyJWT does.
+            if known.expires_at <= time.time() - self.leeway:
+                del self._verified[token]
+                raise Unauthenticated("The bearer token has expired; request a new one.")
+            return known.principal
+        claims = self._decode(token, key)
+        principal = self.principal_of(claims)
+        self._remember(token, _Verified(key, int(claims["exp"]), principal))
+        return principal
+
+    def _remember(self, token: str, verified: _Verified) -> None:
+        """A small, bounded memory of verified tokens (oldest out first), keyed by the exact token string: a
+        client sends the same token with every request, and verifying it (PyJWT's key checks, the HMAC or
+        signature, the claims) was a tenth of a replayed decision's CPU. A different key (a JWKS refresh gives
+        new key objects) or any other token string is verified in full."""
+        if len(self._verified) >= VERIFIED_TOKENS:
+            del self._verified[next(iter(self._verified))]
+        self._verified[token] = verified
 
     def _decode(self, token: str, key: Any) -> dict[str, Any]:
         required = ["sub", "exp"] + (["iss"] if self.issuer else []) + (["aud"] if self.audience else [])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -10,9 +11,10 @@ from typing import Any
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from app.db.sqlite_driver import one_hop
+from app.db.sqlite_driver import OneHopConnection, one_hop
 from app.settings import Settings
 
 
@@ -25,7 +27,12 @@ EVENTS_CHANNEL = "control_plane_events"
 """The PostgreSQL NOTIFY channel a transaction that appended events notifies at commit (a wake-up only:
 listeners read the log itself; app/db/listener.py)."""
 _EVENTS_WRITTEN = "control_plane_events_written"
-_NOTIFY = text(f"SELECT pg_notify('{EVENTS_CHANNEL}', '')")
+_EVENTS_NOTIFIED = "control_plane_events_notified"
+NOTIFY_SQL = f"pg_notify('{EVENTS_CHANNEL}', '')"
+"""The wake-up itself: a statement that appends events may call it (app/services/kernel/event_log.py does, so a
+decision needs no separate NOTIFY round trip); a transaction that appended events without it gets
+`SELECT pg_notify(...)` before its commit. Either way it is delivered when, and only if, the transaction commits."""
+_NOTIFY = text(f"SELECT {NOTIFY_SQL}")
 
 
 def _watch_event_writes(engine: AsyncEngine) -> None:
@@ -36,21 +43,54 @@ def _watch_event_writes(engine: AsyncEngine) -> None:
     def _on_execute(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
         if "INSERT INTO execution_event" in statement:
             conn.info[_EVENTS_WRITTEN] = True
+            if NOTIFY_SQL in statement:
+                conn.info[_EVENTS_NOTIFIED] = True
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
         conn.info.pop(_EVENTS_WRITTEN, None)
+        conn.info.pop(_EVENTS_NOTIFIED, None)
+
+
+PING_AFTER_IDLE_SECONDS = 1.0
+"""A pooled PostgreSQL connection idle for longer than this is pinged before it is handed out."""
+_CHECKED_IN = "control_plane_checked_in"
+
+
+def _ping_idle_connections(engine: AsyncEngine) -> None:
+    """SQLAlchemy's `pool_pre_ping`, for connections that sat in the pool: asyncpg's ping is three round trips
+    (BEGIN, `;`, ROLLBACK), paid on every checkout, i.e. on every unit of work; a reject opens two. A connection
+    returned a moment ago by a request that used it is as alive as a ping would find it (a connection can die
+    between a ping and its use either way, and a broken one is invalidated by SQLAlchemy when it fails), so only
+    one idle for over PING_AFTER_IDLE_SECONDS is pinged. A failed ping raises DisconnectionError, on which the pool
+    discards the connection and checks out another (as pre-ping does)."""
+    dialect = engine.dialect
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info[_CHECKED_IN] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        checked_in = record.info.get(_CHECKED_IN)
+        if checked_in is None or time.monotonic() - checked_in <= PING_AFTER_IDLE_SECONDS:
+            return  # just connected (pre-ping skips those too), or back from a request a moment ago
+        try:
+            alive = dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise DisconnectionError(f"the pooled connection failed its ping: {error}") from error
+        if alive is False:
+            raise DisconnectionError("the pooled connection failed its ping")
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
     url = settings.resolved_database_url
     if not settings.is_sqlite:
-        return create_async_engine(
+        engine = create_async_engine(
             url,
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
             pool_timeout=settings.db_pool_timeout,
-            pool_pre_ping=True,
             connect_args={
                 "timeout": settings.db_connect_timeout,
                 "server_settings": {
@@ -59,6 +99,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
                 },
             },
         )
+        _ping_idle_connections(engine)
+        return engine
     path = _sqlite_file(url)
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -86,10 +128,27 @@ def create_engine(settings: Settings) -> AsyncEngine:
     def _on_begin(conn: Any) -> None:
         # Writers take the database lock up front: a deferred transaction that reads and then
         # writes could fail with SQLITE_BUSY instead of waiting when another process writes.
+        # The BEGIN goes to the database in the same trip as the transaction's first statement
+        # (app/db/sqlite_driver.py); any other driver gets it now.
         immediate = conn.get_execution_options().get("sqlite_immediate", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+        dbapi_connection = conn.connection.dbapi_connection
+        if isinstance(dbapi_connection, OneHopConnection):
+            dbapi_connection.begin_with_next_statement(begin)
+        else:
+            conn.exec_driver_sql(begin)
 
     return engine
+
+
+async def read_alone(session: AsyncSession) -> None:
+    """The next statement is the whole of this read-only unit of work (and it is marked `sqlite_driver.ALONE`): it
+    is sent without BEGIN and COMMIT, since one statement reads one consistent snapshot by itself. On PostgreSQL
+    that is an autocommit connection (asyncpg then sends the statement alone: one round trip instead of three); on
+    SQLite the driver sees the mark. Call it before the unit of work's first statement; in a writer it does nothing."""
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql" and bind.get_execution_options().get("postgresql_readonly"):
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
 
 
 class Database:
@@ -131,6 +190,12 @@ class Database:
         connection = await session.connection()
         return bool(connection.info.pop(_EVENTS_WRITTEN, False))
 
+    @staticmethod
+    async def _notified(session: AsyncSession) -> bool:
+        """The statement that appended the events already called pg_notify."""
+        connection = await session.connection()
+        return bool(connection.info.pop(_EVENTS_NOTIFIED, False))
+
     def _committed(self) -> None:
         for listener in self._commit_listeners:
             listener()
@@ -155,8 +220,8 @@ class Database:
             async with self._writer() as session, session.begin():
                 yield session
                 wrote = await self._wrote_events(session)
-                if wrote:  # delivered to every LISTENer when (and only if) this transaction commits
-                    await session.execute(_NOTIFY)
+                if wrote and not await self._notified(session):
+                    await session.execute(_NOTIFY)  # delivered to every LISTENer when (and only if) this commits
         if wrote:
             self._committed()
 

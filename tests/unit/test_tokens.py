@@ -196,3 +196,48 @@ async def test_an_hs_token_made_with_the_public_key_is_refused(tmp_path: Path):
 def test_algorithms_are_pinned_and_never_confused(tmp_path: Path, settings, message):
     with pytest.raises(ConfigurationError, match=message):
         token_service_from_settings(Settings(var_dir=tmp_path, **settings))
+
+
+async def test_a_remembered_token_is_still_refused_once_it_expires(monkeypatch: pytest.MonkeyPatch):
+    """Verified tokens are remembered (TokenService._remember), but expiry is checked on every use."""
+    tokens = service()
+    token = signed({"sub": "alice", "roles": ["admin"]})
+    first = await tokens.verify(token)
+    calls: list[str] = []
+    decode = jwt.decode
+
+    def counting(*args: object, **kwargs: object) -> object:
+        calls.append("decode")
+        return decode(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(jwt, "decode", counting)
+    assert await tokens.verify(token) is first
+    assert calls == [], "the same token string, with the same key, is not decoded again"
+    now = time.time()
+    monkeypatch.setattr(time, "time", lambda: now + 61)
+    with pytest.raises(Unauthenticated, match="expired"):
+        await tokens.verify(token)
+    assert token not in tokens._verified, "forgotten: a later use goes through PyJWT again"
+
+
+async def test_only_the_exact_token_and_key_are_remembered():
+    tokens = service()
+    token = signed({"sub": "alice", "roles": ["admin"]})
+    await tokens.verify(token)
+    header, payload, signature = token.split(".")
+    with pytest.raises(Unauthenticated, match="not valid"):
+        await tokens.verify(f"{header}.{payload}.{signature[:-2]}AA")  # another signature
+    other = TokenService(algorithms=["HS256"], verify_key="t" * 40)
+    with pytest.raises(Unauthenticated, match="not valid"):
+        await other.verify(token)  # another service, another key: verified in full
+
+
+def test_the_memory_of_verified_tokens_is_bounded():
+    from app.auth import tokens as module  # noqa: PLC0415 - the bound, read where it is defined
+
+    tokens = service()
+    for index in range(module.VERIFIED_TOKENS + 10):
+        tokens._remember(f"t{index}", module._Verified(SECRET, FAR_FUTURE, Principal.of("a", [])))
+    assert len(tokens._verified) == module.VERIFIED_TOKENS
+    assert "t0" not in tokens._verified
+    assert f"t{module.VERIFIED_TOKENS + 9}" in tokens._verified

@@ -37,6 +37,8 @@ from app.contracts.control_plane.events import (
     step_blocked,
 )
 from app.contracts.control_plane.statuses import TERMINAL_EXECUTION_STATUSES, Decision, ExecutionStatus, StepStatus
+from app.db.database import read_alone
+from app.db.sqlite_driver import ALONE, DEFERRED
 from app.db.tables import decision_table as decision_t
 from app.db.tables import execution_table as execution_t
 from app.db.tables import intent_table as intent_t
@@ -106,6 +108,8 @@ _REQUEST = (
     .outerjoin(vote_t, and_(vote_t.c.step_id == step_t.c.id, vote_t.c.actor == bindparam("b_actor")))
     .where(execution_t.c.id == bindparam("b_execution_id"), granted(execution_t.c.workspace_id))
 )
+_REQUEST_ALONE = _REQUEST.execution_options(**{ALONE: True})
+"""The request as a precheck reads it: the one statement of its unit of work (app/db/database.py, read_alone)."""
 # The execution row is locked before anything of its steps: the same order as every lifecycle
 # command (app/services/lifecycle/locking.py), so a decision and a cancel queue up instead of deadlocking.
 # The lock is its own statement, and the request is read by the next one: on PostgreSQL (READ COMMITTED)
@@ -163,8 +167,11 @@ _VETO = (
     )
     .returning(step_t.c.position)
 )
-_RECORD_VOTE = insert(vote_t)
-_RECORD_DECISION = insert(decision_t)
+# What a decision writes after its conditional update is never read back: on SQLite these statements go to the
+# database with the COMMIT, in one trip (app/db/sqlite_driver.py, DEFERRED).
+_WRITE_ONLY = {DEFERRED: True}
+_RECORD_VOTE = insert(vote_t).inline().execution_options(**_WRITE_ONLY)  # inline: no RETURNING of the id it sent
+_RECORD_DECISION = insert(decision_t).inline().execution_options(**_WRITE_ONLY)
 _APPROVERS = (
     select(vote_t.c.actor)
     .where(
@@ -178,6 +185,7 @@ _END_EXECUTION = (
     update(execution_t)
     .where(execution_t.c.id == bindparam("b_execution_id"), execution_t.c.status.not_in(TERMINAL_EXECUTION_STATUSES))
     .values(status=ExecutionStatus.REJECTED, updated_at=bindparam("b_at"))
+    .execution_options(**_WRITE_ONLY)
 )
 # The execution is over: later steps will never run, and no other step still awaits a decision.
 _SKIP_REST = (
@@ -190,6 +198,7 @@ _SKIP_REST = (
         ),
     )
     .values(status=StepStatus.SKIPPED, updated_at=bindparam("b_at"))
+    .execution_options(**_WRITE_ONLY)
 )
 _RESUME_EXECUTION = (
     update(execution_t)
@@ -199,6 +208,7 @@ _RESUME_EXECUTION = (
         ~exists().where(step_t.c.execution_id == execution_t.c.id, step_t.c.status == StepStatus.AWAITING_APPROVAL),
     )
     .values(status=ExecutionStatus.RUNNING, updated_at=bindparam("b_at"))
+    .execution_options(**_WRITE_ONLY)
 )
 
 
@@ -287,17 +297,22 @@ class Settled:
     required_approvals: int
 
 
-async def read_request(session: AsyncSession, ask: Ask, *, lock: bool) -> Request:
-    """The request, or NOT_FOUND (one round trip tells which); with `lock`, its execution row is locked."""
+async def read_request(session: AsyncSession, ask: Ask, *, lock: bool, alone: bool = False) -> Request:
+    """The request, or NOT_FOUND (one round trip tells which); with `lock`, its execution row is locked. `alone`:
+    this read is the whole of a read-only unit of work (a precheck), sent without BEGIN and COMMIT."""
     params = {
         "b_step_id": ask.step_id,
         "b_execution_id": ask.execution_id,
         "b_actor": ask.actor,
         **grant_params(ask.principal),
     }
-    if lock:
+    if lock and session.get_bind().dialect.name != "sqlite":
+        # SQLite has no row locks (it drops FOR UPDATE, leaving a read whose rows nobody uses): the write
+        # transaction already holds the database's one write lock, so the lock statement is a wasted trip.
         await session.execute(_LOCK_EXECUTION, params)
-    rows = (await session.execute(_REQUEST, params)).all()
+    if alone:
+        await read_alone(session)
+    rows = (await session.execute(_REQUEST_ALONE if alone else _REQUEST, params)).all()
     if not rows:
         raise NotFound(f"Execution {ask.execution_id!r} does not exist.")
     first = rows[0]
@@ -643,8 +658,9 @@ async def reject_step(
 
 async def settled_from_read(session: AsyncSession, ask: Ask) -> Settled | None:
     """The answer of a vote that writes nothing, read without the writer; None when it must be written
-    (the handler then judges it again under the lock, and the conditional update decides)."""
-    return judge(await read_request(session, ask, lock=False), ask)
+    (the handler then judges it again under the lock, and the conditional update decides). Its read is the whole
+    of the caller's read-only unit of work (one statement, one round trip)."""
+    return judge(await read_request(session, ask, lock=False, alone=True), ask)
 
 
 async def precheck_reject(

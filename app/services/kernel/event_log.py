@@ -34,6 +34,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.contracts.model import EventSpec
 from app.contracts.naming import camel
+from app.db.database import NOTIFY_SQL
+from app.db.sqlite_driver import DEFERRED
 from app.db.tables import event_table, execution_table
 
 POSITIONS_PER_TRANSACTION = 1_000_000
@@ -43,18 +45,26 @@ POSITIONS_PER_TRANSACTION = 1_000_000
 # SQLite: each row's position and stream version are computed when that row is inserted, so the rows
 # of one executemany number themselves in order.
 _stream = event_table.alias("earlier")
-_INSERT_SQLITE = insert(event_table).values(
-    sequence=select(func.coalesce(func.max(event_table.c.sequence), 0) + 1).scalar_subquery(),
-    stream_version=select(func.coalesce(func.max(_stream.c.stream_version), 0) + 1)
-    .where(_stream.c.execution_id == bindparam("b_execution"))
-    .scalar_subquery(),
-    workspace_id=select(execution_table.c.workspace_id)
-    .where(execution_table.c.id == bindparam("b_execution"))
-    .scalar_subquery(),
-)
+# inline(): no RETURNING of the generated id (nobody reads it), so the statement can wait for the next trip.
+_INSERT_SQLITE = (
+    insert(event_table)
+    .inline()
+    .values(
+        sequence=select(func.coalesce(func.max(event_table.c.sequence), 0) + 1).scalar_subquery(),
+        stream_version=select(func.coalesce(func.max(_stream.c.stream_version), 0) + 1)
+        .where(_stream.c.execution_id == bindparam("b_execution"))
+        .scalar_subquery(),
+        workspace_id=select(execution_table.c.workspace_id)
+        .where(execution_table.c.id == bindparam("b_execution"))
+        .scalar_subquery(),
+    )
+    .execution_options(**{DEFERRED: True})
+)  # nothing reads its result: sent with the next trip (sqlite_driver.py)
+# It also wakes the log's listeners (NOTIFY, delivered at commit: app/db/database.py) in the same round trip.
 _INSERT_PG = text(
-    """
+    f"""
     WITH tx AS (SELECT pg_current_xact_id()::text::bigint * :span AS base),
+    notified AS (SELECT {NOTIFY_SQL}),
     last AS (
         SELECT coalesce(max(sequence), (SELECT base FROM tx)) AS position FROM execution_event
         WHERE sequence > (SELECT base FROM tx) AND sequence < (SELECT base FROM tx) + :span
@@ -75,13 +85,13 @@ _INSERT_PG = text(
            END,
            execution.workspace_id, e.event_key, e.event_version, e.execution_id, e.run_id, e.step_id, e.actor,
            e.payload, e.occurred_at
-    FROM last, jsonb_to_recordset(CAST(:events AS jsonb)) AS e(
+    FROM last, notified, jsonb_to_recordset(CAST(:events AS jsonb)) AS e(
         ordinal bigint, event_key text, event_version text, execution_id text, run_id text, step_id text,
         actor text, payload jsonb, occurred_at timestamptz)
     LEFT JOIN streams ON streams.execution_id = e.execution_id
     LEFT JOIN execution ON execution.id = e.execution_id
     ORDER BY e.ordinal
-    """
+    """  # noqa: S608 - NOTIFY_SQL is a constant of app/db, not input
 )
 
 
