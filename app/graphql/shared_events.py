@@ -48,10 +48,9 @@ class SharedEventExecutor(PlainCompletion):
         """An event some subscriber already executed needs no executor of its own (graphql-core copies the
         whole execution context per event): a stand-in that answers the shared result."""
         if isinstance(payload, BaseModel) and self.operation.operation is OperationType.SUBSCRIPTION:
-            found = _results.get(self._key(payload))
-            if found is not None and found[0] is payload and found[1] is self.operation:
-                stats["shared"] += 1
-                return _Shared(found[2])
+            found = self._shared(self._key(payload), payload)
+            if found is not None:
+                return _Shared(found)
         return super().build_per_event_executor(payload)
 
     def _key(self, payload: object) -> tuple[int, int, int, str]:
@@ -60,16 +59,23 @@ class SharedEventExecutor(PlainCompletion):
             variables = self.__dict__["_variables_key"] = _variables_key(self.variable_values.coerced)
         return (id(self.schema), id(payload), id(self.operation), variables)
 
+    def _shared(self, key: tuple[int, int, int, str], payload: object) -> ExecutionResult | None:
+        """The result kept for this payload and operation (the entry's own references rule out a reused id)."""
+        found = _results.get(key)
+        if found is None or found[0] is not payload or found[1] is not self.operation:
+            return None
+        _results.move_to_end(key)
+        stats["shared"] += 1
+        return found[2]
+
     def execute_operation(self, serially: bool | None = None) -> Any:  # noqa: FBT001 - graphql-core's signature
         payload = self.root_value
         if self.operation.operation is not OperationType.SUBSCRIPTION or not isinstance(payload, BaseModel):
             return super().execute_operation(serially)
         key = self._key(payload)
-        found = _results.get(key)
-        if found is not None and found[0] is payload and found[1] is self.operation:
-            _results.move_to_end(key)
-            stats["shared"] += 1
-            return found[2]
+        found = self._shared(key, payload)
+        if found is not None:
+            return found
         result = super().execute_operation(serially)
         stats["executed"] += 1
         if isinstance(result, ExecutionResult) and not result.errors:  # contract outputs resolve synchronously
