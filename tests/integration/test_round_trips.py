@@ -11,6 +11,7 @@ waits for the server (statements, BEGIN, COMMIT, a pool ping).
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -25,8 +26,8 @@ from app.db import database as database_module
 from app.db import sqlite_driver
 from app.server import Services
 from app.testing.documents import APPROVE, REJECT
-from tests.conftest import error_of
-from tests.integration.helpers import DEPLOY, PAYOUT
+from tests.conftest import error_of, snapshot
+from tests.integration.helpers import DEPLOY, PAYOUT, changed_keys
 
 TRANSACTION_CONTROL = re.compile(r"^\s*(BEGIN|COMMIT|ROLLBACK|SAVEPOINT|RELEASE)\b", re.IGNORECASE)
 WHAT = re.compile(r"^\s*(SELECT|WITH|UPDATE \w+|INSERT INTO \w+|DELETE FROM \w+)", re.IGNORECASE)
@@ -176,3 +177,74 @@ async def test_a_connection_idle_in_the_pool_is_pinged_and_a_dead_one_replaced(s
     await asyncio.sleep(0.05)
     async with engine.connect() as connection:
         assert (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one() != pid
+
+
+_FAULT_SQLITE = (
+    "CREATE TRIGGER injected_fault BEFORE INSERT ON approval_decision BEGIN SELECT RAISE(ABORT, 'injected fault'); END",
+)
+_FAULT_POSTGRESQL = (
+    (
+        "CREATE FUNCTION injected_fault() RETURNS trigger LANGUAGE plpgsql"
+        " AS $$ BEGIN RAISE EXCEPTION 'injected fault'; END $$"
+    ),
+    "CREATE TRIGGER injected_fault BEFORE INSERT ON approval_decision FOR EACH ROW EXECUTE FUNCTION injected_fault()",
+)
+_HEAL_SQLITE = ("DROP TRIGGER injected_fault",)
+_HEAL_POSTGRESQL = ("DROP TRIGGER injected_fault ON approval_decision", "DROP FUNCTION injected_fault()")
+
+
+async def _run_ddl(services: Services, statements: tuple[str, ...]) -> None:
+    async with services.database.engine.begin() as connection:
+        for statement in statements:
+            await connection.execute(text(statement))
+
+
+async def test_a_write_that_fails_with_the_commit_rolls_the_whole_decision_back(
+    execute, services, database, monkeypatch, caplog
+):
+    """Fault injection: the decision row's INSERT fails in the database (a trigger raises). On SQLite that statement
+    is deferred and goes with the COMMIT, after the conditional update that claimed the step already ran: the commit
+    must fail, nothing of the decision may remain (not the claim, not the vote, not the events), the client gets a
+    masked internal error, and the connection and the writer are fine for the next decision."""
+    sqlite = database.is_sqlite
+    failed_commits: list[BaseException] = []
+    original_commit = sqlite_driver.OneHopConnection.commit
+
+    def watched_commit(self: sqlite_driver.OneHopConnection) -> None:
+        try:
+            original_commit(self)
+        except BaseException as error:
+            failed_commits.append(error)
+            raise
+
+    monkeypatch.setattr(sqlite_driver.OneHopConnection, "commit", watched_commit)
+    caplog.set_level("ERROR")
+    await _run_ddl(services, _FAULT_SQLITE if sqlite else _FAULT_POSTGRESQL)
+    before = await snapshot(database)
+    with pytest.raises(TransportQueryError) as refused:
+        await execute(REJECT, reject(DEPLOY, "Freeze."))
+    error = error_of(refused)
+    assert error["extensions"]["code"] == "INTERNAL_SERVER_ERROR"
+    assert "injected" not in json.dumps(error)
+    assert "injected fault" in caplog.text
+    assert await snapshot(database) == before
+    if sqlite:
+        assert len(failed_commits) == 1, "the deferred INSERT failed with the COMMIT, not before it"
+
+    await _run_ddl(services, _HEAL_SQLITE if sqlite else _HEAL_POSTGRESQL)
+    if sqlite:
+        assert not await _pooled_sqlite_connections_in_a_transaction(services)
+    done = await execute(REJECT, reject(DEPLOY, "Freeze."))
+    assert done["rejectExecutionStep"]["status"] == "rejected"
+    assert changed_keys(before, await snapshot(database), "execution_step")
+
+
+async def _pooled_sqlite_connections_in_a_transaction(services: Services) -> int:
+    """How many of the pool's SQLite connections hold a transaction open (checked out all at once)."""
+    engine, open_ones = services.database.engine, 0
+    async with AsyncExitStack() as stack:
+        for _ in range(services.settings.db_pool_size):
+            connection = await stack.enter_async_context(engine.connect())
+            raw = await connection.get_raw_connection()
+            open_ones += bool(raw.driver_connection._conn.in_transaction)  # type: ignore[union-attr]
+    return open_ones
