@@ -1,14 +1,16 @@
 """pendingApprovals: the steps that wait for a decision, the longest waiting first.
 
-Three statements whatever the page size: the count, the page (with each request's terms and who asked
-for it), and the caller's votes on the page's requests (for `viewerCanDecide`).
+Two statements whatever the page size: the page (with each request's terms and who asked for it) with its
+exact total, and the caller's votes on the page's requests (for `viewerCanDecide`); an empty page: the page
+and the count.
 """
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
@@ -26,8 +28,8 @@ from app.db.tables import step_table as step_t
 from app.services.approval.eligibility import reasons
 from app.services.approval.review import digest_of
 from app.services.approval.standing import decidable_by, standing_of, voted_on
-from app.services.kernel.grants import in_grants
-from app.services.kernel.paging import page
+from app.services.kernel.grants import grants_shape, in_grants, in_grants_shaped, shaped_grant_params
+from app.services.kernel.paging import PageStatements, page_of
 
 
 def pending_select() -> Select[Any]:
@@ -114,17 +116,41 @@ def pending_count(filters: list[ColumnElement[bool]], *, decidable_by_me: bool |
     return select(func.count()).select_from(counted).where(*filters)
 
 
+@cache
+def _page_statements(grants: str, *, workspace: bool, risk_tier: bool) -> PageStatements:
+    """The inbox page for one shape of filters, built once (their values are bind parameters)."""
+    filters: list[ColumnElement[bool]] = [
+        step_t.c.status == StepStatus.AWAITING_APPROVAL,
+        in_grants_shaped(grants, step_t.c.workspace_id),
+    ]
+    if workspace:
+        filters.append(step_t.c.workspace_id == bindparam("workspace_id"))
+    if risk_tier:
+        filters.append(step_t.c.risk_tier == bindparam("risk_tier"))
+    return _statements(filters, decidable_by_me=False)
+
+
+def _statements(filters: list[ColumnElement[bool]], *, decidable_by_me: bool | None) -> PageStatements:
+    return PageStatements.of(
+        pending_select().where(*filters).order_by(step_t.c.awaiting_since, step_t.c.id),
+        pending_count(filters, decidable_by_me=decidable_by_me),
+    )
+
+
 async def list_pending_approvals(
     session: AsyncSession, principal: Principal | None, data: ControlPlaneApprovalListInput
 ) -> ControlPlaneApprovalListOutput:
-    filters = pending_filters(principal, data.workspace_id, data.risk_tier, decidable_by_me=data.decidable_by_me)
-    found = await page(
-        session,
-        pending_select().where(*filters).order_by(step_t.c.awaiting_since, step_t.c.id),
-        data.limit,
-        data.offset,
-        count=pending_count(filters, decidable_by_me=data.decidable_by_me),
-    )
+    params: dict[str, Any] = {}
+    if data.decidable_by_me:  # the caller's roles and id are in its SQL: built for this request
+        filters = pending_filters(principal, data.workspace_id, data.risk_tier, decidable_by_me=True)
+        statements = _statements(filters, decidable_by_me=True)
+    else:
+        shape = grants_shape(principal)
+        statements = _page_statements(
+            shape, workspace=data.workspace_id is not None, risk_tier=data.risk_tier is not None
+        )
+        params = {"workspace_id": data.workspace_id, "risk_tier": data.risk_tier, **shaped_grant_params(principal)}
+    found = await page_of(session, statements, params, data.limit, data.offset)
     mine = (
         await voted_on(session, principal.id, ((row.id, row.review_revision) for row in found.rows))
         if principal is not None and found.rows

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, func, not_, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, exists, false, func, not_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
@@ -40,6 +40,11 @@ def decidable_by(principal: Principal | None) -> ColumnElement[bool]:
     )
 
 
+_VOTES_ON = select(vote_t.c.step_id, vote_t.c.review_revision).where(
+    vote_t.c.actor == bindparam("actor"), vote_t.c.step_id.in_(bindparam("steps", expanding=True))
+)
+
+
 async def voted_on(session: AsyncSession, actor: str, requests: Iterable[tuple[str, int]]) -> set[tuple[str, int]]:
     """Of (step id, revision) pairs, those `actor` has voted on: one statement for a whole page. It asks for the
     actor's votes on the page's steps (a range of ix_approval_vote_actor per step) and keeps the revisions asked
@@ -47,11 +52,7 @@ async def voted_on(session: AsyncSession, actor: str, requests: Iterable[tuple[s
     wanted = set(requests)
     if not wanted:
         return set()
-    rows = await session.execute(
-        select(vote_t.c.step_id, vote_t.c.review_revision).where(
-            vote_t.c.actor == actor, vote_t.c.step_id.in_(sorted({step for step, _ in wanted}))
-        )
-    )
+    rows = await session.execute(_VOTES_ON, {"actor": actor, "steps": sorted({step for step, _ in wanted})})
     return {(row.step_id, row.review_revision) for row in rows} & wanted
 
 

@@ -36,3 +36,29 @@ def grant_params(principal: Principal | None) -> dict[str, Any]:
     if principal is None:
         return {"g_all_workspaces": False, "g_workspaces": []}
     return {"g_all_workspaces": principal.all_workspaces, "g_workspaces": sorted(principal.workspaces)}
+
+
+NO_GRANTS, ALL_GRANTS, SOME_GRANTS = "none", "all", "some"
+
+
+def grants_shape(principal: Principal | None) -> str:
+    """Which form the grant filter of a statement built once per shape takes (see `in_grants_shaped`)."""
+    if principal is None or not (principal.all_workspaces or principal.workspaces):
+        return NO_GRANTS
+    return ALL_GRANTS if principal.all_workspaces else SOME_GRANTS
+
+
+def in_grants_shaped(shape: str, workspace: ColumnElement[Any]) -> ColumnElement[bool]:
+    """`in_grants` for a statement built once per shape (`grants_shape`), the workspaces a bind parameter
+    (`shaped_grant_params`): the same SQL as `in_grants` builds per request, so the same index ranges."""
+    if shape == NO_GRANTS:
+        return false()
+    if shape == ALL_GRANTS:
+        return true()
+    return workspace.in_(bindparam("g_workspaces", expanding=True))
+
+
+def shaped_grant_params(principal: Principal | None) -> dict[str, Any]:
+    if principal is None or principal.all_workspaces:
+        return {}
+    return {"g_workspaces": sorted(principal.workspaces)} if principal.workspaces else {}

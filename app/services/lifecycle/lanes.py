@@ -31,6 +31,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, case, func
@@ -119,10 +120,13 @@ def _next_lane(key: str, *, next_needs_approval: bool) -> str | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def execution_lane(
     state: str, phase: str | None, pending_approvals: int, bundles: int, *, next_needs_approval: bool
 ) -> ControlPlaneExecutionLaneState:
-    """The lane summary shown with an execution; `phase` is its plan phase while pending."""
+    """The lane summary shown with an execution; `phase` is its plan phase while pending. A function of a few
+    small values whose result is immutable (contract models are frozen), so one object serves every execution in
+    the same state: a page of 50 builds and validates a handful instead of 50."""
     key, status, owner = STATE_LANES.get(state, STATE_LANES[ExecutionStatus.PENDING])
     return ControlPlaneExecutionLaneState(
         lane_key=key,

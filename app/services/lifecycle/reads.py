@@ -5,7 +5,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
@@ -29,8 +29,8 @@ from app.db.tables import execution_table as execution_t
 from app.db.tables import plan_table as plan_t
 from app.db.tables import step_table as step_t
 from app.errors import NotFound
-from app.services.kernel.grants import in_grants
-from app.services.kernel.paging import page
+from app.services.kernel.grants import grants_shape, in_grants, in_grants_shaped, shaped_grant_params
+from app.services.kernel.paging import PageStatements, page_of
 from app.services.lifecycle.lanes import execution_lane, plan_phase, run_state_sql_for_execution
 
 
@@ -112,18 +112,17 @@ async def get_execution(
     return ControlPlaneExecutionGetOutput(execution=record)
 
 
-async def list_executions(
-    session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionListInput
-) -> ControlPlaneExecutionListOutput:
-    filters: list[ColumnElement[bool]] = [in_grants(principal, execution_t.c.workspace_id)]
-    if data.workspace_id is not None:
-        filters.append(execution_t.c.workspace_id == data.workspace_id)
-    if data.status is not None:
-        filters.append(execution_t.c.status == data.status)
-    if data.risk_tier is not None:
-        filters.append(execution_t.c.risk_tier == data.risk_tier)
-    found = await page(
-        session,
+@cache
+def _list_statements(grants: str, *, workspace: bool, status: bool, risk_tier: bool) -> PageStatements:
+    """The executions page for one shape of filters (which are given; their values are bind parameters)."""
+    filters: list[ColumnElement[bool]] = [in_grants_shaped(grants, execution_t.c.workspace_id)]
+    if workspace:
+        filters.append(execution_t.c.workspace_id == bindparam("workspace_id"))
+    if status:
+        filters.append(execution_t.c.status == bindparam("status"))
+    if risk_tier:
+        filters.append(execution_t.c.risk_tier == bindparam("risk_tier"))
+    query = (
         select(
             execution_t.c.id,
             execution_t.c.status,
@@ -133,10 +132,27 @@ async def list_executions(
             *_lane_columns(),
         )
         .where(*filters)
-        .order_by(execution_t.c.updated_at.desc(), execution_t.c.id),
-        data.limit,
-        data.offset,
+        .order_by(execution_t.c.updated_at.desc(), execution_t.c.id)
     )
+    return PageStatements.of(query, select(func.count()).select_from(execution_t).where(*filters))
+
+
+async def list_executions(
+    session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionListInput
+) -> ControlPlaneExecutionListOutput:
+    statements = _list_statements(
+        grants_shape(principal),
+        workspace=data.workspace_id is not None,
+        status=data.status is not None,
+        risk_tier=data.risk_tier is not None,
+    )
+    params = {
+        "workspace_id": data.workspace_id,
+        "status": data.status,
+        "risk_tier": data.risk_tier,
+        **shaped_grant_params(principal),
+    }
+    found = await page_of(session, statements, params, data.limit, data.offset)
     items = [
         ControlPlaneExecutionSummary(
             execution_id=row.id,
