@@ -7,23 +7,27 @@ from a contract model (app/graphql/types.py): its fields have no resolver, no ar
 so completing one is reading an attribute and coercing it.
 
 `PlainCompletion` is the execution context of the schema. Where a selection set contains only such fields
-(leaves, lists, objects of such fields, `__typename`), it is compiled once per request into a plan, and
-each source object of it is completed by the plan: attribute reads and the type's own output coercion,
-in the order graphql-core would give. Whatever the plan does not cover (a resolver, arguments, a directive
-on a field, an abstract type, a type with `is_type_of`, resolver middleware) goes through graphql-core as
-before. The plan never reports an error: when it meets anything unexpected (a null in a non-null field, a
-value its scalar refuses, a list that is not a list), it gives up on that object and graphql-core completes
-the object again from the start, so errors, their paths and null propagation are exactly graphql-core's.
+(leaves, lists, objects of such fields, `__typename`), it is compiled into a plan, and each source object of
+it is completed by the plan: attribute reads and the type's own output coercion, in the order graphql-core
+would give; the plans of an operation without directives are kept for its next requests (the parser cache
+hands them the same nodes). Whatever the plan does not cover (a resolver, arguments, a directive on a field,
+an abstract type, a type with `is_type_of`, resolver middleware) goes through graphql-core as before. The
+plan never reports an error: when it meets anything unexpected (a null in a non-null field, a value its
+scalar refuses, a list that is not a list), it gives up on that object and graphql-core completes the object
+again from the start, so errors, their paths and null propagation are exactly graphql-core's.
 Reading an attribute of an output model has no side effect, so completing it twice changes nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from operator import attrgetter
 from typing import Any
 
 from graphql import (
+    BREAK,
+    FieldNode,
     GraphQLBoolean,
     GraphQLID,
     GraphQLInt,
@@ -33,11 +37,15 @@ from graphql import (
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLScalarType,
+    GraphQLSchema,
     GraphQLString,
+    OperationDefinitionNode,
     Undefined,
+    Visitor,
     is_enum_type,
+    visit,
 )
-from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet
+from graphql.execution.collect_fields import FieldDetailsList, FragmentDetails, GroupedFieldSet
 from graphql.pyutils import AwaitableOrValue, Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.schema.schema_converter import GraphQLCoreConverter
@@ -66,6 +74,8 @@ class PlainCompletion(StrawberryGraphQLCoreExecutionContext):
         self._plain = manager is None or not manager.middlewares
         self._plans: dict[int, tuple[GroupedFieldSet, Complete | None]] = {}
         """id(grouped field set) -> (that set, kept alive so that its id stays its own; its plan or None)."""
+        self._shared_plans = _operation_plans(self.schema, self.operation, self.fragments)
+        """The plans of this operation's earlier requests (None when its document has directives)."""
 
     def build_per_event_executor(self, payload: Any) -> PlainCompletion:
         """A subscription event's executor (a shallow copy) gets plans of its own: each event collects its
@@ -96,8 +106,17 @@ class PlainCompletion(StrawberryGraphQLCoreExecutionContext):
         known = self._plans.get(id(grouped_field_set))
         if known is not None:
             return known[1]
+        shared, key = self._shared_plans, None
+        if shared is not None:
+            key = (parent_type.name, *((name, *map(id, details)) for name, details in _nodes(grouped_field_set)))
+            if key in shared:
+                plan = shared[key]
+                self._plans[id(grouped_field_set)] = (grouped_field_set, plan)
+                return plan
         plan = self._object_plan(parent_type, grouped_field_set)
         self._plans[id(grouped_field_set)] = (grouped_field_set, plan)
+        if key is not None:
+            shared[key] = plan  # type: ignore[index]  # not None when key is set
         return plan
 
     def _object_plan(self, parent_type: GraphQLObjectType, grouped_field_set: GroupedFieldSet) -> Complete | None:
@@ -137,6 +156,52 @@ class PlainCompletion(StrawberryGraphQLCoreExecutionContext):
             plan = self._plan(type_, grouped)
             return None if plan is None else _object(plan)
         return None  # interfaces and unions: graphql-core resolves the runtime type
+
+
+_SHARED_OPERATIONS = 512
+"""Operations whose plans are kept across requests (as many as the parser cache keeps documents)."""
+_Plans = dict[Hashable, Complete | None]
+_operations: OrderedDict[tuple[int, int], tuple[GraphQLSchema, OperationDefinitionNode, _Plans | None]] = OrderedDict()
+"""(id(schema), id(operation)) -> (both, kept alive so that their ids stay their own; the plans, or None)."""
+
+
+def _operation_plans(
+    schema: GraphQLSchema, operation: OperationDefinitionNode, fragments: dict[str, FragmentDetails]
+) -> _Plans | None:
+    """The plans of one parsed operation, shared by its requests (the parser cache hands each request of the same
+    document the same nodes). A plan depends on the operation's nodes only, except where a directive decides what
+    is collected (`@include(if: $var)`, `@defer`): an operation with any directive shares nothing. Keyed by parent
+    type and the nodes of the grouped field set, so a plan is the one its request would have compiled. Per schema:
+    Strawberry's parser cache is shared by every schema, and a plan holds one schema's attribute names and scalars."""
+    key = (id(schema), id(operation))
+    known = _operations.get(key)
+    if known is not None:
+        _operations.move_to_end(key)
+        return known[2]
+    plans: _Plans | None = None if _has_directives(operation, fragments) else {}
+    _operations[key] = (schema, operation, plans)
+    if len(_operations) > _SHARED_OPERATIONS:
+        _operations.popitem(last=False)
+    return plans
+
+
+def _has_directives(operation: OperationDefinitionNode, fragments: dict[str, FragmentDetails]) -> bool:
+    found = False
+
+    class _Finder(Visitor):
+        def enter_directive(self, *_: Any) -> Any:
+            nonlocal found
+            found = True
+            return BREAK
+
+    for node in (operation, *(fragment.definition for fragment in fragments.values())):
+        visit(node, _Finder())
+    return found
+
+
+def _nodes(grouped_field_set: GroupedFieldSet) -> Iterator[tuple[str, Iterator[FieldNode]]]:
+    for name, details in grouped_field_set.items():
+        yield name, (detail.node for detail in details)
 
 
 def _attribute(parent_type: GraphQLObjectType, name: str) -> str | None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import strawberry
 from graphql import ExecutionResult as CoreResult
+from strawberry.extensions import ParserCache
 from strawberry.types import ExecutionResult
 
 from app.contracts.types import ID, ContractModel, JSONObject, Timestamp
@@ -54,6 +55,11 @@ def _part(**values: Any) -> Part:
 class Counting(PlainCompletion):
     fields_executed = 0
     events = 0
+    plans_compiled = 0
+
+    def _object_plan(self, *args: Any, **kwargs: Any) -> Any:
+        Counting.plans_compiled += 1
+        return super()._object_plan(*args, **kwargs)
 
     def build_per_event_executor(self, payload: Any) -> PlainCompletion:
         Counting.events += 1
@@ -64,7 +70,7 @@ class Counting(PlainCompletion):
         return super().execute_field(*args, **kwargs)
 
 
-def _schemas(value: Sample) -> tuple[strawberry.Schema, strawberry.Schema]:
+def _schemas(value: Sample, *, parser_cache: bool = False) -> tuple[strawberry.Schema, strawberry.Schema]:
     output = TypeBuilder().output_type(Sample)
 
     @strawberry.type
@@ -81,7 +87,11 @@ def _schemas(value: Sample) -> tuple[strawberry.Schema, strawberry.Schema]:
         async def later(self) -> output:  # type: ignore[valid-type]
             return value
 
-    return strawberry.Schema(query=Query), strawberry.Schema(query=Query, execution_context_class=Counting)
+    extensions = [lambda: ParserCache(maxsize=16)] if parser_cache else []
+    return (
+        strawberry.Schema(query=Query),
+        strawberry.Schema(query=Query, execution_context_class=Counting, extensions=extensions),
+    )
 
 
 def _plain(result: ExecutionResult | CoreResult) -> dict[str, Any]:
@@ -183,3 +193,56 @@ async def test_subscription_events_complete_by_plans_of_their_own():
     Counting.events = 0
     assert await events(plain) == expected
     assert Counting.events == len(values)
+
+
+async def test_the_next_request_of_a_parsed_document_reuses_its_plans():
+    """The parser cache hands every request of a document the same nodes: plans compiled by the first are the
+    second's (none compiled again), with the same answer."""
+    core, plain = _schemas(_sample(), parser_cache=True)
+    query = f"{{ probe {{ {ALL} }} maybe {{ ident part {{ name }} }} }}"
+    Counting.plans_compiled = 0
+    first = await plain.execute(query)
+    compiled = Counting.plans_compiled
+    assert compiled >= 4  # probe, its parts and part, maybe, its part
+    second = await plain.execute(query)
+    assert Counting.plans_compiled == compiled
+    assert _plain(second) == _plain(first) == _plain(await core.execute(query))
+
+
+@pytest.mark.parametrize(
+    "query",
+    [QUERIES[5], QUERIES[6], "query Q($on: Boolean!) { probe { parts { name ... @include(if: $on) { size } } } }"],
+)
+async def test_a_document_with_directives_compiles_its_plans_per_request(query):
+    """What `@include(if: $on)` collects depends on the request's variables: such a document shares no plan, so
+    each request answers for its own variables."""
+    core, plain = _schemas(_sample(), parser_cache=True)
+    for on in (True, False, True):
+        expected = await core.execute(query, variable_values={"on": on})
+        Counting.plans_compiled = 0
+        assert _plain(await plain.execute(query, variable_values={"on": on})) == _plain(expected)
+        assert Counting.plans_compiled >= 1
+
+
+async def test_schemas_sharing_a_parsed_document_keep_their_own_plans():
+    """Strawberry's parser cache is shared by every schema: the same document in another schema, whose type of the
+    same name completes differently, must not get the first schema's plans."""
+
+    def schema(kind: type) -> strawberry.Schema:
+        @strawberry.type(name="Thing")
+        class Thing:
+            label: kind  # type: ignore[valid-type]
+
+        @strawberry.type
+        class Query:
+            @strawberry.field
+            def thing(self) -> Thing:
+                return Thing(label=7 if kind is int else "seven")
+
+        return strawberry.Schema(
+            query=Query, execution_context_class=PlainCompletion, extensions=[lambda: ParserCache(maxsize=16)]
+        )
+
+    text, number = schema(str), schema(int)
+    assert (await text.execute("{ thing { label } }")).data == {"thing": {"label": "seven"}}
+    assert (await number.execute("{ thing { label } }")).data == {"thing": {"label": 7}}
