@@ -44,6 +44,7 @@ from app.services.bindings import (
 )
 from app.services.kernel.live import LogFeed
 from app.services.lifecycle.state_machine import Action
+from app.services.lifecycle.tally import fold_forever
 from app.services.webhooks.dispatcher import DeliveryObserver, DeliveryPolicy, Dispatcher
 from app.settings import Settings
 
@@ -227,8 +228,8 @@ async def _live_tasks(services: Services) -> AsyncIterator[None]:
 
 @asynccontextmanager
 async def _background_tasks(services: Services, observer: DeliveryObserver | None = None) -> AsyncIterator[None]:
-    """What runs beside the requests in every server process: the approval deadline sweeper and webhook
-    delivery (app/services/webhooks/dispatcher.py)."""
+    """What runs beside the requests in every server process: the approval deadline sweeper, webhook delivery
+    (app/services/webhooks/dispatcher.py) and the execution tally's fold (app/services/lifecycle/tally.py)."""
     settings = services.settings
     webhooks = (
         asyncio.create_task(
@@ -248,9 +249,15 @@ async def _background_tasks(services: Services, observer: DeliveryObserver | Non
         if settings.approval_sweeper_enabled
         else None
     )
+    tally = asyncio.create_task(
+        fold_forever(services.database.unit_of_work, settings.tally_fold_interval_seconds), name="execution-tally-fold"
+    )
     try:
         yield
     finally:
+        tally.cancel()
+        with suppress(asyncio.CancelledError):
+            await tally
         if sweeper is not None:
             sweeper.cancel()
             with suppress(asyncio.CancelledError):

@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     """How often each server process looks for requests past their deadline."""
     approval_sweeper_enabled: bool = True
     """Run the deadline sweeper in this process (off: only `python -m app sweep`, e.g. from cron)."""
+    tally_fold_interval_seconds: float = Field(default=10.0, ge=0.1, le=3600)
+    """How often each server process folds the execution tally (the exact totals of `executions`) to one row per
+    group; counts stay exact between folds, only the rows to sum grow."""
 
     live_poll_interval_seconds: float = Field(default=1.0, ge=0.05, le=60)
     """Subscriptions: how often each server process reads the event log when no wake-up came (another

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, Computed, ForeignKey, Index, String, Table, UniqueConstraint, text
+from sqlalchemy import BigInteger, Column, Computed, ForeignKey, Index, Integer, String, Table, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from app.db.types import JSONType, UTCDateTime
@@ -403,6 +403,29 @@ class WebhookDelivery(SQLModel, table=True):
     updated_at: datetime = Field(sa_type=UTCDateTime)
 
 
+class ExecutionTally(SQLModel, table=True):
+    """How many executions each (workspace, status, risk tier) has, as rows of +n and -n: the database's triggers
+    (migration 0010) add one row for every insert, change of those columns and delete of an execution, in the same
+    transaction, so the sum over the rows of a filter is the exact count of the executions it matches, from any
+    snapshot. Rows are only ever added by writers (no row is updated, so writers never wait for each other here);
+    app/services/lifecycle/tally.py folds them now and then into one row per group."""
+
+    __tablename__ = "execution_tally"
+    __table_args__ = (
+        Index("ix_execution_tally_workspace", "workspace_id", "status", "risk_tier"),
+        Index("ix_execution_tally_status", "status", "risk_tier"),
+    )
+
+    id: int | None = Field(
+        default=None, sa_column=Column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    )
+    workspace_id: str = Field(max_length=128)
+    status: str = Field(max_length=32)
+    risk_tier: str = Field(max_length=16)
+    """The execution's risk tier, '' for none."""
+    n: int
+
+
 def _table(model: type[SQLModel]) -> Table:
     table: Table = model.__table__  # type: ignore[attr-defined]
     return table
@@ -421,3 +444,4 @@ run_table = _table(ExecutionRun)
 bundle_table = _table(EvidenceBundle)
 webhook_endpoint_table = _table(WebhookEndpoint)
 webhook_delivery_table = _table(WebhookDelivery)
+tally_table = _table(ExecutionTally)

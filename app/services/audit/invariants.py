@@ -33,6 +33,7 @@ from app.db.tables import (
     plan_table,
     run_table,
     step_table,
+    tally_table,
     vote_table,
 )
 from app.services.kernel.canonical import sha256_digest
@@ -233,7 +234,35 @@ async def _lifecycle(session: AsyncSession) -> list[Problem]:
         Problem("step-workspace", row.id, f"names workspace {row.workspace_id!r}, its execution {row.expected!r}")
         for row in rows
     )
+    problems.extend(await _tally(session))
     return problems
+
+
+async def _tally(session: AsyncSession) -> list[Problem]:
+    """The execution tally's sum for each (workspace, status, risk tier) is the number of such executions."""
+    execution, tally = execution_table, tally_table
+    tier = func.coalesce(execution.c.risk_tier, "")
+    counted = {
+        (row.workspace_id, row.status, row.tier): row.n
+        for row in await session.execute(
+            select(execution.c.workspace_id, execution.c.status, tier.label("tier"), func.count().label("n")).group_by(
+                execution.c.workspace_id, execution.c.status, tier
+            )
+        )
+    }
+    tallied = {
+        (row.workspace_id, row.status, row.risk_tier): int(row.n)
+        for row in await session.execute(
+            select(tally.c.workspace_id, tally.c.status, tally.c.risk_tier, func.sum(tally.c.n).label("n")).group_by(
+                tally.c.workspace_id, tally.c.status, tally.c.risk_tier
+            )
+        )
+    }
+    return [
+        Problem("execution-tally", "/".join(group), f"tally says {tallied.get(group, 0)}, executions {n}")
+        for group in sorted(counted.keys() | tallied.keys())
+        if (n := counted.get(group, 0)) != tallied.get(group, 0)
+    ]
 
 
 async def _approvals(session: AsyncSession) -> list[Problem]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select, union_all
+from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
@@ -29,7 +30,8 @@ from app.db.tables import run_table as run_t
 from app.db.tables import step_table as step_t
 from app.errors import NotFound
 from app.services.kernel.clock import utcnow
-from app.services.kernel.grants import in_grants
+from app.services.kernel.grants import grants_shape, in_grants, in_grants_shaped, shaped_grant_params
+from app.services.kernel.paging import PageStatements, page_of
 from app.services.lifecycle.interface import (
     RunFacts,
     run_detail,
@@ -65,12 +67,32 @@ def _runs_with_facts() -> Select[Any]:
     ).select_from(run_t.join(execution_t, execution_t.c.id == run_t.c.execution_id))
 
 
+_STEP_FACTS = (
+    select(
+        step_t.c.execution_id,
+        step_t.c.position,
+        step_t.c.key,
+        step_t.c.status,
+        step_t.c.risk_tier,
+        step_t.c.requires_approval,
+        step_t.c.decided_by,
+        step_t.c.error_code,
+        step_t.c.updated_at,
+        step_t.c.required_approvals,
+        step_t.c.approvals_given,
+        step_t.c.awaiting_since,
+    )
+    .where(step_t.c.execution_id.in_(bindparam("execution_ids", expanding=True)))
+    .order_by(step_t.c.execution_id, step_t.c.position)
+)
+"""What a lane reads of each step (StepFacts): not the step's input, output or decision texts, whose JSON and
+time columns were most of a lanes page's cost."""
+
+
 async def _steps_by_execution(session: AsyncSession, execution_ids: Sequence[str]) -> dict[str, list[Any]]:
     grouped: dict[str, list[Any]] = defaultdict(list)
     if execution_ids:
-        rows = await session.execute(
-            select(step_t).where(step_t.c.execution_id.in_(set(execution_ids))).order_by(step_t.c.position)
-        )
+        rows = await session.execute(_STEP_FACTS, {"execution_ids": sorted(set(execution_ids))})
         for row in rows:
             grouped[row.execution_id].append(row)
     return grouped
@@ -89,20 +111,53 @@ async def get_lane(
     )
 
 
-def _lane_filters(
-    data: ControlPlaneExecutionLaneListInput,
-) -> tuple[list[ColumnElement[bool]], list[ColumnElement[bool]]]:
+def _lane_filters(*, lane_key: bool, lane_status: bool) -> tuple[list[ColumnElement[bool]], list[ColumnElement[bool]]]:
     """The filters of the two kinds of run: current runs (through their execution's stored lane) and runs that are
     no longer current (through their own stored ended lane; NULL while current, so the index skips current runs)."""
     current: list[ColumnElement[bool]] = [execution_t.c.run_id.is_not(None)]
     ended: list[ColumnElement[bool]] = [run_t.c.ended_lane_key.is_not(None), run_t.c.id != execution_t.c.run_id]
-    if data.lane_key is not None:
-        current.append(execution_t.c.lane_key == data.lane_key)
-        ended.append(run_t.c.ended_lane_key == data.lane_key)
-    if data.lane_status is not None:
-        current.append(execution_t.c.lane_status == data.lane_status)
-        ended.append(run_t.c.ended_lane_status == data.lane_status)
+    if lane_key:
+        current.append(execution_t.c.lane_key == bindparam("lane_key"))
+        ended.append(run_t.c.ended_lane_key == bindparam("lane_key"))
+    if lane_status:
+        current.append(execution_t.c.lane_status == bindparam("lane_status"))
+        ended.append(run_t.c.ended_lane_status == bindparam("lane_status"))
     return current, ended
+
+
+@cache
+def _lane_page(grants: str, *, lane_key: bool, lane_status: bool) -> PageStatements:
+    """The lanes page for one shape of filters, built once: the page's runs with their facts and the exact total.
+    The page is the merge of the first `offset + limit` (`p_head`) runs of each kind."""
+    granted = in_grants_shaped(grants, execution_t.c.workspace_id)
+    current, ended = _lane_filters(lane_key=lane_key, lane_status=lane_status)
+    current_runs = select(execution_t.c.run_id.label("id"), execution_t.c.updated_at).where(granted, *current)
+    ended_runs = (
+        select(run_t.c.id.label("id"), execution_t.c.updated_at)
+        .select_from(run_t.join(execution_t, execution_t.c.id == run_t.c.execution_id))
+        .where(granted, *ended)
+    )
+    head: BindParameter[int] = bindparam("p_head")
+    heads = [
+        select(runs.c.id, runs.c.updated_at)
+        for runs in (
+            current_runs.order_by(execution_t.c.updated_at.desc(), execution_t.c.run_id).limit(head).subquery(),
+            ended_runs.order_by(execution_t.c.updated_at.desc(), run_t.c.id).limit(head).subquery(),
+        )
+    ]
+    merged = union_all(*heads).subquery()
+    page_ids = (
+        select(merged.c.id)
+        .order_by(merged.c.updated_at.desc(), merged.c.id)
+        .limit(bindparam("p_limit"))
+        .offset(bindparam("p_offset"))
+    )
+    total = select(
+        select(func.count()).select_from(current_runs.subquery()).scalar_subquery()
+        + select(func.count()).select_from(ended_runs.subquery()).scalar_subquery()
+    )
+    runs = _runs_with_facts().where(run_t.c.id.in_(page_ids)).order_by(execution_t.c.updated_at.desc(), run_t.c.id)
+    return PageStatements.of(runs, total, paged=False)
 
 
 async def list_lanes(
@@ -111,40 +166,18 @@ async def list_lanes(
     """Runs, the most recently updated execution first. A run's lane is stored (generated columns, migration 0006):
     a current run's on its execution, an ended run's on the run, so each filter is an index range and the page
     is the merge of the first `offset + limit` of each kind; the total counts both kinds, exactly."""
-    granted = in_grants(principal, execution_t.c.workspace_id)
-    current, ended = _lane_filters(data)
-    current_runs = select(execution_t.c.run_id.label("id"), execution_t.c.updated_at).where(granted, *current)
-    ended_runs = (
-        select(run_t.c.id.label("id"), execution_t.c.updated_at)
-        .select_from(run_t.join(execution_t, execution_t.c.id == run_t.c.execution_id))
-        .where(granted, *ended)
+    statements = _lane_page(
+        grants_shape(principal), lane_key=data.lane_key is not None, lane_status=data.lane_status is not None
     )
     limit, offset = data.limit or DEFAULT_PAGE_SIZE, data.offset or 0
-    heads = [
-        select(head.c.id, head.c.updated_at)
-        for head in (
-            current_runs.order_by(execution_t.c.updated_at.desc(), execution_t.c.run_id)
-            .limit(offset + limit)
-            .subquery(),
-            ended_runs.order_by(execution_t.c.updated_at.desc(), run_t.c.id).limit(offset + limit).subquery(),
-        )
-    ]
-    merged = union_all(*heads).subquery()
-    page_ids = select(merged.c.id).order_by(merged.c.updated_at.desc(), merged.c.id).limit(limit).offset(offset)
-    total = (
-        await session.execute(
-            select(
-                select(func.count()).select_from(current_runs.subquery()).scalar_subquery()
-                + select(func.count()).select_from(ended_runs.subquery()).scalar_subquery()
-            )
-        )
-    ).scalar_one()
-    rows = (
-        await session.execute(
-            _runs_with_facts().where(run_t.c.id.in_(page_ids)).order_by(execution_t.c.updated_at.desc(), run_t.c.id)
-        )
-    ).all()
-    steps = await _steps_by_execution(session, [row.execution_id for row in rows])
+    params = {
+        "lane_key": data.lane_key,
+        "lane_status": data.lane_status,
+        "p_head": offset + limit,
+        **shaped_grant_params(principal),
+    }
+    found = await page_of(session, statements, params, limit, offset)
+    steps = await _steps_by_execution(session, [row.execution_id for row in found.rows])
     now = utcnow()
-    items = [run_summary(RunFacts.from_rows(row, steps[row.execution_id], now)) for row in rows]
-    return ControlPlaneExecutionLaneListOutput(items=items, total=total)
+    items = [run_summary(RunFacts.from_rows(row, steps[row.execution_id], now)) for row in found.rows]
+    return ControlPlaneExecutionLaneListOutput(items=items, total=found.total)

@@ -50,11 +50,13 @@ class PageStatements:
     count: Select[Any]
 
     @classmethod
-    def of(cls, query: Select[Any], count: Select[Any]) -> PageStatements:
-        """`query`: the ordered page without limit and offset; `count`: a `count(*)` of the same rows."""
-        total = count.scalar_subquery().label(PAGE_TOTAL)
-        paged = query.add_columns(total).limit(bindparam("p_limit")).offset(bindparam("p_offset"))
-        return cls(page=paged, count=count)
+    def of(cls, query: Select[Any], count: Select[Any], *, paged: bool = True) -> PageStatements:
+        """`query`: the ordered page without limit and offset (`paged=False`: a query that pages itself with
+        `p_limit` and `p_offset`); `count`: a statement of one value, the number of the same rows."""
+        with_total = query.add_columns(count.scalar_subquery().label(PAGE_TOTAL))
+        if paged:
+            with_total = with_total.limit(bindparam("p_limit")).offset(bindparam("p_offset"))
+        return cls(page=with_total, count=count)
 
 
 async def page_of(

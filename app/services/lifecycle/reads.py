@@ -28,10 +28,12 @@ from app.db.tables import bundle_table as bundle_t
 from app.db.tables import execution_table as execution_t
 from app.db.tables import plan_table as plan_t
 from app.db.tables import step_table as step_t
+from app.db.tables import tally_table as tally_t
 from app.errors import NotFound
 from app.services.kernel.grants import grants_shape, in_grants, in_grants_shaped, shaped_grant_params
 from app.services.kernel.paging import PageStatements, page_of
 from app.services.lifecycle.lanes import execution_lane, plan_phase, run_state_sql_for_execution
+from app.services.lifecycle.tally import tally_count
 
 
 @cache
@@ -114,14 +116,19 @@ async def get_execution(
 
 @cache
 def _list_statements(grants: str, *, workspace: bool, status: bool, risk_tier: bool) -> PageStatements:
-    """The executions page for one shape of filters (which are given; their values are bind parameters)."""
+    """The executions page for one shape of filters (which are given; their values are bind parameters). Its exact
+    total is summed from the execution tally (app/services/lifecycle/tally.py): a few rows per group instead of
+    an index range as long as the matches."""
     filters: list[ColumnElement[bool]] = [in_grants_shaped(grants, execution_t.c.workspace_id)]
-    if workspace:
-        filters.append(execution_t.c.workspace_id == bindparam("workspace_id"))
-    if status:
-        filters.append(execution_t.c.status == bindparam("status"))
-    if risk_tier:
-        filters.append(execution_t.c.risk_tier == bindparam("risk_tier"))
+    counted: list[ColumnElement[bool]] = [in_grants_shaped(grants, tally_t.c.workspace_id)]
+    for given, column, tallied in (
+        (workspace, execution_t.c.workspace_id, tally_t.c.workspace_id),
+        (status, execution_t.c.status, tally_t.c.status),
+        (risk_tier, execution_t.c.risk_tier, tally_t.c.risk_tier),
+    ):
+        if given:
+            filters.append(column == bindparam(column.name))
+            counted.append(tallied == bindparam(column.name))
     query = (
         select(
             execution_t.c.id,
@@ -134,7 +141,7 @@ def _list_statements(grants: str, *, workspace: bool, status: bool, risk_tier: b
         .where(*filters)
         .order_by(execution_t.c.updated_at.desc(), execution_t.c.id)
     )
-    return PageStatements.of(query, select(func.count()).select_from(execution_t).where(*filters))
+    return PageStatements.of(query, tally_count(counted))
 
 
 async def list_executions(
