@@ -113,7 +113,7 @@ def serve(
             typer.echo(f"  {' and '.join(name for name, on in pages if on)} sign in with it.")
     sys.stdout.flush()
     uvicorn.run(
-        "app.server:create_app",
+        "app.server:create_served_app",
         factory=True,
         host=settings.host,
         port=settings.port,

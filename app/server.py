@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
@@ -96,9 +97,23 @@ def _console_routes(settings: Settings) -> list[BaseRoute]:
     ]
 
 
+def create_served_app() -> Starlette:
+    """The app `python -m app serve` runs (uvicorn's factory): `create_app` whose process freezes the garbage
+    collector's view of everything made at startup (see `freeze_gc_after_startup`)."""
+    return create_app(freeze_gc_after_startup=True)
+
+
 def create_app(
-    settings: Settings | None = None, *, database: Database | None = None, migrate_on_start: bool = True
+    settings: Settings | None = None,
+    *,
+    database: Database | None = None,
+    migrate_on_start: bool = True,
+    freeze_gc_after_startup: bool = False,
 ) -> Starlette:
+    """`freeze_gc_after_startup`: once started, move the objects of the startup (the schema, the contracts, the
+    modules: ~170,000) out of the collector's generations (`gc.freeze()`). A full collection otherwise walks them
+    all — 140-160 ms here, a pause every request in flight waits out, and the tail of every latency figure. Only for
+    a process that starts once (a test making many apps would keep each one's garbage cycles forever)."""
     settings = settings or Settings()
     services = build_services(settings, database)
     limits = QueryLimits(
@@ -163,6 +178,7 @@ def create_app(
         if migrate_on_start:
             await migrate.upgrade(services.database.engine)
         async with _live_tasks(services), _background_tasks(services, metrics):
+            _started(freeze_gc=freeze_gc_after_startup)
             yield
         if tracing is not None:
             tracing.shutdown()
@@ -224,6 +240,12 @@ async def _live_tasks(services: Services) -> AsyncIterator[None]:
         for task in tasks:
             with suppress(asyncio.CancelledError):
                 await task
+
+
+def _started(*, freeze_gc: bool) -> None:
+    if freeze_gc:
+        gc.collect()
+        gc.freeze()
 
 
 @asynccontextmanager

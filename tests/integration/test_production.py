@@ -3,6 +3,7 @@ lines of that failure carry, CORS for configured origins only, security headers,
 
 from __future__ import annotations
 
+import gc
 import logging
 import re
 
@@ -10,6 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 from app.graphql import http as graphql_http
+from app.server import create_app
 from app.testing.documents import REJECT
 from tests.conftest import TEST_SECRET, make_settings
 from tests.integration.helpers import DEPLOY, raise_after_append
@@ -275,3 +277,18 @@ async def test_tokens_and_secrets_never_appear_in_logs(build_app, capture_log, m
     for secret in (token, expired, TEST_SECRET):
         assert secret not in output
     assert "[redacted]" in output  # the failure was logged, with the secrets scrubbed
+
+
+async def test_the_served_app_freezes_what_its_startup_made_and_a_test_app_does_not(settings):
+    """`python -m app serve` runs create_served_app: after startup the collector no longer walks the startup's
+    objects (a full collection of them was a 140-160 ms pause); apps made by tests leave the collector alone."""
+    gc.unfreeze()
+    plain = create_app(settings)
+    async with plain.router.lifespan_context(plain):
+        assert gc.get_freeze_count() == 0
+    served = create_app(settings, freeze_gc_after_startup=True)
+    try:
+        async with served.router.lifespan_context(served):
+            assert gc.get_freeze_count() > 50_000
+    finally:
+        gc.unfreeze()
