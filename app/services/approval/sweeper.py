@@ -13,7 +13,6 @@ apply one timeout twice, and a restart loses nothing because the deadline is in 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -38,6 +37,7 @@ from app.services.approval.review import roles_column
 from app.services.approval.rules import rule_from_stored
 from app.services.kernel.clock import utcnow
 from app.services.kernel.event_log import Move, NewEvent, append_events
+from app.services.kernel.periodic import every
 
 logger = logging.getLogger("app.approval.sweeper")
 
@@ -252,11 +252,4 @@ async def _expire(session: AsyncSession, due: _Due) -> bool:
 async def sweep_forever(uow: UnitOfWorkFactory[AsyncSession], interval: float) -> None:
     """The background task of each server process: a pass every `interval` seconds until cancelled.
     A failed pass is logged and retried at the next interval (the deadlines stay in the database)."""
-    while True:
-        try:
-            await sweep(uow)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception("approval deadline sweep failed; retrying in %.1f s", interval)
-        await asyncio.sleep(interval)
+    await every(interval, lambda: sweep(uow), logger, "approval deadline sweep failed; retrying in %.1f s")

@@ -9,7 +9,6 @@ folds every TALLY_FOLD_INTERVAL_SECONDS when there is anything to fold.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
@@ -18,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.contracts.model import UnitOfWorkFactory
 from app.db.tables import tally_table as tally_t
+from app.services.kernel.periodic import every
 
 logger = logging.getLogger(__name__)
 
@@ -70,12 +70,9 @@ async def fold(session: AsyncSession) -> int:
 async def fold_forever(uow: UnitOfWorkFactory[AsyncSession], interval: float) -> None:
     """The background task of each server process: a fold every `interval` seconds until cancelled. A failed
     fold is logged and tried again at the next interval (counts stay exact without folding, only slower)."""
-    while True:
-        try:
-            async with uow(write=True) as session:
-                await fold(session)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception("folding the execution tally failed; retrying in %.1f s", interval)
-        await asyncio.sleep(interval)
+
+    async def fold_once() -> None:
+        async with uow(write=True) as session:
+            await fold(session)
+
+    await every(interval, fold_once, logger, "folding the execution tally failed; retrying in %.1f s")
