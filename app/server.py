@@ -277,17 +277,11 @@ async def _background_tasks(services: Services, observer: DeliveryObserver | Non
     try:
         yield
     finally:
-        tally.cancel()
-        with suppress(asyncio.CancelledError):
-            await tally
-        if sweeper is not None:
-            sweeper.cancel()
-            with suppress(asyncio.CancelledError):
-                await sweeper
-        if webhooks is not None:
-            webhooks.cancel()
-            with suppress(asyncio.CancelledError):
-                await webhooks
+        for task in (tally, sweeper, webhooks):
+            if task is not None:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
 
 
 def _metrics(services: Services) -> Metrics:

@@ -30,8 +30,6 @@ def _not_blank(value: str) -> str:
 
 
 def _utc(value: datetime) -> datetime:
-    if value.tzinfo is UTC:
-        return value  # already what astimezone(UTC) would return (an equal value): the common case, read back
     if value.tzinfo is None:
         return value.replace(tzinfo=UTC)
     return value.astimezone(UTC)

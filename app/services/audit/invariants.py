@@ -135,6 +135,7 @@ async def check(session: AsyncSession) -> list[Problem]:
     problems += await _lifecycle(session)
     problems += await _approvals(session)
     problems += await _digests(session)
+    problems += await _tally(session)
 
     problems += await _event_log(session)
     return problems
@@ -234,7 +235,6 @@ async def _lifecycle(session: AsyncSession) -> list[Problem]:
         Problem("step-workspace", row.id, f"names workspace {row.workspace_id!r}, its execution {row.expected!r}")
         for row in rows
     )
-    problems.extend(await _tally(session))
     return problems
 
 

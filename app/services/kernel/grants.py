@@ -16,11 +16,10 @@ from app.auth import Principal
 
 def in_grants(principal: Principal | None, workspace: ColumnElement[Any]) -> ColumnElement[bool]:
     """`workspace` is one the principal may reach (for statements built per request)."""
-    if principal is None or not (principal.all_workspaces or principal.workspaces):
-        return false()
-    if principal.all_workspaces:
-        return true()
-    return workspace.in_(sorted(principal.workspaces))
+    shape = grants_shape(principal)
+    if principal is not None and shape == SOME_GRANTS:
+        return workspace.in_(sorted(principal.workspaces))
+    return in_grants_shaped(shape, workspace)
 
 
 def granted(workspace: ColumnElement[Any]) -> ColumnElement[bool]:
@@ -59,6 +58,6 @@ def in_grants_shaped(shape: str, workspace: ColumnElement[Any]) -> ColumnElement
 
 
 def shaped_grant_params(principal: Principal | None) -> dict[str, Any]:
-    if principal is None or principal.all_workspaces:
-        return {}
-    return {"g_workspaces": sorted(principal.workspaces)} if principal.workspaces else {}
+    if principal is not None and grants_shape(principal) == SOME_GRANTS:
+        return {"g_workspaces": sorted(principal.workspaces)}
+    return {}

@@ -29,8 +29,8 @@ def tally_count(filters: list[ColumnElement[bool]]) -> Select[Any]:
 
 
 _ROWS = text("SELECT count(*) FROM execution_tally")
-_UNFOLDED = text(
-    "SELECT count(*) - (SELECT count(*) FROM"
+_ROWS_AND_GROUPS = text(
+    "SELECT count(*), (SELECT count(*) FROM"
     " (SELECT 1 FROM execution_tally GROUP BY workspace_id, status, risk_tier) AS g) FROM execution_tally"
 )
 _FOLD_POSTGRESQL = text(
@@ -55,16 +55,16 @@ _FOLD_SQLITE = (
 async def fold(session: AsyncSession) -> int:
     """Folds the tally to one row per group with a sum other than 0, in the caller's write transaction, when some
     group has more than one row; returns how many rows fewer the tally has."""
-    if int((await session.execute(_UNFOLDED)).scalar_one()) <= 0:
+    before, groups = (await session.execute(_ROWS_AND_GROUPS)).one()
+    if before <= groups:
         return 0
-    before = int((await session.execute(_ROWS)).scalar_one())
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(_FOLD_POSTGRESQL)
     else:
         last = (await session.execute(select(func.max(tally_t.c.id)))).scalar_one()
         for statement in _FOLD_SQLITE:
             await session.execute(statement, {"last": last})
-    return before - int((await session.execute(_ROWS)).scalar_one())
+    return int(before) - int((await session.execute(_ROWS)).scalar_one())
 
 
 async def fold_forever(uow: UnitOfWorkFactory[AsyncSession], interval: float) -> None:
