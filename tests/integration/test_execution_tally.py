@@ -167,3 +167,36 @@ async def test_concurrent_decisions_and_folds_keep_every_total_exact(execute, da
     await asyncio.gather(*map(decide, steps), folding())
     assert [a for a in await _every_filter(execute, database) if a[1] != a[2]] == []
     assert await _tally_problems(database) == []
+
+
+async def test_folds_of_two_processes_at_once_keep_every_total_exact(execute, database, settings):
+    """Two server processes fold on their own schedules: two engines (pools of their own) fold at the same time
+    while executions change status in between; every total stays exact and the tally ends one row per group."""
+    other = Database(settings)
+    try:
+        ids = [r["id"] for r in await fetch(database, select(execution_t.c.id).order_by(execution_t.c.id))][:6]
+
+        async def churn() -> None:
+            for number, execution_id in enumerate(ids):
+                async with database.unit_of_work(write=True) as session:
+                    status = "cancelled" if number % 2 else "failed"
+                    await session.execute(
+                        update(execution_t).where(execution_t.c.id == execution_id).values(status=status)
+                    )
+                await asyncio.sleep(0)
+
+        async def folds(db: Database) -> None:
+            for _ in range(4):
+                async with db.unit_of_work(write=True) as session:
+                    await fold(session)
+                await asyncio.sleep(0)
+
+        await asyncio.gather(churn(), folds(database), folds(other))
+        async with other.unit_of_work(write=True) as session:
+            await fold(session)
+    finally:
+        await other.dispose()
+    assert [a for a in await _every_filter(execute, database) if a[1] != a[2]] == []
+    assert await _tally_problems(database) == []
+    async with database.unit_of_work(write=True) as session:
+        assert await fold(session) == 0
