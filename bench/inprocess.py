@@ -16,16 +16,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import secrets
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
 
-from bench.kit.bodies import TYPENAME_BODY
+from bench.kit.bodies import TYPENAME_BODY, graphql_reject_body
 from bench.kit.scratch import DEFAULT_PG_ADMIN_URL, temporary_directory
 from bench.kit.server import mint_token
-from bench.reads import QUERIES, _build, _settings, make_database, query_body
+from bench.reads import QUERIES, _build, _seed_reject_pool, _settings, make_database, query_body
+
+WRITES = ("replay", "reject")
+"""Besides the reads: `replay`, the identical replay of a decided reject (answered from a read), and `reject`,
+a reject of a different awaiting step per request (the write path)."""
 
 
 async def _measure(database: Any, args: argparse.Namespace, secret: str) -> dict[str, float]:
@@ -37,7 +43,12 @@ async def _measure(database: Any, args: argparse.Namespace, secret: str) -> dict
     token = mint_token(secret)
     headers = {"authorization": f"Bearer {token}", "content-type": "application/json"}
     chosen = [q for q in QUERIES if not args.queries or q[0] in args.queries]
-    bodies = {"typename": TYPENAME_BODY} | {label: query_body(f, s, d) for label, f, s, d in chosen}
+    bodies: dict[str, Iterator[bytes]] = {"typename": itertools.repeat(TYPENAME_BODY)}
+    bodies |= {label: itertools.repeat(query_body(f, s, d)) for label, f, s, d in chosen}
+    if not args.queries or "replay" in args.queries:
+        bodies["replay"] = itertools.repeat(graphql_reject_body(0))
+    if not args.queries or "reject" in args.queries:
+        bodies["reject"] = map(graphql_reject_body, itertools.count(1))
     best: dict[str, float] = {}
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
@@ -48,22 +59,23 @@ async def _measure(database: Any, args: argparse.Namespace, secret: str) -> dict
                 if response.status_code != 200 or b'"errors"' in response.content:
                     raise RuntimeError(f"HTTP {response.status_code}: {response.content[:300]!r}")
 
+            await one(graphql_reject_body(0))  # the decision that `replay` repeats
             for body in bodies.values():  # warm-up: caches, pooled connections, prepared statements
                 for _ in range(20):
-                    await one(body)
+                    await one(next(body))
             if args.profile:
                 return await _profile(one, bodies, args)
             for _ in range(args.rounds):
                 for label, body in bodies.items():
                     started = time.process_time()
                     for _ in range(args.requests):
-                        await one(body)
+                        await one(next(body))
                     spent = (time.process_time() - started) / args.requests * 1000
                     best[label] = min(best.get(label, spent), spent)
     return best
 
 
-async def _profile(one: Any, bodies: dict[str, bytes], args: argparse.Namespace) -> dict[str, float]:
+async def _profile(one: Any, bodies: dict[str, Iterator[bytes]], args: argparse.Namespace) -> dict[str, float]:
     from pyinstrument import Profiler  # noqa: PLC0415 - optional, only for --profile
 
     for label, body in bodies.items():
@@ -72,7 +84,7 @@ async def _profile(one: Any, bodies: dict[str, bytes], args: argparse.Namespace)
         profiler = Profiler(interval=0.0002, async_mode="disabled")
         profiler.start()
         for _ in range(args.requests * args.rounds):
-            await one(body)
+            await one(next(body))
         profiler.stop()
         print(profiler.output_text(unicode=False, show_all=False, color=False))
     return {}
@@ -97,6 +109,7 @@ def main() -> int:
                 continue
             database = make_database(kind, root, secret, cleanup, args)
             asyncio.run(_build(database, args.size, "realistic", 5))
+            asyncio.run(_seed_reject_pool(database, (args.rounds + 1) * (args.requests + 20) + 1))
             best = asyncio.run(_measure(database, args, secret))
             for label, ms in best.items():
                 ratio = best["typename"] / ms

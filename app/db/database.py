@@ -17,6 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.db.sqlite_driver import OneHopConnection, one_hop
 from app.settings import Settings
 
+SQLITE_READ_ONLY = "sqlite_read_only"
+"""Execution option of the read-only units of work on SQLite: their transactions run on the event loop's thread,
+query-only (app/db/sqlite_driver.py)."""
+
 
 def _sqlite_file(url: str) -> Path | None:
     database = make_url(url).database
@@ -109,7 +113,8 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_size=settings.db_pool_size,
         max_overflow=0,
         pool_timeout=settings.db_pool_timeout,
-        connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
+        # The read-only transactions run on the event loop's thread, the others in aiosqlite's (sqlite_driver).
+        connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000, "check_same_thread": False},
     )
     busy = settings.sqlite_busy_timeout_ms
 
@@ -130,11 +135,12 @@ def create_engine(settings: Settings) -> AsyncEngine:
         # writes could fail with SQLITE_BUSY instead of waiting when another process writes.
         # The BEGIN goes to the database in the same trip as the transaction's first statement
         # (app/db/sqlite_driver.py); any other driver gets it now.
-        immediate = conn.get_execution_options().get("sqlite_immediate", False)
+        options = conn.get_execution_options()
+        immediate = options.get("sqlite_immediate", False)
         begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
         dbapi_connection = conn.connection.dbapi_connection
         if isinstance(dbapi_connection, OneHopConnection):
-            dbapi_connection.begin_with_next_statement(begin)
+            dbapi_connection.begin_with_next_statement(begin, inline=options.get(SQLITE_READ_ONLY, False))
         else:
             conn.exec_driver_sql(begin)
 
@@ -167,7 +173,7 @@ class Database:
         # read transaction already does): a precheck that reads the execution, then its steps, must not see
         # a command that committed in between only halfway (the execution before it, the steps after it).
         read_engine = (
-            self.engine
+            self.engine.execution_options(**{SQLITE_READ_ONLY: True})
             if self.engine.dialect.name == "sqlite"
             else self.engine.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
         )

@@ -17,13 +17,26 @@ Fewer trips per transaction, with the same statements in the same order:
 - A statement marked `DEFERRED` (its result is never read) waits for the next trip: the writes at the end
   of a decision (a vote, a decision row, the execution, the skipped steps, the events) go to the database
   together with the COMMIT, in one trip. SQLite runs them in the same order and the same transaction.
-- A read marked `ALONE` that is the whole of its read-only unit of work goes without BEGIN: one trip.
+- A read marked `ALONE` that is the whole of its read-only unit of work goes without BEGIN and COMMIT.
+
+Reads make no trip at all: a transaction begun `inline` (the read-only units of work, app/db/database.py) runs its
+statements, its COMMIT and its ROLLBACK on the event loop's thread, synchronously. A trip cost 90-140 µs of CPU
+here (a queue hand-off, a wake-up of the loop through its self-pipe) where SQLite answers a page of an indexed
+read in tens of µs; and a read in WAL mode never waits for a lock (readers do not block writers nor writers
+readers), so nothing can hold the loop but the statement's own work. Such a connection is `PRAGMA query_only`
+while it reads, so a write in a read-only unit of work fails instead of taking the database's write lock on the
+loop (the next other transaction turns that off again, in its first trip). A writer's BEGIN IMMEDIATE, which may
+wait for another process's write lock, and its COMMIT, which may checkpoint the WAL to disk, go to the driver's
+thread; the statements in between run on the loop's thread too (`holds_write_lock`: the lock is taken, nothing is
+left to wait for). A statement that holds the loop longer than INLINE_SLOW_SECONDS is logged.
 """
 
 from __future__ import annotations
 
 import collections
+import logging
 import sqlite3
+import time
 from typing import Any, cast
 
 from sqlalchemy.dialects import registry
@@ -55,6 +68,15 @@ after it in the same unit of work is refused (it would not share its snapshot)."
 Deferred = list[tuple[str, Any, bool]]
 """(statement, parameters, executemany) waiting for the next trip."""
 
+INLINE_SLOW_SECONDS = 0.05
+"""A statement run on the event loop's thread for longer than this is logged (app.db.sqlite)."""
+
+logger = logging.getLogger("app.db.sqlite")
+
+_IMMEDIATE = "BEGIN IMMEDIATE"
+_QUERY_ONLY = "PRAGMA query_only=ON"
+_WRITABLE = "PRAGMA query_only=OFF"
+
 
 def _statement(cursor: sqlite3.Cursor, operation: str, parameters: Any, many: bool) -> None:
     if many:
@@ -65,8 +87,15 @@ def _statement(cursor: sqlite3.Cursor, operation: str, parameters: Any, many: bo
         cursor.execute(operation, parameters)
 
 
-def _prelude(conn: sqlite3.Connection, begin: str | None, deferred: Deferred | None) -> None:
+Pending = tuple[bool, str | None, Deferred | None]
+"""What goes before the next statement: make the connection writable again (it last served a read-only
+transaction), the BEGIN, the deferred statements."""
+
+
+def _prelude(conn: sqlite3.Connection, writable: bool, begin: str | None, deferred: Deferred | None) -> None:
     """The pending BEGIN and the deferred statements, in the order they were sent."""
+    if writable:
+        conn.execute(_WRITABLE)
     if begin is not None:
         conn.execute(begin)
     if deferred:
@@ -79,7 +108,7 @@ def _prelude(conn: sqlite3.Connection, begin: str | None, deferred: Deferred | N
 
 
 def _run(
-    conn: sqlite3.Connection, pending: tuple[str | None, Deferred | None], operation: str, parameters: Any, many: bool
+    conn: sqlite3.Connection, pending: Pending, operation: str, parameters: Any, many: bool
 ) -> tuple[Any, list[Any], int, Any]:
     """Runs in the driver's thread: the pending `BEGIN` and deferred statements (if any), then the whole
     statement, in one go."""
@@ -94,13 +123,16 @@ def _run(
         cursor.close()
 
 
-def _commit(conn: sqlite3.Connection, begin: str | None, deferred: Deferred | None) -> None:
-    _prelude(conn, begin, deferred)
+def _commit(conn: sqlite3.Connection, pending: Pending) -> None:
+    _prelude(conn, *pending)
     conn.commit()
 
 
 TRIPS = [0]
 """Trips to the driver's thread so far (statements, commits, rollbacks): what tests of round trips count."""
+
+INLINE = [0]
+"""Statements, commits and rollbacks run on the event loop's thread so far (no trip)."""
 
 
 class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
@@ -167,14 +199,18 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         alone, self._alone = self._alone, False
         async with adapted._execute_mutex:
             pending = adapted.take_pending_for(alone=alone)
-            TRIPS[0] += 1
-            outcome = await connection._execute(_run, connection._conn, pending, operation, parameters, many)
+            if adapted.inline or adapted.holds_write_lock:
+                outcome = adapted.run_inline(_run, pending, operation, parameters, many)
+            else:
+                TRIPS[0] += 1
+                outcome = await connection._execute(_run, connection._conn, pending, operation, parameters, many)
+                adapted.holds_write_lock = pending[1] == _IMMEDIATE
         self._description, rows, self._rowcount, self._lastrowid = outcome
         self._rows = collections.deque(rows)
 
 
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ("_alone_sent", "_deferred", "_pending_begin")
+    __slots__ = ("_alone_sent", "_deferred", "_pending_begin", "_query_only", "holds_write_lock", "inline")
     _cursor_cls = OneHopCursor
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
@@ -182,29 +218,59 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         self._pending_begin: str | None = None
         self._deferred: Deferred | None = None
         self._alone_sent = False
+        self.inline = False
+        """The open (or pending) transaction is read-only and runs on the event loop's thread."""
+        self.holds_write_lock = False
+        """The open transaction is a writer's whose BEGIN IMMEDIATE went through: its next statements run on the
+        event loop's thread (nothing is left to wait for), its COMMIT in the driver's."""
+        self._query_only = False
 
-    def take_pending_for(self, *, alone: bool) -> tuple[str | None, Deferred | None]:
+    def run_inline(self, work: Any, *args: Any) -> Any:
+        """`work(sqlite3 connection, *args)` now, on this thread, timed; query-only in a read-only transaction
+        (module docstring)."""
+        raw: sqlite3.Connection = self._connection._conn
+        INLINE[0] += 1
+        started = time.perf_counter()
+        try:
+            if self.inline and not self._query_only:
+                raw.execute(_QUERY_ONLY)
+                self._query_only = True
+            return work(raw, *args)
+        finally:
+            held = time.perf_counter() - started
+            if held > INLINE_SLOW_SECONDS:
+                logger.warning("a statement held the event loop for %.0f ms", held * 1000)
+
+    def take_pending_for(self, *, alone: bool) -> Pending:
         """What goes before the next statement; nothing for an ALONE read opening a read-only transaction."""
         if alone and self._pending_begin == "BEGIN" and not self._deferred:
             self._alone_sent = True
-            return None, None
+            return False, None, None
         if self._alone_sent:
             raise RuntimeError("a statement followed a read marked as its unit of work's only one (ALONE)")
         return self.take_pending()
 
-    def begin_with_next_statement(self, statement: str) -> None:
-        """`statement` (`BEGIN`, `BEGIN IMMEDIATE`) is sent in the trip of the next statement."""
+    def begin_with_next_statement(self, statement: str, *, inline: bool = False) -> None:
+        """`statement` (`BEGIN`, `BEGIN IMMEDIATE`) is sent in the trip of the next statement; `inline`: a
+        read-only transaction (`BEGIN`), run on the event loop's thread (module docstring)."""
+        if inline and statement != "BEGIN":
+            raise ValueError(f"only a read-only transaction runs inline, not {statement!r}")
         self._pending_begin = statement
+        self.inline = inline
+        self.holds_write_lock = False
 
     def defer(self, operation: str, parameters: Any, *, many: bool) -> None:
         if self._deferred is None:
             self._deferred = []
         self._deferred.append((operation, parameters, many))
 
-    def take_pending(self) -> tuple[str | None, Deferred | None]:
+    def take_pending(self) -> Pending:
         begin, deferred = self._pending_begin, self._deferred
         self._pending_begin = self._deferred = None
-        return begin, deferred
+        writable = self._query_only and not self.inline
+        if writable:
+            self._query_only = False
+        return writable, begin, deferred
 
     def _in_transaction(self) -> bool:
         """SQLite has a transaction open (`in_transaction` only reads its autocommit flag; no statement is in
@@ -214,19 +280,36 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
 
     def commit(self) -> None:
         self._alone_sent = False
-        begin, deferred = self.take_pending()
+        inline = self.inline
+        writable, begin, deferred = pending = self.take_pending()
+        self.inline = self.holds_write_lock = False
         if not deferred and (begin is not None or not self._in_transaction()):
+            if writable:
+                self._query_only = True  # nothing was sent: the connection still is
             return  # nothing was sent, or nothing is open: a COMMIT would do nothing
         try:
+            if inline:
+                self.run_inline(_commit, pending)
+                return
             TRIPS[0] += 1
-            await_(self._connection._execute(_commit, self._connection._conn, begin, deferred))
+            await_(self._connection._execute(_commit, self._connection._conn, pending))
         except Exception as error:
             self._handle_exception(error)
 
     def rollback(self) -> None:
         self._alone_sent = False
-        begin, _ = self.take_pending()  # deferred statements never reach the database
+        inline = self.inline
+        writable, begin, _ = self.take_pending()  # deferred statements never reach the database
+        self.inline = self.holds_write_lock = False
+        if writable:
+            self._query_only = True  # nothing was sent: the connection still is
         if begin is None and self._in_transaction():
+            if inline:
+                try:
+                    self.run_inline(sqlite3.Connection.rollback)
+                except Exception as error:
+                    self._handle_exception(error)
+                return
             TRIPS[0] += 1
             super().rollback()
 

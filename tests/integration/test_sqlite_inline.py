@@ -1,0 +1,98 @@
+"""SQLite: read-only units of work, and a writer's statements between its BEGIN IMMEDIATE and its COMMIT, run on
+the event loop's thread (app/db/sqlite_driver.py). What keeps that safe: a read never waits for a writer, a write
+in a read-only unit of work is refused and changes nothing, the connection is writable again for the next writer,
+and a statement that holds the loop long is logged."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+
+from app.db import sqlite_driver
+from app.db.database import Database
+from tests.conftest import snapshot
+
+
+@pytest.fixture
+def sqlite_database(database: Database) -> Database:
+    if not database.is_sqlite:
+        pytest.skip("SQLite's driver thread: PostgreSQL's driver has none")
+    return database
+
+
+def _file(database: Database) -> Path:
+    name = database.engine.url.database
+    assert name is not None
+    return Path(name)
+
+
+async def test_a_read_makes_no_trip_to_the_driver_thread(sqlite_database):
+    async with sqlite_database.unit_of_work(write=False) as session:  # the pool's connection, opened in a trip
+        await session.execute(text("SELECT 1"))
+    trips, inline = sqlite_driver.TRIPS[0], sqlite_driver.INLINE[0]
+    async with sqlite_database.unit_of_work(write=False) as session:
+        executions = (await session.execute(text("SELECT count(*) FROM execution"))).scalar_one()
+        steps = (await session.execute(text("SELECT count(*) FROM execution_step"))).scalar_one()
+    assert executions > 0
+    assert steps > 0
+    assert sqlite_driver.TRIPS[0] == trips
+    assert sqlite_driver.INLINE[0] - inline == 3  # BEGIN + the first read, the second read, COMMIT
+
+
+async def test_a_write_in_a_read_only_unit_of_work_is_refused_and_changes_nothing(sqlite_database):
+    before = await snapshot(sqlite_database)
+    with pytest.raises(OperationalError, match="readonly"):
+        async with sqlite_database.unit_of_work(write=False) as session:
+            await session.execute(text("UPDATE execution SET status = 'cancelled'"))
+    assert await snapshot(sqlite_database) == before
+
+    # Every pooled connection served that read or others: writers still write through any of them.
+    for _ in range(sqlite_database.settings.db_pool_size + 1):
+        async with sqlite_database.unit_of_work(write=True) as session:
+            await session.execute(text("UPDATE execution SET updated_at = updated_at WHERE id = 'none'"))
+    async with sqlite_database.engine.begin() as connection:  # a plain transaction (migrations, the CLI) too
+        await connection.execute(text("ANALYZE"))
+
+
+async def test_a_read_does_not_wait_for_another_process_writing(sqlite_database):
+    """Another connection holds the write lock (as another process would) with uncommitted changes: a read
+    on the loop's thread neither waits nor sees them; a writer here waits for the lock in the driver's thread,
+    so the loop goes on meanwhile."""
+    count = text("SELECT count(*) FROM execution WHERE status = 'cancelled'")
+    async with sqlite_database.unit_of_work(write=False) as session:
+        cancelled_before = (await session.execute(count)).scalar_one()
+    outside = sqlite3.connect(_file(sqlite_database), isolation_level=None, check_same_thread=False)
+    try:
+        outside.execute("BEGIN IMMEDIATE")
+        outside.execute("UPDATE execution SET status = 'cancelled'")
+        async with sqlite_database.unit_of_work(write=False) as session:
+            cancelled = (await session.execute(count)).scalar_one()
+        assert cancelled == cancelled_before
+
+        async def write() -> None:
+            async with sqlite_database.unit_of_work(write=True) as session:
+                await session.execute(text("UPDATE execution SET updated_at = updated_at WHERE id = 'none'"))
+
+        writer = asyncio.create_task(write())
+        ticks = 0
+        while ticks < 20:  # the loop runs while the writer waits for the lock in the driver's thread
+            await asyncio.sleep(0.005)
+            ticks += 1
+        assert not writer.done()
+        outside.execute("ROLLBACK")
+        await asyncio.wait_for(writer, 5)
+    finally:
+        outside.close()
+
+
+async def test_a_statement_that_holds_the_loop_long_is_logged(sqlite_database, monkeypatch, caplog):
+    monkeypatch.setattr(sqlite_driver, "INLINE_SLOW_SECONDS", 0.0)
+    caplog.set_level("WARNING", logger="app.db.sqlite")
+    async with sqlite_database.unit_of_work(write=False) as session:
+        await session.execute(text("SELECT count(*) FROM execution_event"))
+    assert "held the event loop for" in caplog.text
