@@ -26,7 +26,7 @@ from sqlalchemy import event, text
 from app.db import database as database_module
 from app.db import sqlite_driver
 from app.server import Services
-from app.testing.documents import APPROVE, REJECT
+from app.testing.documents import APPROVE, EXECUTIONS, PENDING_APPROVALS, REJECT
 from tests.conftest import error_of, snapshot
 from tests.integration.helpers import DEPLOY, PAYOUT, changed_keys
 
@@ -173,6 +173,28 @@ async def test_a_conflict_and_a_not_found_are_one_read_each(execute, services, c
             assert (counted.trips, counted.inline) == (0, 1), code
         else:
             assert counted.trips == 1, code
+
+
+async def test_a_page_is_one_read_alone_full_or_empty(execute, services, counted):
+    """A list page with its exact total is one statement, the whole of its unit of work: on PostgreSQL one round
+    trip (autocommit: no BEGIN, no COMMIT), on SQLite none (run on the loop's thread), also when it is empty."""
+    for document, payload in (
+        (EXECUTIONS, {"limit": 5}),
+        (EXECUTIONS, {"workspaceId": "ws-none", "limit": 5}),
+        (PENDING_APPROVALS, {"limit": 5}),
+        (PENDING_APPROVALS, {"workspaceId": "ws-none", "limit": 5}),
+        (PENDING_APPROVALS, {"limit": 5, "offset": 1000}),
+    ):
+        counted.clear()
+        data = next(iter((await execute(document, {"input": payload})).values()))
+        empty = payload.get("workspaceId") == "ws-none" or "offset" in payload
+        assert (data["items"] == []) == empty, payload
+        assert (data["total"] == 0) == (payload.get("workspaceId") == "ws-none"), payload
+        assert counted.kinds == ["SELECT"], payload
+        if services.database.is_sqlite:
+            assert (counted.trips, counted.inline) == (0, 1), payload
+        else:
+            assert counted.trips == 1, payload
 
 
 async def test_a_connection_idle_in_the_pool_is_pinged_and_a_dead_one_replaced(services, monkeypatch):

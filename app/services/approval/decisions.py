@@ -54,6 +54,7 @@ from app.services.approval.standing import standing_of
 from app.services.kernel.clock import new_id, utcnow
 from app.services.kernel.event_log import Move, NewEvent, append_events
 from app.services.kernel.grants import grant_params, granted
+from app.services.kernel.literals import none_of
 
 STEP_REJECTED = "STEP_REJECTED"
 _LEGACY_RULE = parse_policy(BUILTIN_POLICY).rules[0]
@@ -183,7 +184,7 @@ _APPROVERS = (
 )
 _END_EXECUTION = (
     update(execution_t)
-    .where(execution_t.c.id == bindparam("b_execution_id"), execution_t.c.status.not_in(TERMINAL_EXECUTION_STATUSES))
+    .where(execution_t.c.id == bindparam("b_execution_id"), none_of(execution_t.c.status, TERMINAL_EXECUTION_STATUSES))
     .values(status=ExecutionStatus.REJECTED, updated_at=bindparam("b_at"))
     .execution_options(**_WRITE_ONLY)
 )

@@ -1,8 +1,7 @@
 """pendingApprovals: the steps that wait for a decision, the longest waiting first.
 
-Two statements whatever the page size: the page (with each request's terms and who asked for it) with its
-exact total, and the caller's votes on the page's requests (for `viewerCanDecide`); an empty page: the page
-and the count.
+One statement whatever the page size, empty or not, the whole of its unit of work: the page (with each request's
+terms, who asked for it and whether the caller has voted on it, for `viewerCanDecide`) with its exact total.
 """
 
 from __future__ import annotations
@@ -10,7 +9,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
@@ -25,9 +24,10 @@ from app.db.tables import intent_table as intent_t
 from app.db.tables import plan_table as plan_t
 from app.db.tables import run_table as run_t
 from app.db.tables import step_table as step_t
+from app.db.tables import vote_table as vote_t
 from app.services.approval.eligibility import reasons
 from app.services.approval.review import digest_of
-from app.services.approval.standing import decidable_by, standing_of, voted_on
+from app.services.approval.standing import decidable_by, standing_of
 from app.services.kernel.grants import grants_shape, in_grants, in_grants_shaped, shaped_grant_params
 from app.services.kernel.paging import PageStatements, page_of
 
@@ -130,9 +130,22 @@ def _page_statements(grants: str, *, workspace: bool, risk_tier: bool) -> PageSt
     return _statements(filters, decidable_by_me=False)
 
 
+_VIEWER_VOTED = (
+    exists()
+    .where(
+        vote_t.c.step_id == step_t.c.id,
+        vote_t.c.review_revision == step_t.c.review_revision,
+        vote_t.c.actor == bindparam("viewer"),
+    )
+    .label("viewer_voted")
+)
+"""The caller (`viewer`) has voted on the request as it stands: one look-up of uq_approval_vote_actor per item, in
+the page's own statement (so that the page is the whole of its unit of work)."""
+
+
 def _statements(filters: list[ColumnElement[bool]], *, decidable_by_me: bool | None) -> PageStatements:
     return PageStatements.of(
-        pending_select().where(*filters).order_by(step_t.c.awaiting_since, step_t.c.id),
+        pending_select().add_columns(_VIEWER_VOTED).where(*filters).order_by(step_t.c.awaiting_since, step_t.c.id),
         pending_count(filters, decidable_by_me=decidable_by_me),
     )
 
@@ -150,11 +163,7 @@ async def list_pending_approvals(
             shape, workspace=data.workspace_id is not None, risk_tier=data.risk_tier is not None
         )
         params = {"workspace_id": data.workspace_id, "risk_tier": data.risk_tier, **shaped_grant_params(principal)}
-    found = await page_of(session, statements, params, data.limit, data.offset)
-    mine = (
-        await voted_on(session, principal.id, ((row.id, row.review_revision) for row in found.rows))
-        if principal is not None and found.rows
-        else set()
-    )
-    items = [pending_item(row, principal, voted=(row.id, row.review_revision) in mine) for row in found.rows]
+    params["viewer"] = principal.id if principal is not None else None
+    found = await page_of(session, statements, params, data.limit, data.offset, alone=True)
+    items = [pending_item(row, principal, voted=bool(row.viewer_voted)) for row in found.rows]
     return ControlPlaneApprovalListOutput(items=items, total=found.total)

@@ -37,6 +37,7 @@ from app.services.approval.review import roles_column
 from app.services.approval.rules import rule_from_stored
 from app.services.kernel.clock import utcnow
 from app.services.kernel.event_log import Move, NewEvent, append_events
+from app.services.kernel.literals import none_of
 from app.services.kernel.periodic import every
 
 logger = logging.getLogger("app.approval.sweeper")
@@ -50,7 +51,7 @@ _DUE = (
     .where(
         step_t.c.status == StepStatus.AWAITING_APPROVAL,
         step_t.c.deadline <= bindparam("b_now"),
-        execution_t.c.status.not_in(TERMINAL_EXECUTION_STATUSES),
+        none_of(execution_t.c.status, TERMINAL_EXECUTION_STATUSES),
     )
     .order_by(step_t.c.deadline, step_t.c.id)
     .limit(bindparam("b_limit"))

@@ -6,10 +6,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, Select, bindparam, func, select
+from sqlalchemy import Row, Select, Subquery, bindparam, func, literal_column, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.elements import UnaryExpression
 
 from app.contracts.control_plane.constants import DEFAULT_PAGE_SIZE
+from app.db.database import read_alone
+from app.db.sqlite_driver import ALONE
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,36 +39,68 @@ async def page(
 
 
 PAGE_TOTAL = "page_total"
+_PAGE_ROW = "page_row"
 
 
 @dataclass(frozen=True, slots=True)
 class PageStatements:
-    """A list query built once per shape of its filters (their values are bind parameters), as one statement:
-    the page (`LIMIT :p_limit OFFSET :p_offset`) with its exact total as an extra column, an uncorrelated scalar
-    subquery over the same filters (computed once per statement, on both databases, from the same snapshot as the
-    page); and the count alone, for a page that comes back empty (nothing matches, or an offset past the end).
-    Built once, the statements also keep SQLAlchemy's cache key, which a statement built per request computes on
-    every execution."""
+    """A list query built once per shape of its filters (their values are bind parameters), as one statement that
+    always returns at least one row: the exact total, an uncorrelated scalar subquery over the same filters
+    (computed once, from the same snapshot as the page), outer-joined to the page (`LIMIT :p_limit OFFSET
+    :p_offset`) and ordered as the page is. An empty page (nothing matches, or an offset past the end) is the one
+    row of the total with every column of the page NULL. So a page is always one statement, and can be the whole
+    of its unit of work (`page_of(..., alone=True)`): on PostgreSQL one round trip instead of three (BEGIN, the
+    page, COMMIT). Built once, the statement also keeps SQLAlchemy's cache key, which a statement built per request
+    computes on every execution."""
 
     page: Select[Any]
-    count: Select[Any]
+    alone: Select[Any]
+    """`page`, marked as the only statement of its read-only unit of work (app/db/database.py, read_alone)."""
 
     @classmethod
     def of(cls, query: Select[Any], count: Select[Any], *, paged: bool = True) -> PageStatements:
         """`query`: the ordered page without limit and offset (`paged=False`: a query that pages itself with
-        `p_limit` and `p_offset`); `count`: a statement of one value, the number of the same rows."""
-        with_total = query.add_columns(count.scalar_subquery().label(PAGE_TOTAL))
+        `p_limit` and `p_offset`), whose ORDER BY columns it selects; `count`: a statement of one value, the number
+        of the same rows."""
+        rows = query.add_columns(literal_column("1").label(_PAGE_ROW))
         if paged:
-            with_total = with_total.limit(bindparam("p_limit")).offset(bindparam("p_offset"))
-        return cls(page=with_total, count=count)
+            rows = rows.limit(bindparam("p_limit")).offset(bindparam("p_offset"))
+        page = rows.subquery("page")
+        totals = select(count.scalar_subquery().label(PAGE_TOTAL)).subquery("totals")
+        statement = (
+            select(*page.c, totals.c[PAGE_TOTAL])
+            .select_from(totals.outerjoin(page, true()))
+            .order_by(*(_outer(clause, page) for clause in query._order_by_clauses))  # noqa: SLF001 - no public accessor
+        )
+        return cls(page=statement, alone=statement.execution_options(**{ALONE: True}))
+
+
+def _outer(clause: Any, page: Subquery) -> Any:
+    """An ORDER BY term of the page's query, on the page's columns (the outer query keeps the page's order)."""
+    if isinstance(clause, UnaryExpression) and clause.modifier is operators.desc_op:
+        return _outer(clause.element, page).desc()
+    column = page.corresponding_column(clause)
+    if column is None:
+        raise ValueError(f"the page's query orders by {clause}, which it does not select")
+    return column
 
 
 async def page_of(
-    session: AsyncSession, statements: PageStatements, params: dict[str, Any], limit: int | None, offset: int | None
+    session: AsyncSession,
+    statements: PageStatements,
+    params: dict[str, Any],
+    limit: int | None,
+    offset: int | None,
+    *,
+    alone: bool = False,
 ) -> Page:
-    """One statement for a page that holds something, two for an empty one (PageStatements)."""
+    """One statement, whatever the page holds (PageStatements); `alone`: it is the whole of the caller's read-only
+    unit of work (nothing is read after it)."""
     values = {**params, "p_limit": limit or DEFAULT_PAGE_SIZE, "p_offset": offset or 0}
-    rows = (await session.execute(statements.page, values)).all()
-    if rows:
-        return Page(total=getattr(rows[0], PAGE_TOTAL), rows=rows)
-    return Page(total=(await session.execute(statements.count, params)).scalar_one(), rows=rows)
+    if alone:
+        await read_alone(session)
+    rows = (await session.execute(statements.alone if alone else statements.page, values)).all()
+    total = getattr(rows[0], PAGE_TOTAL)
+    if getattr(rows[0], _PAGE_ROW) is None:
+        return Page(total=total, rows=[])
+    return Page(total=total, rows=rows)

@@ -52,6 +52,7 @@ from app.contracts.control_plane.statuses import (
 )
 from app.db.tables import execution_table as execution_t
 from app.db.tables import run_table as run_t
+from app.services.kernel.literals import one_of
 from app.services.lifecycle.state_machine import is_terminal
 
 _PLAN, _EXECUTE, _REVIEW, _COMPLETE = LaneKey.PLAN, LaneKey.EXECUTE, LaneKey.REVIEW, LaneKey.COMPLETE
@@ -86,7 +87,7 @@ def run_state_sql_for_execution() -> ColumnElement[str]:
         (
             and_(
                 execution_t.c.shutdown_requested_at.is_not(None),
-                execution_t.c.status.in_((ExecutionStatus.RUNNING, ExecutionStatus.PAUSED)),
+                one_of(execution_t.c.status, (ExecutionStatus.RUNNING, ExecutionStatus.PAUSED)),
             ),
             RunState.STOPPING.value,
         ),

@@ -31,6 +31,7 @@ from app.db.tables import step_table as step_t
 from app.db.tables import tally_table as tally_t
 from app.errors import NotFound
 from app.services.kernel.grants import grants_shape, in_grants, in_grants_shaped, shaped_grant_params
+from app.services.kernel.literals import none_of, one_of
 from app.services.kernel.paging import PageStatements, page_of
 from app.services.lifecycle.lanes import execution_lane, plan_phase, run_state_sql_for_execution
 from app.services.lifecycle.tally import tally_count
@@ -48,8 +49,8 @@ def _lane_columns() -> tuple[Any, ...]:
         .scalar_subquery()
         .label("pending_approvals"),
         select(func.count()).where(bundle_t.c.run_id == execution_t.c.run_id).scalar_subquery().label("bundles"),
-        select(step_t.c.requires_approval & step_t.c.status.in_((StepStatus.PENDING, StepStatus.AWAITING_APPROVAL)))
-        .where(step_t.c.execution_id == execution_t.c.id, step_t.c.status.not_in(DONE_STEP_STATUSES))
+        select(step_t.c.requires_approval & one_of(step_t.c.status, (StepStatus.PENDING, StepStatus.AWAITING_APPROVAL)))
+        .where(step_t.c.execution_id == execution_t.c.id, none_of(step_t.c.status, DONE_STEP_STATUSES))
         .order_by(step_t.c.position)
         .limit(1)
         .scalar_subquery()
@@ -159,7 +160,7 @@ async def list_executions(
         "risk_tier": data.risk_tier,
         **shaped_grant_params(principal),
     }
-    found = await page_of(session, statements, params, data.limit, data.offset)
+    found = await page_of(session, statements, params, data.limit, data.offset, alone=True)
     items = [
         ControlPlaneExecutionSummary(
             execution_id=row.id,

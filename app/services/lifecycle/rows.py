@@ -13,6 +13,7 @@ from app.contracts.control_plane.statuses import DONE_STEP_STATUSES, OPEN_STEP_S
 from app.db.tables import execution_table as execution_t
 from app.db.tables import step_table as step_t
 from app.errors import NotFound
+from app.services.kernel.literals import one_of
 
 
 async def load_steps(session: AsyncSession, execution_id: str) -> list[Row[Any]]:
@@ -48,6 +49,6 @@ async def set_step(session: AsyncSession, step_id: str, at: datetime, **values: 
 async def skip_open_steps(session: AsyncSession, execution_id: str, at: datetime) -> None:
     await session.execute(
         update(step_t)
-        .where(step_t.c.execution_id == execution_id, step_t.c.status.in_(OPEN_STEP_STATUSES))
+        .where(step_t.c.execution_id == execution_id, one_of(step_t.c.status, OPEN_STEP_STATUSES))
         .values(status=StepStatus.SKIPPED, updated_at=at)
     )

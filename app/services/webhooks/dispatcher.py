@@ -50,6 +50,7 @@ from app.db.tables import webhook_delivery_table as delivery_t
 from app.db.tables import webhook_endpoint_table as endpoint_t
 from app.services.kernel.clock import new_id, utcnow
 from app.services.kernel.event_reader import LoggedEvent, read_after
+from app.services.kernel.literals import one_of
 from app.services.webhooks.signing import event_body, signature_headers
 from app.services.webhooks.targets import GuardedTransport, TargetPolicy, TargetRefused
 
@@ -141,7 +142,7 @@ _CLAIM = (
     update(delivery_t)
     .where(
         delivery_t.c.id == bindparam("b_id"),
-        delivery_t.c.status.in_(OPEN),
+        one_of(delivery_t.c.status, OPEN),
         delivery_t.c.next_attempt_at <= bindparam("b_now"),
         (delivery_t.c.claimed_until.is_(None)) | (delivery_t.c.claimed_until < bindparam("b_now")),
     )
@@ -156,7 +157,7 @@ _CLAIM = (
 )
 _HEAD = (
     select(delivery_t.c.id)
-    .where(delivery_t.c.endpoint_id == bindparam("b_endpoint"), delivery_t.c.status.in_(OPEN))
+    .where(delivery_t.c.endpoint_id == bindparam("b_endpoint"), one_of(delivery_t.c.status, OPEN))
     .order_by(delivery_t.c.event_position)
     .limit(1)
 )
@@ -164,7 +165,7 @@ _DUE_ENDPOINTS = (
     select(delivery_t.c.endpoint_id)
     .join(endpoint_t, endpoint_t.c.id == delivery_t.c.endpoint_id)
     .where(
-        delivery_t.c.status.in_(OPEN),
+        one_of(delivery_t.c.status, OPEN),
         endpoint_t.c.status != WebhookEndpointStatus.DISABLED,
         delivery_t.c.next_attempt_at <= bindparam("b_now"),
         (delivery_t.c.claimed_until.is_(None)) | (delivery_t.c.claimed_until < bindparam("b_now")),
@@ -176,7 +177,7 @@ _DUE_ENDPOINTS = (
 _QUEUE_DEPTH = (
     select(func.count())
     .select_from(delivery_t.join(endpoint_t, endpoint_t.c.id == delivery_t.c.endpoint_id))
-    .where(delivery_t.c.status.in_(OPEN), endpoint_t.c.status != WebhookEndpointStatus.DISABLED)
+    .where(one_of(delivery_t.c.status, OPEN), endpoint_t.c.status != WebhookEndpointStatus.DISABLED)
 )
 
 

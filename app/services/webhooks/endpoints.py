@@ -45,6 +45,7 @@ from app.errors import BadUserInput, Conflict, Forbidden, NotFound
 from app.services.kernel.clock import new_id, utcnow
 from app.services.kernel.event_reader import end_cursor
 from app.services.kernel.grants import in_grants
+from app.services.kernel.literals import one_of
 from app.services.kernel.paging import page
 from app.services.webhooks.signing import new_secret
 from app.services.webhooks.targets import TargetPolicy, TargetRefused
@@ -272,7 +273,7 @@ class WebhookEndpoints:
             update(delivery_t)
             .where(
                 delivery_t.c.id == found.id,
-                delivery_t.c.status.in_([WebhookDeliveryStatus.SUCCEEDED, WebhookDeliveryStatus.FAILED]),
+                one_of(delivery_t.c.status, (WebhookDeliveryStatus.SUCCEEDED, WebhookDeliveryStatus.FAILED)),
             )
             .values(
                 status=WebhookDeliveryStatus.PENDING,
