@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, Select, Subquery, bindparam, func, literal_column, select, true
+from sqlalchemy import Select, Subquery, bindparam, func, literal_column, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import UnaryExpression
@@ -19,7 +19,8 @@ from app.db.sqlite_driver import ALONE
 @dataclass(frozen=True, slots=True)
 class Page:
     total: int
-    rows: Sequence[Row[Any]]
+    rows: Sequence[Any]
+    """The rows of the statement (SQLAlchemy `Row`s: by name or unpacked in order)."""
 
 
 async def page(

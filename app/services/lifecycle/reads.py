@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, func, select
@@ -59,12 +59,33 @@ def _lane_columns() -> tuple[Any, ...]:
 
 
 def _lane(row: Any) -> ControlPlaneExecutionLaneState:
+    return _lane_of(
+        (
+            row.state,
+            row.plan_id is not None,
+            row.plan_verdict,
+            row.pending_approvals,
+            row.bundles,
+            row.next_needs_approval,
+        )
+    )
+
+
+LaneFacts = tuple[str, bool, str | None, int, int, Any]
+"""The values of `_lane_columns()` as they come: state, has a plan, its verdict, approvals pending, evidence
+bundles, whether the next open step needs an approval."""
+
+
+@lru_cache(maxsize=4096)
+def _lane_of(facts: LaneFacts) -> ControlPlaneExecutionLaneState:
+    """The lane of an execution's facts, cached on the facts as they come (a page of 50 asks 50 times)."""
+    state, planned, verdict, pending_approvals, bundles, next_needs_approval = facts
     return execution_lane(
-        row.state,
-        plan_phase(row.plan_id, row.plan_verdict),
-        row.pending_approvals,
-        row.bundles,
-        next_needs_approval=bool(row.next_needs_approval),
+        state,
+        plan_phase("planned" if planned else None, verdict),
+        pending_approvals,
+        bundles,
+        next_needs_approval=bool(next_needs_approval),
     )
 
 
@@ -161,14 +182,16 @@ async def list_executions(
         **shaped_grant_params(principal),
     }
     found = await page_of(session, statements, params, data.limit, data.offset, alone=True)
-    items = [
+    items = [  # the columns of _list_statements, in order (unpacked: a Row's attribute reads were a fifth of a page)
         ControlPlaneExecutionSummary(
-            execution_id=row.id,
-            status=row.status,
-            risk_tier=row.risk_tier,
-            lane=_lane(row),
-            updated_at=row.updated_at,
+            execution_id=execution_id,
+            status=status,
+            risk_tier=risk_tier,
+            lane=_lane_of((state, plan_id is not None, verdict, pending, bundles, next_needs)),
+            updated_at=updated_at,
         )
-        for row in found.rows
+        for execution_id, status, risk_tier, updated_at, plan_id, state, verdict, pending, bundles, next_needs, *_ in (
+            found.rows
+        )
     ]
     return ControlPlaneExecutionListOutput(items=items, total=found.total)
