@@ -53,7 +53,7 @@ from app.services.approval.rules import BUILTIN_POLICY, parse_policy, rule_from_
 from app.services.approval.standing import standing_of
 from app.services.kernel.clock import new_id, utcnow
 from app.services.kernel.event_log import Move, NewEvent, append_events
-from app.services.kernel.grants import grant_params, granted
+from app.services.kernel.grants import by_grants, grants_shape, shaped_grant_params
 from app.services.kernel.literals import none_of
 
 STEP_REJECTED = "STEP_REJECTED"
@@ -66,50 +66,52 @@ _STEP_STATUS = {Decision.APPROVED: StepStatus.APPROVED, Decision.REJECTED: StepS
 # Built once with bind parameters: the decision path reuses their compiled form on every request.
 # One row per revision this actor voted on (or one row without a vote): the request, its terms, who
 # asked for it, the plan it belongs to and this actor's votes.
-_REQUEST = (
-    select(
-        execution_t.c.id.label("execution_id"),
-        execution_t.c.status.label("execution_status"),
-        execution_t.c.workspace_id,
-        execution_t.c.run_id,
-        step_t.c.id,
-        step_t.c.status,
-        step_t.c.key,
-        step_t.c.position,
-        step_t.c.input,
-        step_t.c.risk_tier,
-        step_t.c.decided_by,
-        step_t.c.decided_at,
-        step_t.c.decision_note,
-        step_t.c.approval_rule,
-        step_t.c.approver_roles,
-        step_t.c.required_approvals,
-        step_t.c.allow_self_approval,
-        step_t.c.approvals_given,
-        step_t.c.review_revision,
-        step_t.c.review_digest,
-        step_t.c.original_input,
-        intent_t.c.submitted_by,
-        intent_t.c.actor_id.label("intent_actor_id"),
-        plan_t.c.deterministic_hash.label("plan_hash"),
-        vote_t.c.review_revision.label("vote_revision"),
-        vote_t.c.decision.label("vote_decision"),
-        vote_t.c.note.label("vote_note"),
-        vote_t.c.edited_input.label("vote_edited_input"),
-        vote_t.c.review_digest.label("vote_digest"),
-        vote_t.c.approvals_after.label("vote_approvals_after"),
-        vote_t.c.step_status_after.label("vote_status_after"),
-        vote_t.c.decided_at.label("vote_decided_at"),
+_REQUEST = by_grants(
+    lambda granted: (
+        select(
+            execution_t.c.id.label("execution_id"),
+            execution_t.c.status.label("execution_status"),
+            execution_t.c.workspace_id,
+            execution_t.c.run_id,
+            step_t.c.id,
+            step_t.c.status,
+            step_t.c.key,
+            step_t.c.position,
+            step_t.c.input,
+            step_t.c.risk_tier,
+            step_t.c.decided_by,
+            step_t.c.decided_at,
+            step_t.c.decision_note,
+            step_t.c.approval_rule,
+            step_t.c.approver_roles,
+            step_t.c.required_approvals,
+            step_t.c.allow_self_approval,
+            step_t.c.approvals_given,
+            step_t.c.review_revision,
+            step_t.c.review_digest,
+            step_t.c.original_input,
+            intent_t.c.submitted_by,
+            intent_t.c.actor_id.label("intent_actor_id"),
+            plan_t.c.deterministic_hash.label("plan_hash"),
+            vote_t.c.review_revision.label("vote_revision"),
+            vote_t.c.decision.label("vote_decision"),
+            vote_t.c.note.label("vote_note"),
+            vote_t.c.edited_input.label("vote_edited_input"),
+            vote_t.c.review_digest.label("vote_digest"),
+            vote_t.c.approvals_after.label("vote_approvals_after"),
+            vote_t.c.step_status_after.label("vote_status_after"),
+            vote_t.c.decided_at.label("vote_decided_at"),
+        )
+        .select_from(execution_t)
+        .outerjoin(step_t, and_(step_t.c.id == bindparam("b_step_id"), step_t.c.execution_id == execution_t.c.id))
+        .outerjoin(intent_t, intent_t.c.execution_id == execution_t.c.id)
+        .outerjoin(run_t, run_t.c.id == execution_t.c.run_id)
+        .outerjoin(plan_t, plan_t.c.id == run_t.c.plan_id)
+        .outerjoin(vote_t, and_(vote_t.c.step_id == step_t.c.id, vote_t.c.actor == bindparam("b_actor")))
+        .where(execution_t.c.id == bindparam("b_execution_id"), granted(execution_t.c.workspace_id))
     )
-    .select_from(execution_t)
-    .outerjoin(step_t, and_(step_t.c.id == bindparam("b_step_id"), step_t.c.execution_id == execution_t.c.id))
-    .outerjoin(intent_t, intent_t.c.execution_id == execution_t.c.id)
-    .outerjoin(run_t, run_t.c.id == execution_t.c.run_id)
-    .outerjoin(plan_t, plan_t.c.id == run_t.c.plan_id)
-    .outerjoin(vote_t, and_(vote_t.c.step_id == step_t.c.id, vote_t.c.actor == bindparam("b_actor")))
-    .where(execution_t.c.id == bindparam("b_execution_id"), granted(execution_t.c.workspace_id))
 )
-_REQUEST_ALONE = _REQUEST.execution_options(**{ALONE: True})
+_REQUEST_ALONE = {shape: statement.execution_options(**{ALONE: True}) for shape, statement in _REQUEST.items()}
 """The request as a precheck reads it: the one statement of its unit of work (app/db/database.py, read_alone)."""
 # The execution row is locked before anything of its steps: the same order as every lifecycle
 # command (app/services/lifecycle/locking.py), so a decision and a cancel queue up instead of deadlocking.
@@ -118,10 +120,12 @@ _REQUEST_ALONE = _REQUEST.execution_options(**{ALONE: True})
 # when it began, so one `... FOR UPDATE OF execution` would see the execution a racing decision just
 # ended with the step still awaiting and without that decision's vote (an identical replay answered
 # CONFLICT).
-_LOCK_EXECUTION = (
-    select(execution_t.c.id)
-    .where(execution_t.c.id == bindparam("b_execution_id"), granted(execution_t.c.workspace_id))
-    .with_for_update()
+_LOCK_EXECUTION = by_grants(
+    lambda granted: (
+        select(execution_t.c.id)
+        .where(execution_t.c.id == bindparam("b_execution_id"), granted(execution_t.c.workspace_id))
+        .with_for_update()
+    )
 )
 
 _STILL_OPEN = and_(
@@ -305,15 +309,16 @@ async def read_request(session: AsyncSession, ask: Ask, *, lock: bool, alone: bo
         "b_step_id": ask.step_id,
         "b_execution_id": ask.execution_id,
         "b_actor": ask.actor,
-        **grant_params(ask.principal),
+        **shaped_grant_params(ask.principal),
     }
+    shape = grants_shape(ask.principal)
     if lock and session.get_bind().dialect.name != "sqlite":
         # SQLite has no row locks (it drops FOR UPDATE, leaving a read whose rows nobody uses): the write
         # transaction already holds the database's one write lock, so the lock statement is a wasted trip.
-        await session.execute(_LOCK_EXECUTION, params)
+        await session.execute(_LOCK_EXECUTION[shape], params)
     if alone:
         await read_alone(session)
-    rows = (await session.execute(_REQUEST_ALONE if alone else _REQUEST, params)).all()
+    rows = (await session.execute((_REQUEST_ALONE if alone else _REQUEST)[shape], params)).all()
     if not rows:
         raise NotFound(f"Execution {ask.execution_id!r} does not exist.")
     first = rows[0]

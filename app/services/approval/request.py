@@ -30,45 +30,47 @@ from app.services.approval.eligibility import eligibility
 from app.services.approval.review import digest_of
 from app.services.approval.rules import rule_from_stored
 from app.services.approval.standing import standing_of
-from app.services.kernel.grants import grant_params, granted
+from app.services.kernel.grants import by_grants, grants_shape, shaped_grant_params
 
-_REQUEST = (
-    select(
-        execution_t.c.id.label("execution_id"),
-        execution_t.c.status.label("execution_status"),
-        execution_t.c.workspace_id,
-        execution_t.c.run_id,
-        step_t.c.id,
-        step_t.c.position,
-        step_t.c.key,
-        step_t.c.status,
-        step_t.c.risk_tier,
-        step_t.c.risk_reason,
-        step_t.c.requires_approval,
-        step_t.c.input,
-        step_t.c.original_input,
-        step_t.c.updated_at,
-        step_t.c.awaiting_since,
-        step_t.c.deadline,
-        step_t.c.approval_rule,
-        step_t.c.approver_roles,
-        step_t.c.required_approvals,
-        step_t.c.allow_self_approval,
-        step_t.c.review_revision,
-        step_t.c.review_digest,
-        intent_t.c.text.label("intent_text"),
-        intent_t.c.submitted_by,
-        intent_t.c.actor_id.label("intent_actor_id"),
-        plan_t.c.id.label("plan_id"),
-        plan_t.c.deterministic_hash.label("plan_hash"),
+_REQUEST = by_grants(
+    lambda granted: (
+        select(
+            execution_t.c.id.label("execution_id"),
+            execution_t.c.status.label("execution_status"),
+            execution_t.c.workspace_id,
+            execution_t.c.run_id,
+            step_t.c.id,
+            step_t.c.position,
+            step_t.c.key,
+            step_t.c.status,
+            step_t.c.risk_tier,
+            step_t.c.risk_reason,
+            step_t.c.requires_approval,
+            step_t.c.input,
+            step_t.c.original_input,
+            step_t.c.updated_at,
+            step_t.c.awaiting_since,
+            step_t.c.deadline,
+            step_t.c.approval_rule,
+            step_t.c.approver_roles,
+            step_t.c.required_approvals,
+            step_t.c.allow_self_approval,
+            step_t.c.review_revision,
+            step_t.c.review_digest,
+            intent_t.c.text.label("intent_text"),
+            intent_t.c.submitted_by,
+            intent_t.c.actor_id.label("intent_actor_id"),
+            plan_t.c.id.label("plan_id"),
+            plan_t.c.deterministic_hash.label("plan_hash"),
+        )
+        .select_from(execution_t)
+        .outerjoin(step_t, and_(step_t.c.id == bindparam("b_step_id"), step_t.c.execution_id == execution_t.c.id))
+        .outerjoin(intent_t, intent_t.c.execution_id == execution_t.c.id)
+        .outerjoin(run_t, run_t.c.id == execution_t.c.run_id)
+        # The run's plan; before the first run (a step of a verified plan, not started), the execution's.
+        .outerjoin(plan_t, plan_t.c.id == func.coalesce(run_t.c.plan_id, execution_t.c.plan_id))
+        .where(execution_t.c.id == bindparam("b_execution_id"), granted(execution_t.c.workspace_id))
     )
-    .select_from(execution_t)
-    .outerjoin(step_t, and_(step_t.c.id == bindparam("b_step_id"), step_t.c.execution_id == execution_t.c.id))
-    .outerjoin(intent_t, intent_t.c.execution_id == execution_t.c.id)
-    .outerjoin(run_t, run_t.c.id == execution_t.c.run_id)
-    # The run's plan; before the first run (a step of a verified plan, not started), the execution's.
-    .outerjoin(plan_t, plan_t.c.id == func.coalesce(run_t.c.plan_id, execution_t.c.plan_id))
-    .where(execution_t.c.id == bindparam("b_execution_id"), granted(execution_t.c.workspace_id))
 )
 _VOTES = (
     select(vote_t.c.actor, vote_t.c.decision, vote_t.c.decided_at, vote_t.c.note, vote_t.c.edited_input)
@@ -85,8 +87,8 @@ _PRECEDING = (
 async def get_approval_request(
     session: AsyncSession, principal: Principal | None, data: ControlPlaneApprovalGetInput
 ) -> ControlPlaneApprovalGetOutput:
-    params = {"b_execution_id": data.execution_id, "b_step_id": data.step_id, **grant_params(principal)}
-    row = (await session.execute(_REQUEST, params)).one_or_none()
+    params = {"b_execution_id": data.execution_id, "b_step_id": data.step_id, **shaped_grant_params(principal)}
+    row = (await session.execute(_REQUEST[grants_shape(principal)], params)).one_or_none()
     if row is None:
         raise NotFound(f"Execution {data.execution_id!r} does not exist.")
     if row.id is None:

@@ -7,9 +7,11 @@ like an id that does not exist. No principal, or one without grants, reaches not
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from functools import partial
+from typing import Any, TypeVar
 
-from sqlalchemy import Boolean, ColumnElement, bindparam, false, or_, true
+from sqlalchemy import ColumnElement, bindparam, false, true
 
 from app.auth import Principal
 
@@ -22,22 +24,21 @@ def in_grants(principal: Principal | None, workspace: ColumnElement[Any]) -> Col
     return in_grants_shaped(shape, workspace)
 
 
-def granted(workspace: ColumnElement[Any]) -> ColumnElement[bool]:
-    """The same filter with bind parameters, for statements built once; execute them with
-    `grant_params(principal)`."""
-    return or_(
-        bindparam("g_all_workspaces", type_=Boolean),
-        workspace.in_(bindparam("g_workspaces", expanding=True)),
-    )
-
-
-def grant_params(principal: Principal | None) -> dict[str, Any]:
-    if principal is None:
-        return {"g_all_workspaces": False, "g_workspaces": []}
-    return {"g_all_workspaces": principal.all_workspaces, "g_workspaces": sorted(principal.workspaces)}
-
-
 NO_GRANTS, ALL_GRANTS, SOME_GRANTS = "none", "all", "some"
+
+GrantFilter = Callable[[ColumnElement[Any]], ColumnElement[bool]]
+"""Given a workspace column, the grant filter of one shape (`in_grants_shaped`)."""
+
+Built = TypeVar("Built")
+
+
+def by_grants(build: Callable[[GrantFilter], Built]) -> dict[str, Built]:
+    """A statement built once per shape of the grants (`grants_shape`: none, all, some), `build` given that shape's
+    filter; pick one with `grants_shape(principal)`, execute it with `shaped_grant_params(principal)`. Only the
+    shape of some workspaces has a list to bind (an expanding IN, which SQLAlchemy rewrites at every execution); a
+    filter of one form for every shape (`:all_workspaces OR workspace IN (:list)`) made every caller pay for that
+    rewrite, an admin with an empty list too."""
+    return {shape: build(partial(in_grants_shaped, shape)) for shape in (NO_GRANTS, ALL_GRANTS, SOME_GRANTS)}
 
 
 def grants_shape(principal: Principal | None) -> str:

@@ -22,7 +22,7 @@ from app.db.tables import execution_table as execution_t
 from app.db.tables import run_table as run_t
 from app.errors import NotFound
 from app.services.kernel.event_log import Move
-from app.services.kernel.grants import grant_params, granted
+from app.services.kernel.grants import by_grants, grants_shape, shaped_grant_params
 from app.services.lifecycle.state_machine import State, run_state
 
 
@@ -60,10 +60,12 @@ def execution_state(execution: Any) -> State:
     )
 
 
-_READ_EXECUTION = select(execution_t).where(
-    execution_t.c.id == bindparam("execution_id"), granted(execution_t.c.workspace_id)
+_READ_EXECUTION = by_grants(
+    lambda granted: select(execution_t).where(
+        execution_t.c.id == bindparam("execution_id"), granted(execution_t.c.workspace_id)
+    )
 )
-_EXECUTION = _READ_EXECUTION.with_for_update()
+_EXECUTION = {shape: statement.with_for_update() for shape, statement in _READ_EXECUTION.items()}
 
 
 async def lock_execution(
@@ -71,20 +73,25 @@ async def lock_execution(
 ) -> Row[Any]:
     """The execution, its row locked (`lock=False`: only read, for a precheck); NOT_FOUND as well outside
     the caller's workspaces."""
-    params = {"execution_id": execution_id, **grant_params(principal)}
-    row = (await session.execute(_EXECUTION if lock else _READ_EXECUTION, params)).one_or_none()
+    params = {"execution_id": execution_id, **shaped_grant_params(principal)}
+    statement = (_EXECUTION if lock else _READ_EXECUTION)[grants_shape(principal)]
+    row = (await session.execute(statement, params)).one_or_none()
     if row is None:
         raise NotFound(f"Execution {execution_id!r} does not exist.")
     return row
 
 
 # One round trip for the run and its execution; only the execution row is locked (FOR UPDATE OF).
-_READ_RUN_AND_EXECUTION = (
-    select(*run_t.c, *execution_t.c)
-    .join_from(run_t, execution_t, execution_t.c.id == run_t.c.execution_id)
-    .where(run_t.c.id == bindparam("run_id"), granted(execution_t.c.workspace_id))
+_READ_RUN_AND_EXECUTION = by_grants(
+    lambda granted: (
+        select(*run_t.c, *execution_t.c)
+        .join_from(run_t, execution_t, execution_t.c.id == run_t.c.execution_id)
+        .where(run_t.c.id == bindparam("run_id"), granted(execution_t.c.workspace_id))
+    )
 )
-_RUN_AND_EXECUTION = _READ_RUN_AND_EXECUTION.with_for_update(of=execution_t)
+_RUN_AND_EXECUTION = {
+    shape: statement.with_for_update(of=execution_t) for shape, statement in _READ_RUN_AND_EXECUTION.items()
+}
 _RUN_COLUMNS = tuple(run_t.c.keys())
 _EXECUTION_COLUMNS = tuple(execution_t.c.keys())
 
@@ -92,8 +99,9 @@ _EXECUTION_COLUMNS = tuple(execution_t.c.keys())
 async def lock_run(session: AsyncSession, run_id: str, principal: Principal | None, *, lock: bool = True) -> LockedRun:
     """The run and its execution, the execution's row locked (`lock=False`: only read, for a precheck);
     NOT_FOUND as well outside the caller's workspaces."""
-    params = {"run_id": run_id, **grant_params(principal)}
-    row = (await session.execute(_RUN_AND_EXECUTION if lock else _READ_RUN_AND_EXECUTION, params)).one_or_none()
+    params = {"run_id": run_id, **shaped_grant_params(principal)}
+    statement = (_RUN_AND_EXECUTION if lock else _READ_RUN_AND_EXECUTION)[grants_shape(principal)]
+    row = (await session.execute(statement, params)).one_or_none()
     if row is None:
         raise NotFound(f"Run {run_id!r} does not exist.")
     values = tuple(row)
