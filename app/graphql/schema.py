@@ -18,6 +18,7 @@ from strawberry.types.scalar import ScalarDefinition
 from app.contracts.model import Kind, OperationSpec, Stability
 from app.contracts.registry import Registry
 from app.contracts.types import InstantText
+from app.graphql import direct
 from app.graphql.context import Context
 from app.graphql.errors import ErrorCodes, tag_request_errors
 from app.graphql.limits import QueryLimits, limit_extensions
@@ -136,7 +137,7 @@ def build_schema(registry: Registry, *, cache_size: int = 512, limits: QueryLimi
         if fields[Kind.SUBSCRIPTION]
         else None
     )
-    return Schema(
+    schema = Schema(
         query=query,
         mutation=mutation,
         subscription=subscription,
@@ -153,3 +154,6 @@ def build_schema(registry: Registry, *, cache_size: int = 512, limits: QueryLimi
             lambda: ValidationCache(maxsize=cache_size),
         ],
     )
+    # Query and Mutation fields take graphql-core's coerced input as it is (app/graphql/direct.py).
+    direct.install(schema._schema, registry.operations)  # noqa: SLF001 - Strawberry's graphql-core schema, no accessor
+    return schema
