@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from graphql import GraphQLSchema
 
+from app.contracts.control_plane import build_registry
 from app.contracts.model import Kind
 from app.graphql import direct
 from app.graphql.schema import build_schema
-from app.server import build_registry
 
 
 @pytest.fixture(scope="module")

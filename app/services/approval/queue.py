@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, bindparam, exists, func, select
+from sqlalchemy import ColumnElement, Select, bindparam, case, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth import Principal
@@ -45,7 +45,9 @@ def pending_select() -> Select[Any]:
         step_t.c.position,
         step_t.c.key,
         step_t.c.risk_tier,
-        step_t.c.input,
+        # The input only where the request's digest must be computed from it (opened before digests were stored,
+        # review.digest_of): reading and decoding every step's JSON input was a tenth of an inbox page.
+        case((or_(step_t.c.review_digest.is_(None), step_t.c.review_digest == ""), step_t.c.input)).label("input"),
         step_t.c.updated_at,
         step_t.c.awaiting_since,
         step_t.c.deadline,
@@ -65,8 +67,11 @@ def pending_select() -> Select[Any]:
     ).select_from(joined)
 
 
-def pending_item(row: Any, principal: Principal | None, *, voted: bool) -> ControlPlanePendingApproval:
-    """A row of `pending_select` as the caller sees it (`viewerCanDecide` is theirs)."""
+def pending_item(
+    row: Any, principal: Principal | None, *, voted: bool, verdicts: dict[tuple[Any, ...], bool] | None = None
+) -> ControlPlanePendingApproval:
+    """A row of `pending_select` as the caller sees it (`viewerCanDecide` is theirs). `verdicts`: what the caller
+    may decide, kept for the rest of a page (`viewer_can_decide`)."""
     return ControlPlanePendingApproval(
         execution_id=row.execution_id,
         execution_status=row.execution_status,
@@ -81,9 +86,26 @@ def pending_item(row: Any, principal: Principal | None, *, voted: bool) -> Contr
         approvals_given=row.approvals_given,
         deadline=row.deadline,
         review_digest=digest_of(row),
-        viewer_can_decide=principal is not None
-        and not reasons(standing_of(row, principal, allow_edit=False, voted=voted), principal, principal.id),
+        viewer_can_decide=viewer_can_decide(row, principal, voted=voted, verdicts=verdicts),
     )
+
+
+def viewer_can_decide(
+    row: Any, principal: Principal | None, *, voted: bool, verdicts: dict[tuple[Any, ...], bool] | None = None
+) -> bool:
+    """No eligibility reason stands between the caller and a decision on the request of `row`. A function of the
+    request's terms that `standing_of` reads, so `verdicts` keeps its answer per terms for the rest of a page (a
+    page of 50 requests has a handful of distinct terms)."""
+    if principal is None:
+        return False
+    terms: tuple[Any, ...] = (row.approver_roles, row.allow_self_approval, row.submitted_by, row.intent_actor_id)
+    terms += (row.workspace_id, voted)
+    known = verdicts.get(terms) if verdicts is not None else None
+    if known is None:
+        known = not reasons(standing_of(row, principal, allow_edit=False, voted=voted), principal, principal.id)
+        if verdicts is not None:
+            verdicts[terms] = known
+    return known
 
 
 def pending_filters(
@@ -165,5 +187,6 @@ async def list_pending_approvals(
         params = {"workspace_id": data.workspace_id, "risk_tier": data.risk_tier, **shaped_grant_params(principal)}
     params["viewer"] = principal.id if principal is not None else None
     found = await page_of(session, statements, params, data.limit, data.offset, alone=True)
-    items = [pending_item(row, principal, voted=bool(row.viewer_voted)) for row in found.rows]
+    verdicts: dict[tuple[Any, ...], bool] = {}
+    items = [pending_item(row, principal, voted=bool(row.viewer_voted), verdicts=verdicts) for row in found.rows]
     return ControlPlaneApprovalListOutput(items=items, total=found.total)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import namedtuple
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,7 @@ from app.db.sqlite_driver import ALONE
 class Page:
     total: int
     rows: Sequence[Any]
-    """The rows of the statement (SQLAlchemy `Row`s: by name or unpacked in order)."""
+    """The rows of the statement (`PageStatements.row`: by name or unpacked in order)."""
 
 
 async def page(
@@ -57,12 +58,16 @@ class PageStatements:
     page: Select[Any]
     alone: Select[Any]
     """`page`, marked as the only statement of its read-only unit of work (app/db/database.py, read_alone)."""
+    row: Callable[[Iterable[Any]], Any] | None
+    """A named tuple of the statement's columns: what `page_of` hands out (a SQLAlchemy `Row`'s attribute read cost
+    a quarter of a µs, twenty reads per inbox item; a named tuple's is a C slot); None: the `Row`s as they come,
+    for a caller that unpacks them."""
 
     @classmethod
-    def of(cls, query: Select[Any], count: Select[Any], *, paged: bool = True) -> PageStatements:
+    def of(cls, query: Select[Any], count: Select[Any], *, paged: bool = True, named: bool = True) -> PageStatements:
         """`query`: the ordered page without limit and offset (`paged=False`: a query that pages itself with
         `p_limit` and `p_offset`), whose ORDER BY columns it selects; `count`: a statement of one value, the number
-        of the same rows."""
+        of the same rows; `named=False`: the rows stay SQLAlchemy's (`row`)."""
         rows = query.add_columns(literal_column("1").label(_PAGE_ROW))
         if paged:
             rows = rows.limit(bindparam("p_limit")).offset(bindparam("p_offset"))
@@ -73,7 +78,9 @@ class PageStatements:
             .select_from(totals.outerjoin(page, true()))
             .order_by(*(_outer(clause, page) for clause in query._order_by_clauses))  # noqa: SLF001 - no public accessor
         )
-        return cls(page=statement, alone=statement.execution_options(**{ALONE: True}))
+        alone = statement.execution_options(**{ALONE: True})
+        row = namedtuple("PageRow", statement.selected_columns.keys())  # type: ignore[misc]  # noqa: PYI024 - names known at run time
+        return cls(page=statement, alone=alone, row=row._make if named else None)
 
 
 def _outer(clause: Any, page: Subquery) -> Any:
@@ -100,7 +107,8 @@ async def page_of(
     values = {**params, "p_limit": limit or DEFAULT_PAGE_SIZE, "p_offset": offset or 0}
     if alone:
         await read_alone(session)
-    rows = (await session.execute(statements.alone if alone else statements.page, values)).all()
+    result = await session.execute(statements.alone if alone else statements.page, values)
+    rows = result.all() if statements.row is None else list(map(statements.row, result))
     total = getattr(rows[0], PAGE_TOTAL)
     if getattr(rows[0], _PAGE_ROW) is None:
         return Page(total=total, rows=[])

@@ -163,7 +163,7 @@ def _list_statements(grants: str, *, workspace: bool, status: bool, risk_tier: b
         .where(*filters)
         .order_by(execution_t.c.updated_at.desc(), execution_t.c.id)
     )
-    return PageStatements.of(query, tally_count(counted))
+    return PageStatements.of(query, tally_count(counted), named=False)  # list_executions unpacks the rows
 
 
 async def list_executions(
