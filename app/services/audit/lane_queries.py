@@ -34,9 +34,11 @@ from app.services.kernel.grants import grants_shape, in_grants, in_grants_shaped
 from app.services.kernel.paging import PageStatements, page_of
 from app.services.lifecycle.interface import (
     RunFacts,
+    StepFacts,
     run_detail,
     run_state_sql,
     run_summary,
+    step_facts,
 )
 
 
@@ -89,12 +91,12 @@ _STEP_FACTS = (
 time columns were most of a lanes page's cost."""
 
 
-async def _steps_by_execution(session: AsyncSession, execution_ids: Sequence[str]) -> dict[str, list[Any]]:
-    grouped: dict[str, list[Any]] = defaultdict(list)
+async def _steps_by_execution(session: AsyncSession, execution_ids: Sequence[str]) -> dict[str, list[StepFacts]]:
+    grouped: dict[str, list[StepFacts]] = defaultdict(list)
     if execution_ids:
         rows = await session.execute(_STEP_FACTS, {"execution_ids": sorted(set(execution_ids))})
-        for row in rows:
-            grouped[row.execution_id].append(row)
+        for execution_id, *columns in rows:  # _STEP_FACTS's columns after the execution's: step_facts's order
+            grouped[execution_id].append(step_facts(columns))
     return grouped
 
 

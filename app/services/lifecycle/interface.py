@@ -14,6 +14,7 @@ from app.services.lifecycle.lanes import (
     run_detail,
     run_state_sql,
     run_summary,
+    step_facts,
 )
 from app.services.lifecycle.locking import LockedRun, execution_state, lock_execution, lock_run
 from app.services.lifecycle.plans import current_plan
@@ -38,4 +39,5 @@ __all__ = [
     "run_detail",
     "run_state_sql",
     "run_summary",
+    "step_facts",
 ]

@@ -175,29 +175,15 @@ class RunFacts:
     now: datetime
 
     @classmethod
-    def from_rows(cls, row: Any, steps: Sequence[Any], now: datetime) -> RunFacts:
+    def from_rows(cls, row: Any, steps: Sequence[StepFacts], now: datetime) -> RunFacts:
+        """`row`: a run with its facts; `steps`: its execution's (`step_facts`)."""
         return cls(
             run_id=row.run_id,
             execution_id=row.execution_id,
             state=row.state,
             attempt=row.attempt,
             plan_verified=row.plan_verdict is not None,
-            steps=[
-                StepFacts(
-                    s.position,
-                    s.key,
-                    s.status,
-                    s.risk_tier,
-                    s.requires_approval,
-                    s.decided_by is not None,
-                    s.error_code,
-                    s.updated_at,
-                    s.required_approvals or 1,
-                    s.approvals_given or 0,
-                    s.awaiting_since,
-                )
-                for s in steps
-            ],
+            steps=list(steps),
             bundle_count=row.bundle_count,
             latest_bundle_id=row.latest_bundle_id,
             approval_count=row.approval_count,
@@ -205,6 +191,38 @@ class RunFacts:
             updated_at=max(row.updated_at, row.latest_bundle_at or row.updated_at),
             now=now,
         )
+
+
+def step_facts(columns: Sequence[Any]) -> StepFacts:
+    """A step's facts from its columns in this order (a row unpacked: attribute reads of SQLAlchemy rows were a
+    fifth of a lanes page): position, key, status, risk tier, requires approval, decided by, error code, updated at,
+    required approvals, approvals given, awaiting since."""
+    (
+        position,
+        key,
+        status,
+        risk_tier,
+        requires_approval,
+        decided_by,
+        error_code,
+        updated_at,
+        required_approvals,
+        approvals_given,
+        awaiting_since,
+    ) = columns
+    return StepFacts(
+        position,
+        key,
+        status,
+        risk_tier,
+        requires_approval,
+        decided_by is not None,
+        error_code,
+        updated_at,
+        required_approvals or 1,
+        approvals_given or 0,
+        awaiting_since,
+    )
 
 
 def _label(step: StepFacts) -> str:
