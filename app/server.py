@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -58,7 +58,7 @@ class Services:
     registry: Registry
     database: Database
     tokens: TokenService
-    executor: Executor[AsyncSession]
+    executor: Executor[AsyncConnection]
     feed: LogFeed
     """This process's follower of the event log, which feeds every subscription (app/services/kernel/live.py)."""
 

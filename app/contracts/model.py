@@ -14,7 +14,7 @@ from app.auth import AuthLevel, Principal
 from app.contracts.naming import derived_field_name, is_graphql_name
 
 UnitOfWork = TypeVar("UnitOfWork")
-"""What a unit of work hands a handler; the service layer binds `Handler[AsyncSession]` (app/services/bindings.py)."""
+"""What a unit of work hands a handler; the services bind `Handler[AsyncConnection]` (app/services/bindings.py)."""
 _UnitOfWork_co = TypeVar("_UnitOfWork_co", covariant=True)
 
 

@@ -135,6 +135,10 @@ INLINE = [0]
 """Statements, commits and rollbacks run on the event loop's thread so far (no trip)."""
 
 
+async def _nothing() -> None:
+    return None
+
+
 class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
     __slots__ = ("_alone", "_arraysize", "_description", "_lastrowid", "_rowcount")
 
@@ -193,6 +197,9 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         cast(OneHopConnection, self._adapt_connection).defer(operation, parameters, many=many)
         self._description, self._rowcount, self._lastrowid = None, -1, None
         self._rows = collections.deque()
+        # SQLAlchemy's AsyncConnection.execute insists that a statement awaits something (a sync driver behind an
+        # async engine would block the loop): hand it an await that does nothing.
+        await_(_nothing())
 
     async def _go(self, operation: Any, parameters: Any, *, many: bool) -> None:
         connection, adapted = self._connection, cast(OneHopConnection, self._adapt_connection)

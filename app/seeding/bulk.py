@@ -45,7 +45,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Dialect, Table, insert, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.contracts.executor import Executor
 from app.db.database import Database
@@ -341,7 +341,7 @@ def _render(moment: datetime, like: str) -> str:
     return text.replace("+00:00", "Z") if like.endswith("Z") else text
 
 
-async def _play(executor: Executor[AsyncSession], scenario: Scenario) -> frozenset[datetime]:
+async def _play(executor: Executor[AsyncConnection], scenario: Scenario) -> frozenset[datetime]:
     """Plays one scenario through the real services; returns every time its clock handed out."""
     player = ScenarioPlayer(executor, scenario)
     handed_out: set[datetime] = set()
@@ -356,7 +356,7 @@ async def _play(executor: Executor[AsyncSession], scenario: Scenario) -> frozens
     return frozenset(handed_out)
 
 
-async def _read(session: AsyncSession, template: _Template) -> None:
+async def _read(session: AsyncConnection, template: _Template) -> None:
     exec_id = f"exec-{template.name}"
     for table in _TABLES:
         key = table.c.id if table is execution_table else table.c.execution_id
@@ -367,7 +367,7 @@ async def _read(session: AsyncSession, template: _Template) -> None:
     template.events = len(template.rows[event_table])
 
 
-async def _insert(session: AsyncSession, batch: list[tuple[_Template, int]], spacing: timedelta) -> int:
+async def _insert(session: AsyncConnection, batch: list[tuple[_Template, int]], spacing: timedelta) -> int:
     total = sum(template.events for template, _ in batch)
     sequence = await next_position(session) if total else 0
     rows: dict[Table, list[tuple[Any, ...]]] = {table: [] for table in _TABLES}
@@ -377,7 +377,7 @@ async def _insert(session: AsyncSession, batch: list[tuple[_Template, int]], spa
             rows[table].extend(cloned)
             statements.setdefault(table, (template.statements[table][0], template.columns[table]))
         sequence += template.events
-    connection = await session.connection()
+    connection = session
     copy = None
     if connection.dialect.name == "postgresql":  # COPY: several times faster than a multi-row INSERT there
         driver: Any = (await connection.get_raw_connection()).driver_connection  # asyncpg's connection
@@ -394,7 +394,7 @@ async def _insert(session: AsyncSession, batch: list[tuple[_Template, int]], spa
 
 async def build_executions(  # noqa: PLR0913 - the database, the services and what to build, all by keyword
     database: Database,
-    executor: Executor[AsyncSession],
+    executor: Executor[AsyncConnection],
     *,
     shapes: Sequence[Scenario] = (AWAITING_APPROVAL,),
     count: int,
@@ -438,7 +438,7 @@ async def build_executions(  # noqa: PLR0913 - the database, the services and wh
         for template in templates.values():
             await _read(session, template)
             template.check()
-            template.compile((await session.connection()).dialect)
+            template.compile(session.dialect)
     events = sum(template.events for template in templates.values())
     played = {template.index for template in templates.values()}
     clones = [(templates[kind], first + offset) for offset, kind in enumerate(shape_of) if first + offset not in played]

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth import Principal
 from app.contracts.control_plane.statuses import StepStatus
@@ -67,7 +67,10 @@ class ScenarioIds:
 
 class ScenarioPlayer:
     def __init__(
-        self, executor: Executor[AsyncSession], scenario: Scenario, uow: UnitOfWorkFactory[AsyncSession] | None = None
+        self,
+        executor: Executor[AsyncConnection],
+        scenario: Scenario,
+        uow: UnitOfWorkFactory[AsyncConnection] | None = None,
     ) -> None:
         self.executor = executor
         self.scenario = scenario
@@ -271,7 +274,7 @@ class ScenarioPlayer:
     """Scenario action -> what the player does (the `actions` of a scenario in seeds/*.toml)."""
 
 
-async def load_seed(database: Database, executor: Executor[AsyncSession], dataset: DemoDataset) -> SeedReport:
+async def load_seed(database: Database, executor: Executor[AsyncConnection], dataset: DemoDataset) -> SeedReport:
     names = [f"exec-{scenario.name}" for scenario in dataset.scenarios]
     async with database.unit_of_work(write=False) as session:
         existing = set(

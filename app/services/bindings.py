@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from functools import partial
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.contracts.control_plane.constants import APPROVAL, AUDIT, CORE, SKILL_REGISTRY, WEBHOOKS
 from app.contracts.control_plane.statuses import RiskTier
@@ -46,10 +46,10 @@ CAPABILITY_FOLDERS: Mapping[str, str] = {
 }
 """Capability key -> the folder of app/services/ that holds its handlers."""
 
-SessionHandler = Handler[AsyncSession]
-SessionPrecheck = Precheck[AsyncSession]
-SessionBatchHandler = BatchHandler[AsyncSession]
-SessionStreamHandler = StreamHandler[AsyncSession]
+SessionHandler = Handler[AsyncConnection]
+SessionPrecheck = Precheck[AsyncConnection]
+SessionBatchHandler = BatchHandler[AsyncConnection]
+SessionStreamHandler = StreamHandler[AsyncConnection]
 
 
 def approval_policy_from_settings(settings: Settings | None) -> ApprovalPolicy:

@@ -13,7 +13,7 @@ import pytest
 import pytest_asyncio
 from gql.transport.exceptions import TransportQueryError
 from sqlalchemy import Executable, RowMapping, delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 from starlette.applications import Starlette
 
 from app.db.database import Database
@@ -107,7 +107,7 @@ def raise_after_append(monkeypatch: pytest.MonkeyPatch, message: str) -> None:
     """Make every decision raise RuntimeError(message) right after its events were appended, inside the
     transaction (an unexpected failure, as a broken disk or a bug would cause)."""
 
-    async def explode(session: AsyncSession, new_events: list[NewEvent]) -> list[int]:
+    async def explode(session: AsyncConnection, new_events: list[NewEvent]) -> list[int]:
         await append_events(session, new_events)
         raise RuntimeError(message)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from gql.transport.exceptions import TransportQueryError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.server import Services
 from app.testing.documents import APPROVE, PAUSE, REJECT, STEP_COMPLETED, STEP_STARTED
@@ -22,10 +22,10 @@ def writers(services: Services) -> Iterator[list[bool]]:
     """Every unit of work the executor opens, True for the writer's."""
     opened: list[bool] = []
     executor = services.executor
-    original: Callable[..., AbstractAsyncContextManager[AsyncSession]] = executor._uow
+    original: Callable[..., AbstractAsyncContextManager[AsyncConnection]] = executor._uow
 
     @asynccontextmanager
-    async def counting(*, write: bool) -> AsyncIterator[AsyncSession]:
+    async def counting(*, write: bool) -> AsyncIterator[AsyncConnection]:
         opened.append(write)
         async with original(write=write) as session:
             yield session

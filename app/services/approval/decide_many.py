@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth import Principal
 from app.contracts.control_plane.commands.approval_decide_many import (
@@ -31,7 +31,7 @@ def _ask(item: ControlPlaneApprovalDecisionItem, actor: str, principal: Principa
     return Ask(item.execution_id, item.step_id, Decision.REJECTED, actor, item.reason, principal, item.review_digest)
 
 
-async def _decide(uow: UnitOfWorkFactory[AsyncSession], ask: Ask) -> Settled:
+async def _decide(uow: UnitOfWorkFactory[AsyncConnection], ask: Ask) -> Settled:
     async with uow(write=False) as session:
         settled = await settled_from_read(session, ask)
     if settled is not None:
@@ -43,7 +43,7 @@ async def _decide(uow: UnitOfWorkFactory[AsyncSession], ask: Ask) -> Settled:
 
 
 async def decide_steps(
-    uow: UnitOfWorkFactory[AsyncSession], principal: Principal | None, data: ControlPlaneApprovalDecideManyInput
+    uow: UnitOfWorkFactory[AsyncConnection], principal: Principal | None, data: ControlPlaneApprovalDecideManyInput
 ) -> ControlPlaneApprovalDecideManyOutput:
     results: list[ControlPlaneApprovalDecisionResult] = []
     for item in data.decisions:

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, case, exists, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth import Principal
 from app.contracts.control_plane.approval import REVIEW_STALE_STATUS, ControlPlaneApprovalRule
@@ -302,7 +302,7 @@ class Settled:
     required_approvals: int
 
 
-async def read_request(session: AsyncSession, ask: Ask, *, lock: bool, alone: bool = False) -> Request:
+async def read_request(session: AsyncConnection, ask: Ask, *, lock: bool, alone: bool = False) -> Request:
     """The request, or NOT_FOUND (one round trip tells which); with `lock`, its execution row is locked. `alone`:
     this read is the whole of a read-only unit of work (a precheck), sent without BEGIN and COMMIT."""
     params = {
@@ -312,7 +312,7 @@ async def read_request(session: AsyncSession, ask: Ask, *, lock: bool, alone: bo
         **shaped_grant_params(ask.principal),
     }
     shape = grants_shape(ask.principal)
-    if lock and session.get_bind().dialect.name != "sqlite":
+    if lock and session.dialect.name != "sqlite":
         # SQLite has no row locks (it drops FOR UPDATE, leaving a read whose rows nobody uses): the write
         # transaction already holds the database's one write lock, so the lock statement is a wasted trip.
         await session.execute(_LOCK_EXECUTION[shape], params)
@@ -425,7 +425,7 @@ class _Counted:
     status: str
 
 
-async def _vote(session: AsyncSession, ask: Ask, request: Request, counted: _Counted, at: datetime) -> None:
+async def _vote(session: AsyncConnection, ask: Ask, request: Request, counted: _Counted, at: datetime) -> None:
     await session.execute(
         _RECORD_VOTE,
         {
@@ -445,7 +445,9 @@ async def _vote(session: AsyncSession, ask: Ask, request: Request, counted: _Cou
     )
 
 
-async def record_decision(session: AsyncSession, ask: Ask, at: datetime, edit: tuple[Any, Any] | None = None) -> None:
+async def record_decision(
+    session: AsyncConnection, ask: Ask, at: datetime, edit: tuple[Any, Any] | None = None
+) -> None:
     """The request's outcome (one row per step: the schema refuses a second); `edit` is (the input as
     planned, the input approved) when an approver edited it."""
     row = {
@@ -462,12 +464,12 @@ async def record_decision(session: AsyncSession, ask: Ask, at: datetime, edit: t
     await session.execute(_RECORD_DECISION, row)
 
 
-async def resume_after_approval(session: AsyncSession, execution_id: str, at: datetime) -> None:
+async def resume_after_approval(session: AsyncConnection, execution_id: str, at: datetime) -> None:
     """The execution runs again once no step awaits a decision (it may also be paused)."""
     await session.execute(_RESUME_EXECUTION, {"b_execution_id": execution_id, "b_at": at})
 
 
-async def _lost_race(session: AsyncSession, ask: Ask) -> Conflict:
+async def _lost_race(session: AsyncConnection, ask: Ask) -> Conflict:
     """The conditional update found the request changed under the lock: say what it is now."""
     request = await read_request(session, ask, lock=False)
     return (
@@ -477,7 +479,7 @@ async def _lost_race(session: AsyncSession, ask: Ask) -> Conflict:
     )
 
 
-async def cast_approval(session: AsyncSession, ask: Ask) -> Settled:
+async def cast_approval(session: AsyncConnection, ask: Ask) -> Settled:
     request = await read_request(session, ask, lock=True)
     settled = judge(request, ask)
     if settled is not None:
@@ -560,7 +562,7 @@ async def cast_approval(session: AsyncSession, ask: Ask) -> Settled:
     return Settled(status, at, approvals, request.required)
 
 
-async def cast_rejection(session: AsyncSession, ask: Ask, reason: str) -> Settled:
+async def cast_rejection(session: AsyncConnection, ask: Ask, reason: str) -> Settled:
     request = await read_request(session, ask, lock=True)
     settled = judge(request, ask)
     if settled is not None:
@@ -605,7 +607,7 @@ async def cast_rejection(session: AsyncSession, ask: Ask, reason: str) -> Settle
     return Settled(StepStatus.REJECTED, at, int(row.approvals_given), request.required)
 
 
-async def end_rejected(session: AsyncSession, *, execution_id: str, position: int, at: datetime) -> None:
+async def end_rejected(session: AsyncConnection, *, execution_id: str, position: int, at: datetime) -> None:
     """The execution of a rejected (or expired) step is over: later steps are skipped."""
     await session.execute(_END_EXECUTION, {"b_execution_id": execution_id, "b_at": at})
     await session.execute(_SKIP_REST, {"b_execution_id": execution_id, "b_position": position, "b_at": at})
@@ -648,13 +650,13 @@ def _rejected(data: ControlPlaneExecutionRejectInput, settled: Settled) -> Contr
 
 
 async def approve_step(
-    session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionApproveInput
+    session: AsyncConnection, principal: Principal | None, data: ControlPlaneExecutionApproveInput
 ) -> ControlPlaneExecutionApproveOutput:
     return _approved(data, await cast_approval(session, approval_ask(data, principal)))
 
 
 async def reject_step(
-    session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionRejectInput
+    session: AsyncConnection, principal: Principal | None, data: ControlPlaneExecutionRejectInput
 ) -> ControlPlaneExecutionRejectOutput:
     return _rejected(data, await cast_rejection(session, rejection_ask(data, principal), data.reason))
 
@@ -662,7 +664,7 @@ async def reject_step(
 # --- prechecks: a vote that has nothing to write is answered from a read (app/contracts/executor.py) ---
 
 
-async def settled_from_read(session: AsyncSession, ask: Ask) -> Settled | None:
+async def settled_from_read(session: AsyncConnection, ask: Ask) -> Settled | None:
     """The answer of a vote that writes nothing, read without the writer; None when it must be written
     (the handler then judges it again under the lock, and the conditional update decides). Its read is the whole
     of the caller's read-only unit of work (one statement, one round trip)."""
@@ -670,14 +672,14 @@ async def settled_from_read(session: AsyncSession, ask: Ask) -> Settled | None:
 
 
 async def precheck_reject(
-    session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionRejectInput
+    session: AsyncConnection, principal: Principal | None, data: ControlPlaneExecutionRejectInput
 ) -> ControlPlaneExecutionRejectOutput | None:
     settled = await settled_from_read(session, rejection_ask(data, principal))
     return None if settled is None else _rejected(data, settled)
 
 
 async def precheck_approve(
-    session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionApproveInput
+    session: AsyncConnection, principal: Principal | None, data: ControlPlaneExecutionApproveInput
 ) -> ControlPlaneExecutionApproveOutput | None:
     settled = await settled_from_read(session, approval_ask(data, principal))
     return None if settled is None else _approved(data, settled)

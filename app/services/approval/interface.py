@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.contracts.control_plane.events import step_approval_requested
 from app.contracts.control_plane.statuses import StepStatus
@@ -59,7 +59,7 @@ class ApprovalTerms:
         self.policy = policy
 
     async def open_request(
-        self, session: AsyncSession, *, execution_id: str, run_id: str, step: Any, at: datetime
+        self, session: AsyncConnection, *, execution_id: str, run_id: str, step: Any, at: datetime
     ) -> BaseModel:
         """Set `step` (a row of execution_step) awaiting a decision with its terms; returns the
         approvalRequested payload that names them."""

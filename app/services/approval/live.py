@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth import Principal
 from app.contracts.control_plane.queries.approval_list import ControlPlanePendingApproval
@@ -168,7 +168,7 @@ class ApprovalLive:
 
     async def snapshot(
         self,
-        uow: UnitOfWorkFactory[AsyncSession],
+        uow: UnitOfWorkFactory[AsyncConnection],
         principal: Principal | None,
         data: ControlPlaneApprovalStreamInput,
         start: str,
@@ -187,7 +187,7 @@ class ApprovalLive:
 
     async def _snapshot(
         self,
-        uow: UnitOfWorkFactory[AsyncSession],
+        uow: UnitOfWorkFactory[AsyncConnection],
         principal: Principal | None,
         data: ControlPlaneApprovalStreamInput,
         start: str,
@@ -199,7 +199,7 @@ class ApprovalLive:
         )
         return Snapshot(items, changes)
 
-    async def load(self, uow: UnitOfWorkFactory[AsyncSession], batch: Batch) -> Loaded:
+    async def load(self, uow: UnitOfWorkFactory[AsyncConnection], batch: Batch) -> Loaded:
         task = self._loads.get(batch.number)
         if task is None:
             task = asyncio.ensure_future(self._load(uow, batch))
@@ -210,7 +210,7 @@ class ApprovalLive:
             return task.result()  # every subscriber after the first: no future, no callback of its own
         return await asyncio.shield(task)
 
-    async def _load(self, uow: UnitOfWorkFactory[AsyncSession], batch: Batch) -> Loaded:
+    async def _load(self, uow: UnitOfWorkFactory[AsyncConnection], batch: Batch) -> Loaded:
         executions = frozenset(event.execution_id for event in batch.events if event.execution_id)
         if not executions:
             return Loaded(executions, (), frozenset())
@@ -253,7 +253,7 @@ def _wanted(
 
 
 async def _snapshot(
-    uow: UnitOfWorkFactory[AsyncSession], principal: Principal | None, data: ControlPlaneApprovalStreamInput
+    uow: UnitOfWorkFactory[AsyncConnection], principal: Principal | None, data: ControlPlaneApprovalStreamInput
 ) -> Items:
     """Every item waiting now that the caller may see and the filters keep (grants in SQL)."""
     filters = pending_filters(principal, data.workspace_id, data.risk_tier, decidable_by_me=data.decidable_by_me)
@@ -298,7 +298,7 @@ def _diff(
 
 
 async def stream_approval_queue(
-    uow: UnitOfWorkFactory[AsyncSession],
+    uow: UnitOfWorkFactory[AsyncConnection],
     principal: Principal | None,
     data: ControlPlaneApprovalStreamInput,
     *,

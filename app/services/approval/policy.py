@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth import Principal
 from app.contracts.control_plane.queries.approval_policy import (
@@ -19,6 +19,6 @@ class PolicyReader:
         )
 
     async def get_policy(
-        self, session: AsyncSession, principal: Principal | None, data: ControlPlaneApprovalPolicyInput
+        self, session: AsyncConnection, principal: Principal | None, data: ControlPlaneApprovalPolicyInput
     ) -> ControlPlaneApprovalPolicyOutput:
         return self._output

@@ -10,7 +10,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, case, exists, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth import Principal
 from app.contracts.control_plane.queries.approval_list import (
@@ -173,7 +173,7 @@ def _statements(filters: list[ColumnElement[bool]], *, decidable_by_me: bool | N
 
 
 async def list_pending_approvals(
-    session: AsyncSession, principal: Principal | None, data: ControlPlaneApprovalListInput
+    session: AsyncConnection, principal: Principal | None, data: ControlPlaneApprovalListInput
 ) -> ControlPlaneApprovalListOutput:
     params: dict[str, Any] = {}
     if data.decidable_by_me:  # the caller's roles and id are in its SQL: built for this request

@@ -8,7 +8,7 @@ does not exist.
 from __future__ import annotations
 
 from sqlalchemy import and_, bindparam, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth import Principal
 from app.contracts.control_plane.approval import ControlPlaneApprovalVote, ControlPlaneStepOutcome
@@ -85,7 +85,7 @@ _PRECEDING = (
 
 
 async def get_approval_request(
-    session: AsyncSession, principal: Principal | None, data: ControlPlaneApprovalGetInput
+    session: AsyncConnection, principal: Principal | None, data: ControlPlaneApprovalGetInput
 ) -> ControlPlaneApprovalGetOutput:
     params = {"b_execution_id": data.execution_id, "b_step_id": data.step_id, **shaped_grant_params(principal)}
     row = (await session.execute(_REQUEST[grants_shape(principal)], params)).one_or_none()

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, exists, false, func, not_, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth import Principal
 from app.db.tables import intent_table as intent_t
@@ -45,7 +45,7 @@ _VOTES_ON = select(vote_t.c.step_id, vote_t.c.review_revision).where(
 )
 
 
-async def voted_on(session: AsyncSession, actor: str, requests: Iterable[tuple[str, int]]) -> set[tuple[str, int]]:
+async def voted_on(session: AsyncConnection, actor: str, requests: Iterable[tuple[str, int]]) -> set[tuple[str, int]]:
     """Of (step id, revision) pairs, those `actor` has voted on: one statement for a whole page. It asks for the
     actor's votes on the page's steps (a range of ix_approval_vote_actor per step) and keeps the revisions asked
     for: SQLite answers a (step_id, review_revision) IN (...) row-value list by scanning every vote."""

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.contracts.control_plane.approval import (
     APPROVAL_EXPIRED,
@@ -117,7 +117,7 @@ class SweepReport:
 
 
 async def sweep(
-    uow: UnitOfWorkFactory[AsyncSession], now: datetime | None = None, *, limit: int = SWEEP_BATCH
+    uow: UnitOfWorkFactory[AsyncConnection], now: datetime | None = None, *, limit: int = SWEEP_BATCH
 ) -> SweepReport:
     """One pass: settle every request whose deadline is at or before `now` (default: the clock)."""
     at = now or utcnow()
@@ -157,7 +157,7 @@ class _Due:
         return Move(self.execution_id, self.run_id, TIMEOUT_PRINCIPAL, self.at)
 
 
-async def _settle(session: AsyncSession, execution_id: str, step_id: str, at: datetime) -> str | None:
+async def _settle(session: AsyncConnection, execution_id: str, step_id: str, at: datetime) -> str | None:
     execution = (await session.execute(_LOCK_EXECUTION, {"b_execution_id": execution_id})).one_or_none()
     if execution is None or execution.status in TERMINAL_EXECUTION_STATUSES:
         return None
@@ -171,7 +171,7 @@ async def _settle(session: AsyncSession, execution_id: str, step_id: str, at: da
     return "expired" if await _expire(session, due) else None
 
 
-async def _escalate(session: AsyncSession, due: _Due, to_roles: list[str]) -> bool:
+async def _escalate(session: AsyncConnection, due: _Due, to_roles: list[str]) -> bool:
     deadline = due.at + timedelta(seconds=due.rule.timeout_seconds or 0)
     roles = sorted(to_roles)
     escalated = await session.execute(_ESCALATE, {**due.params, "b_deadline": deadline, "b_roles": roles_column(roles)})
@@ -192,7 +192,7 @@ async def _escalate(session: AsyncSession, due: _Due, to_roles: list[str]) -> bo
     return True
 
 
-async def _approve(session: AsyncSession, due: _Due) -> bool:
+async def _approve(session: AsyncConnection, due: _Due) -> bool:
     note = f"approved at the deadline by approval rule {due.rule.rule_id!r} ({due.rule.policy_version})"
     if (await session.execute(_APPROVE, {**due.params, "b_note": note})).one_or_none() is None:
         return False
@@ -213,7 +213,7 @@ async def _approve(session: AsyncSession, due: _Due) -> bool:
     return True
 
 
-async def _expire(session: AsyncSession, due: _Due) -> bool:
+async def _expire(session: AsyncConnection, due: _Due) -> bool:
     expired = (await session.execute(_EXPIRE, due.params)).one_or_none()
     if expired is None:
         return False
@@ -250,7 +250,7 @@ async def _expire(session: AsyncSession, due: _Due) -> bool:
     return True
 
 
-async def sweep_forever(uow: UnitOfWorkFactory[AsyncSession], interval: float) -> None:
+async def sweep_forever(uow: UnitOfWorkFactory[AsyncConnection], interval: float) -> None:
     """The background task of each server process: a pass every `interval` seconds until cancelled.
     A failed pass is logged and retried at the next interval (the deadlines stay in the database)."""
     await every(interval, lambda: sweep(uow), logger, "approval deadline sweep failed; retrying in %.1f s")

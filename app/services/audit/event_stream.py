@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth import Principal
 from app.contracts.control_plane.event_log import ControlPlaneEventRecord
@@ -33,7 +33,7 @@ def _keeps(principal: Principal | None, data: ControlPlaneEventStreamInput, even
 
 
 async def stream_events(
-    uow: UnitOfWorkFactory[AsyncSession],
+    uow: UnitOfWorkFactory[AsyncConnection],
     principal: Principal | None,
     data: ControlPlaneEventStreamInput,
     *,

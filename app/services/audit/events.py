@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth import Principal
 from app.contracts.control_plane.event_log import ControlPlaneEventRecord
@@ -28,7 +28,7 @@ def event_record(event: LoggedEvent) -> ControlPlaneEventRecord:
 
 
 async def list_events(
-    session: AsyncSession, principal: Principal | None, data: ControlPlaneEventListInput
+    session: AsyncConnection, principal: Principal | None, data: ControlPlaneEventListInput
 ) -> ControlPlaneEventListOutput:
     limit = data.limit or 100
     found = await read_after(

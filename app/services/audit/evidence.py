@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, insert, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth import Principal
 from app.contracts.control_plane.commands.evidence_export import (
@@ -43,7 +43,7 @@ def _time(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-async def _build(session: AsyncSession, run: Any, execution: Any, state: str) -> dict[str, Any]:
+async def _build(session: AsyncConnection, run: Any, execution: Any, state: str) -> dict[str, Any]:
     intent = (await session.execute(select(intent_t).where(intent_t.c.id == execution.intent_id))).one_or_none()
     plan = (await session.execute(select(plan_t).where(plan_t.c.id == run.plan_id))).one()
     steps = await session.execute(
@@ -174,7 +174,7 @@ async def _build(session: AsyncSession, run: Any, execution: Any, state: str) ->
 
 
 async def export_evidence(
-    session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionEvidenceExportInput
+    session: AsyncConnection, principal: Principal | None, data: ControlPlaneExecutionEvidenceExportInput
 ) -> ControlPlaneExecutionEvidenceExportOutput:
     # Locking the execution orders concurrent exports of one run, so ordinals never collide.
     locked = await lock_run(session, data.run_id, principal)
@@ -212,7 +212,7 @@ async def export_evidence(
 
 
 async def get_bundle(
-    session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionEvidenceGetInput
+    session: AsyncConnection, principal: Principal | None, data: ControlPlaneExecutionEvidenceGetInput
 ) -> ControlPlaneExecutionEvidenceGetOutput:
     query = (
         select(bundle_t)

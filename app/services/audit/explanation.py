@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth import Principal
 from app.contracts.control_plane.queries.policy_explain import (
@@ -26,7 +26,7 @@ class Explainer:
     policy: Policy
 
     async def explain(
-        self, session: AsyncSession, principal: Principal | None, data: ControlPlanePolicyExplainInput
+        self, session: AsyncConnection, principal: Principal | None, data: ControlPlanePolicyExplainInput
     ) -> ControlPlanePolicyExplainOutput:
         row = (
             await session.execute(

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, func, not_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.selectable import ScalarSelect
 
 from app.contracts.control_plane.approval import TIMEOUT_PRINCIPAL
@@ -58,7 +58,7 @@ def _events_of(key: str) -> ScalarSelect[int]:
     )
 
 
-async def check(session: AsyncSession) -> list[Problem]:
+async def check(session: AsyncConnection) -> list[Problem]:
     problems: list[Problem] = []
     step, decision, execution = step_table, decision_table, execution_table
 
@@ -141,7 +141,7 @@ async def check(session: AsyncSession) -> list[Problem]:
     return problems
 
 
-async def _event_log(session: AsyncSession) -> list[Problem]:
+async def _event_log(session: AsyncConnection) -> list[Problem]:
     """Positions are unique (the primary key says so); each execution's stream versions are 1..n without
     gaps, in position order, and each event names its execution's workspace."""
     event = event_table
@@ -182,7 +182,7 @@ async def _event_log(session: AsyncSession) -> list[Problem]:
     return problems
 
 
-async def _lifecycle(session: AsyncSession) -> list[Problem]:
+async def _lifecycle(session: AsyncConnection) -> list[Problem]:
     """Runs and steps agree with their execution's status."""
     problems: list[Problem] = []
     step, execution, run = step_table, execution_table, run_table
@@ -238,7 +238,7 @@ async def _lifecycle(session: AsyncSession) -> list[Problem]:
     return problems
 
 
-async def _tally(session: AsyncSession) -> list[Problem]:
+async def _tally(session: AsyncConnection) -> list[Problem]:
     """The execution tally's sum for each (workspace, status, risk tier) is the number of such executions."""
     execution, tally = execution_table, tally_table
     tier = func.coalesce(execution.c.risk_tier, "")
@@ -265,7 +265,7 @@ async def _tally(session: AsyncSession) -> list[Problem]:
     ]
 
 
-async def _approvals(session: AsyncSession) -> list[Problem]:
+async def _approvals(session: AsyncConnection) -> list[Problem]:
     """Votes, quorums, edits and expiries agree with the steps they decided."""
     problems: list[Problem] = []
     step, execution, vote = step_table, execution_table, vote_table
@@ -337,7 +337,7 @@ def exists_vote(step: Any) -> Any:
     return select(vote_table.c.id).where(vote_table.c.step_id == step.c.id).exists()
 
 
-async def _digests(session: AsyncSession) -> list[Problem]:
+async def _digests(session: AsyncConnection) -> list[Problem]:
     """Stored plans and evidence bundles still hash to the digests recorded with them (tampering shows)."""
     plans = await session.execute(select(plan_table.c.id, plan_table.c.document, plan_table.c.deterministic_hash))
     problems = [

@@ -9,7 +9,7 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, func, select, union_all
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth import Principal
 from app.contracts.control_plane.constants import DEFAULT_PAGE_SIZE
@@ -91,7 +91,7 @@ _STEP_FACTS = (
 time columns were most of a lanes page's cost."""
 
 
-async def _steps_by_execution(session: AsyncSession, execution_ids: Sequence[str]) -> dict[str, list[StepFacts]]:
+async def _steps_by_execution(session: AsyncConnection, execution_ids: Sequence[str]) -> dict[str, list[StepFacts]]:
     grouped: dict[str, list[StepFacts]] = defaultdict(list)
     if execution_ids:
         rows = await session.execute(_STEP_FACTS, {"execution_ids": sorted(set(execution_ids))})
@@ -101,7 +101,7 @@ async def _steps_by_execution(session: AsyncSession, execution_ids: Sequence[str
 
 
 async def get_lane(
-    session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionLaneGetInput
+    session: AsyncConnection, principal: Principal | None, data: ControlPlaneExecutionLaneGetInput
 ) -> ControlPlaneExecutionLaneGetOutput:
     granted = in_grants(principal, execution_t.c.workspace_id)
     row = (await session.execute(_runs_with_facts().where(run_t.c.id == data.run_id, granted))).one_or_none()
@@ -163,7 +163,7 @@ def _lane_page(grants: str, *, lane_key: bool, lane_status: bool) -> PageStateme
 
 
 async def list_lanes(
-    session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionLaneListInput
+    session: AsyncConnection, principal: Principal | None, data: ControlPlaneExecutionLaneListInput
 ) -> ControlPlaneExecutionLaneListOutput:
     """Runs, the most recently updated execution first. A run's lane is stored (generated columns, migration 0006):
     a current run's on its execution, an ended run's on the run, so each filter is an index range and the page

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth import Principal
 from app.contracts.control_plane.commands.plan_verify import ControlPlanePlanVerifyInput, ControlPlanePlanVerifyOutput
@@ -32,7 +32,7 @@ class PlanVerifier:
     policy: Policy
 
     async def verify_plan(
-        self, session: AsyncSession, principal: Principal | None, data: ControlPlanePlanVerifyInput
+        self, session: AsyncConnection, principal: Principal | None, data: ControlPlanePlanVerifyInput
     ) -> ControlPlanePlanVerifyOutput:
         assert principal is not None
         if data.policy_version is not None and data.policy_version != self.policy.version:

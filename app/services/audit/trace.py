@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth import Principal
 from app.contracts.control_plane.queries.trace_get import ControlPlaneTraceGetInput, ControlPlaneTraceGetOutput
@@ -51,7 +51,7 @@ def stage_of(event_key: str) -> str:
 
 
 async def get_trace(
-    session: AsyncSession, principal: Principal | None, data: ControlPlaneTraceGetInput
+    session: AsyncConnection, principal: Principal | None, data: ControlPlaneTraceGetInput
 ) -> ControlPlaneTraceGetOutput:
     exists = (
         await session.execute(

@@ -30,7 +30,7 @@ from typing import Any
 
 from pydantic import BaseModel
 from sqlalchemy import bindparam, func, insert, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.contracts.model import EventSpec
 from app.contracts.naming import camel
@@ -104,9 +104,9 @@ _NEXT_PG = text(
 )
 
 
-async def next_position(session: AsyncSession) -> int:
+async def next_position(session: AsyncConnection) -> int:
     """The position this transaction's next event takes (for writers that insert events in bulk)."""
-    if session.get_bind().dialect.name == "postgresql":
+    if session.dialect.name == "postgresql":
         position: int = (await session.execute(_NEXT_PG, {"span": POSITIONS_PER_TRANSACTION})).scalar_one()
         return position
     last = (await session.execute(select(func.max(event_table.c.sequence)))).scalar_one()
@@ -153,7 +153,7 @@ class Move:
         )
 
 
-async def append_events(session: AsyncSession, events: list[NewEvent]) -> None:
+async def append_events(session: AsyncConnection, events: list[NewEvent]) -> None:
     """Append events in the caller's transaction, in one statement."""
     for item in events:
         # Checked again here, not only when the payload was built: a model of another event, or one
@@ -177,7 +177,7 @@ async def append_events(session: AsyncSession, events: list[NewEvent]) -> None:
     ]
     if not rows:
         return
-    if session.get_bind().dialect.name == "postgresql":
+    if session.dialect.name == "postgresql":
         for row in rows:
             row["occurred_at"] = row["occurred_at"].isoformat()
         await session.execute(_INSERT_PG, {"events": json.dumps(rows), "span": POSITIONS_PER_TRANSACTION})

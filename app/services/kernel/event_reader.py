@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, ColumnElement, func, literal_column, select, true
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth import Principal
 from app.db.tables import event_table as event_t
@@ -86,18 +86,18 @@ def visible_to(principal: Principal | None) -> ColumnElement[bool]:
     return in_grants(principal, event_t.c.workspace_id)
 
 
-async def head_cursor(session: AsyncSession) -> str:
+async def head_cursor(session: AsyncConnection) -> str:
     """The cursor of the newest event a reader can see now: following from here, nothing committed later is
     missed (on PostgreSQL, the newest position below the visibility horizon, not the newest inserted)."""
     statement = select(func.max(event_t.c.sequence))
-    if session.get_bind().dialect.name == "postgresql":
+    if session.dialect.name == "postgresql":
         statement = statement.where(event_t.c.sequence < _HORIZON)
     position = (await session.execute(statement)).scalar_one_or_none()
     return cursor_of(position or 0)
 
 
 async def read_after(  # noqa: PLR0913 - the reader and its filters, all by keyword
-    session: AsyncSession,
+    session: AsyncConnection,
     *,
     principal: Principal | None,
     after: str | None,
@@ -108,7 +108,7 @@ async def read_after(  # noqa: PLR0913 - the reader and its filters, all by keyw
 ) -> list[LoggedEvent]:
     """At most `limit` events after the cursor `after`, in the log's order."""
     filters: list[ColumnElement[bool]] = [event_t.c.sequence > position_of(after), visible_to(principal)]
-    if session.get_bind().dialect.name == "postgresql":
+    if session.dialect.name == "postgresql":
         filters.append(event_t.c.sequence < _HORIZON)
     if workspace_id is not None:
         filters.append(event_t.c.workspace_id == workspace_id)
@@ -136,7 +136,7 @@ async def read_after(  # noqa: PLR0913 - the reader and its filters, all by keyw
     ]
 
 
-async def end_cursor(session: AsyncSession) -> str | None:
+async def end_cursor(session: AsyncConnection) -> str | None:
     """`head_cursor`, None when no event is visible yet: a reader that starts after it reads only what
     commits from now on (a webhook endpoint starts there)."""
     head = await head_cursor(session)

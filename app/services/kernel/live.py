@@ -22,7 +22,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth import Principal
 from app.contracts.model import UnitOfWorkFactory
@@ -119,7 +119,7 @@ class LogFeed:
 
     def __init__(
         self,
-        uow: UnitOfWorkFactory[AsyncSession],
+        uow: UnitOfWorkFactory[AsyncConnection],
         *,
         poll_interval: float = 1.0,
         inbox_limit: int = 10_000,
@@ -146,7 +146,7 @@ class LogFeed:
         return len(self._inboxes)
 
     @property
-    def uow(self) -> UnitOfWorkFactory[AsyncSession]:
+    def uow(self) -> UnitOfWorkFactory[AsyncConnection]:
         return self._uow
 
     def prepare(self, preparer: Preparer) -> None:
@@ -225,7 +225,7 @@ class LogFeed:
 
 
 async def replay(
-    uow: UnitOfWorkFactory[AsyncSession],
+    uow: UnitOfWorkFactory[AsyncConnection],
     *,
     principal: Principal | None,
     after: str,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, Subquery, bindparam, func, literal_column, select, true
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import UnaryExpression
 
@@ -25,7 +25,7 @@ class Page:
 
 
 async def page(
-    session: AsyncSession,
+    session: AsyncConnection,
     query: Select[Any],
     limit: int | None,
     offset: int | None,
@@ -94,7 +94,7 @@ def _outer(clause: Any, page: Subquery) -> Any:
 
 
 async def page_of(
-    session: AsyncSession,
+    session: AsyncConnection,
     statements: PageStatements,
     params: dict[str, Any],
     limit: int | None,

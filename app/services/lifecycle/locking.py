@@ -15,7 +15,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Row, bindparam, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth import Principal
 from app.db.tables import execution_table as execution_t
@@ -69,7 +69,7 @@ _EXECUTION = {shape: statement.with_for_update() for shape, statement in _READ_E
 
 
 async def lock_execution(
-    session: AsyncSession, execution_id: str, principal: Principal | None, *, lock: bool = True
+    session: AsyncConnection, execution_id: str, principal: Principal | None, *, lock: bool = True
 ) -> Row[Any]:
     """The execution, its row locked (`lock=False`: only read, for a precheck); NOT_FOUND as well outside
     the caller's workspaces."""
@@ -96,7 +96,9 @@ _RUN_COLUMNS = tuple(run_t.c.keys())
 _EXECUTION_COLUMNS = tuple(execution_t.c.keys())
 
 
-async def lock_run(session: AsyncSession, run_id: str, principal: Principal | None, *, lock: bool = True) -> LockedRun:
+async def lock_run(
+    session: AsyncConnection, run_id: str, principal: Principal | None, *, lock: bool = True
+) -> LockedRun:
     """The run and its execution, the execution's row locked (`lock=False`: only read, for a precheck);
     NOT_FOUND as well outside the caller's workspaces."""
     params = {"run_id": run_id, **shaped_grant_params(principal)}

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 from sqlalchemy import delete, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth import Principal
 from app.contracts.control_plane.commands.intent_submit import (
@@ -74,7 +74,7 @@ class Plans:
     policy: Policy
 
     async def submit_intent(
-        self, session: AsyncSession, principal: Principal | None, data: ControlPlaneIntentSubmitInput
+        self, session: AsyncConnection, principal: Principal | None, data: ControlPlaneIntentSubmitInput
     ) -> ControlPlaneIntentSubmitOutput:
         assert principal is not None  # the contract needs a user
         if not principal.may_reach(data.workspace_id):
@@ -138,7 +138,7 @@ class Plans:
         return {"format": PLAN_FORMAT, "policyVersion": self.policy.version, "steps": steps}
 
     async def compile_plan(
-        self, session: AsyncSession, principal: Principal | None, data: ControlPlanePlanCompileInput
+        self, session: AsyncConnection, principal: Principal | None, data: ControlPlanePlanCompileInput
     ) -> ControlPlanePlanCompileOutput:
         assert principal is not None
         execution = await lock_execution(session, data.execution_id, principal)
@@ -224,7 +224,7 @@ class Plans:
         )
 
 
-async def current_plan(session: AsyncSession, execution: Any, plan_id: str) -> Any:
+async def current_plan(session: AsyncConnection, execution: Any, plan_id: str) -> Any:
     """The plan `plan_id` when it is the execution's current plan; NOT_FOUND or CONFLICT otherwise."""
     plan = (
         await session.execute(select(plan_t).where(plan_t.c.id == plan_id, plan_t.c.execution_id == execution.id))

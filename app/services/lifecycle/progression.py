@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.contracts.control_plane.events import execution_completed, step_approval_requested
 from app.contracts.control_plane.statuses import ExecutionStatus, StepStatus
@@ -15,7 +15,7 @@ from app.services.lifecycle.rows import next_step, set_execution, set_step, skip
 
 
 async def stop_execution(
-    session: AsyncSession, move: Move, steps: Sequence[Any], status: ExecutionStatus, error_code: str
+    session: AsyncConnection, move: Move, steps: Sequence[Any], status: ExecutionStatus, error_code: str
 ) -> str | None:
     """End an execution now: a running step fails with `error_code`, steps not yet run are skipped.
     Returns the id of the step it interrupted, if any."""
@@ -36,7 +36,7 @@ async def stop_execution(
 
 
 async def advance(
-    session: AsyncSession, move: Move, steps: Sequence[Any], status: ExecutionStatus, *, terms: ApprovalTerms
+    session: AsyncConnection, move: Move, steps: Sequence[Any], status: ExecutionStatus, *, terms: ApprovalTerms
 ) -> tuple[ExecutionStatus, str | None, list[NewEvent]]:
     """After the run started or a step completed: the execution's new status, the step now awaiting
     approval (if any) and the events to append. `steps` reflect the writes made so far; `status` is

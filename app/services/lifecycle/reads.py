@@ -6,7 +6,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth import Principal
 from app.contracts.control_plane.queries.execution_get import (
@@ -90,7 +90,7 @@ def _lane_of(facts: LaneFacts) -> ControlPlaneExecutionLaneState:
 
 
 async def get_execution(
-    session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionGetInput
+    session: AsyncConnection, principal: Principal | None, data: ControlPlaneExecutionGetInput
 ) -> ControlPlaneExecutionGetOutput:
     execution = (
         await session.execute(
@@ -167,7 +167,7 @@ def _list_statements(grants: str, *, workspace: bool, status: bool, risk_tier: b
 
 
 async def list_executions(
-    session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionListInput
+    session: AsyncConnection, principal: Principal | None, data: ControlPlaneExecutionListInput
 ) -> ControlPlaneExecutionListOutput:
     statements = _list_statements(
         grants_shape(principal),

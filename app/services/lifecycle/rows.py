@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Row, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.contracts.control_plane.statuses import DONE_STEP_STATUSES, OPEN_STEP_STATUSES, StepStatus
 from app.db.tables import execution_table as execution_t
@@ -16,7 +16,7 @@ from app.errors import NotFound
 from app.services.kernel.literals import one_of
 
 
-async def load_steps(session: AsyncSession, execution_id: str) -> list[Row[Any]]:
+async def load_steps(session: AsyncConnection, execution_id: str) -> list[Row[Any]]:
     return list(
         (
             await session.execute(
@@ -38,15 +38,15 @@ def step_of(steps: Sequence[Row[Any]], step_id: str, execution_id: str) -> Row[A
     raise NotFound(f"Step {step_id!r} is not a step of execution {execution_id!r}.")
 
 
-async def set_execution(session: AsyncSession, execution_id: str, at: datetime, **values: Any) -> None:
+async def set_execution(session: AsyncConnection, execution_id: str, at: datetime, **values: Any) -> None:
     await session.execute(update(execution_t).where(execution_t.c.id == execution_id).values(updated_at=at, **values))
 
 
-async def set_step(session: AsyncSession, step_id: str, at: datetime, **values: Any) -> None:
+async def set_step(session: AsyncConnection, step_id: str, at: datetime, **values: Any) -> None:
     await session.execute(update(step_t).where(step_t.c.id == step_id).values(updated_at=at, **values))
 
 
-async def skip_open_steps(session: AsyncSession, execution_id: str, at: datetime) -> None:
+async def skip_open_steps(session: AsyncConnection, execution_id: str, at: datetime) -> None:
     await session.execute(
         update(step_t)
         .where(step_t.c.execution_id == execution_id, one_of(step_t.c.status, OPEN_STEP_STATUSES))

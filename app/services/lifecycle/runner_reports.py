@@ -7,7 +7,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Row, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth import Principal
 from app.contracts.control_plane.commands.runner_reports import ControlPlaneRunnerStepReportOutput
@@ -73,14 +73,14 @@ Checked = _Checked | Report
 """What checking a report gives: the answer itself (an identical replay), or what to write."""
 
 
-async def _reported_on(session: AsyncSession, principal: Principal | None, data: Any, *, lock: bool) -> _Checked:
+async def _reported_on(session: AsyncConnection, principal: Principal | None, data: Any, *, lock: bool) -> _Checked:
     locked = await lock_run(session, data.run_id, principal, lock=lock)
     steps = await load_steps(session, locked.execution.id)
     return _Checked(locked, steps, step_of(steps, data.step_id, locked.execution.id))
 
 
 async def _check_started(
-    session: AsyncSession, principal: Principal | None, data: ControlPlaneRunnerStepStartedInput, *, lock: bool
+    session: AsyncConnection, principal: Principal | None, data: ControlPlaneRunnerStepStartedInput, *, lock: bool
 ) -> Checked:
     checked = await _reported_on(session, principal, data, lock=lock)
     locked, steps, step = checked.locked, checked.steps, checked.step
@@ -97,7 +97,7 @@ async def _check_started(
 
 
 async def report_step_started(
-    session: AsyncSession, principal: Principal | None, data: ControlPlaneRunnerStepStartedInput
+    session: AsyncConnection, principal: Principal | None, data: ControlPlaneRunnerStepStartedInput
 ) -> ControlPlaneRunnerStepReportOutput:
     checked = await _check_started(session, principal, data, lock=True)
     if isinstance(checked, Report):
@@ -115,7 +115,7 @@ async def report_step_started(
 
 
 async def _check_completed(
-    session: AsyncSession, principal: Principal | None, data: ControlPlaneRunnerStepCompletedInput, *, lock: bool
+    session: AsyncConnection, principal: Principal | None, data: ControlPlaneRunnerStepCompletedInput, *, lock: bool
 ) -> Checked:
     checked = await _reported_on(session, principal, data, lock=lock)
     locked, steps, step = checked.locked, checked.steps, checked.step
@@ -129,7 +129,7 @@ async def _check_completed(
 
 
 async def report_step_completed(
-    session: AsyncSession,
+    session: AsyncConnection,
     principal: Principal | None,
     data: ControlPlaneRunnerStepCompletedInput,
     *,
@@ -175,7 +175,7 @@ async def report_step_completed(
 
 
 async def _check_failed(
-    session: AsyncSession, principal: Principal | None, data: ControlPlaneRunnerStepFailedInput, *, lock: bool
+    session: AsyncConnection, principal: Principal | None, data: ControlPlaneRunnerStepFailedInput, *, lock: bool
 ) -> Checked:
     checked = await _reported_on(session, principal, data, lock=lock)
     locked, step = checked.locked, checked.step
@@ -192,7 +192,7 @@ async def _check_failed(
 
 
 async def report_step_failed(
-    session: AsyncSession, principal: Principal | None, data: ControlPlaneRunnerStepFailedInput
+    session: AsyncConnection, principal: Principal | None, data: ControlPlaneRunnerStepFailedInput
 ) -> ControlPlaneRunnerStepReportOutput:
     checked = await _check_failed(session, principal, data, lock=True)
     if isinstance(checked, Report):
@@ -226,7 +226,7 @@ async def report_step_failed(
     return _report(locked, step.id, StepStatus.FAILED, ExecutionStatus.FAILED, at=now)
 
 
-async def _shutdown_requester(session: AsyncSession, locked: LockedRun) -> str:
+async def _shutdown_requester(session: AsyncConnection, locked: LockedRun) -> str:
     actor = (
         await session.execute(
             select(event_t.c.actor)
@@ -242,21 +242,21 @@ async def _shutdown_requester(session: AsyncSession, locked: LockedRun) -> str:
 
 
 async def precheck_step_started(
-    session: AsyncSession, principal: Principal | None, data: ControlPlaneRunnerStepStartedInput
+    session: AsyncConnection, principal: Principal | None, data: ControlPlaneRunnerStepStartedInput
 ) -> ControlPlaneRunnerStepReportOutput | None:
     checked = await _check_started(session, principal, data, lock=False)
     return checked if isinstance(checked, Report) else None
 
 
 async def precheck_step_completed(
-    session: AsyncSession, principal: Principal | None, data: ControlPlaneRunnerStepCompletedInput
+    session: AsyncConnection, principal: Principal | None, data: ControlPlaneRunnerStepCompletedInput
 ) -> ControlPlaneRunnerStepReportOutput | None:
     checked = await _check_completed(session, principal, data, lock=False)
     return checked if isinstance(checked, Report) else None
 
 
 async def precheck_step_failed(
-    session: AsyncSession, principal: Principal | None, data: ControlPlaneRunnerStepFailedInput
+    session: AsyncConnection, principal: Principal | None, data: ControlPlaneRunnerStepFailedInput
 ) -> ControlPlaneRunnerStepReportOutput | None:
     checked = await _check_failed(session, principal, data, lock=False)
     return checked if isinstance(checked, Report) else None

@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Row, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth import Principal
 from app.contracts.control_plane.commands.execution_abort import (
@@ -80,7 +80,7 @@ class NewRun:
 
 
 async def start_run(
-    session: AsyncSession, execution: Row[Any], run: NewRun, move: Move, *, terms: ApprovalTerms
+    session: AsyncConnection, execution: Row[Any], run: NewRun, move: Move, *, terms: ApprovalTerms
 ) -> tuple[str, ExecutionStatus, list[NewEvent]]:
     """A new current run: the execution runs again from `run.from_position`; returns (run id, status,
     events). `move.run_id` is ignored: the new run's id is made here."""
@@ -116,7 +116,11 @@ async def start_run(
 
 
 async def start_execution(
-    session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionStartInput, *, terms: ApprovalTerms
+    session: AsyncConnection,
+    principal: Principal | None,
+    data: ControlPlaneExecutionStartInput,
+    *,
+    terms: ApprovalTerms,
 ) -> ControlPlaneExecutionStartOutput:
     assert principal is not None
     execution = await lock_execution(session, data.execution_id, principal)
@@ -139,7 +143,7 @@ async def start_execution(
 
 
 async def pause_execution(
-    session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionPauseInput
+    session: AsyncConnection, principal: Principal | None, data: ControlPlaneExecutionPauseInput
 ) -> ControlPlaneExecutionPauseOutput:
     locked = await lock_run(session, data.run_id, principal)
     previous = locked.state
@@ -159,7 +163,7 @@ async def pause_execution(
 
 
 async def resume_execution(
-    session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionResumeInput
+    session: AsyncConnection, principal: Principal | None, data: ControlPlaneExecutionResumeInput
 ) -> ControlPlaneExecutionResumeOutput:
     locked = await lock_run(session, data.run_id, principal)
     allowed(Action.RESUME, locked.state)
@@ -179,7 +183,7 @@ async def resume_execution(
 
 
 async def cancel_execution(
-    session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionCancelInput
+    session: AsyncConnection, principal: Principal | None, data: ControlPlaneExecutionCancelInput
 ) -> ControlPlaneExecutionCancelOutput:
     execution = await lock_execution(session, data.execution_id, principal)
     # The execution's own run is current by definition; before startExecution there is none.
@@ -203,7 +207,7 @@ async def cancel_execution(
 
 
 async def abort_execution(
-    session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionAbortInput
+    session: AsyncConnection, principal: Principal | None, data: ControlPlaneExecutionAbortInput
 ) -> ControlPlaneExecutionAbortOutput:
     locked = await lock_run(session, data.run_id, principal)
     allowed(Action.ABORT, locked.state)
@@ -224,7 +228,7 @@ async def abort_execution(
 
 
 async def shutdown_execution(
-    session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionShutdownInput
+    session: AsyncConnection, principal: Principal | None, data: ControlPlaneExecutionShutdownInput
 ) -> ControlPlaneExecutionShutdownOutput:
     locked = await lock_run(session, data.run_id, principal)
     target = allowed(Action.SHUTDOWN, locked.state)
@@ -261,7 +265,11 @@ async def shutdown_execution(
 
 
 async def retry_execution(
-    session: AsyncSession, principal: Principal | None, data: ControlPlaneExecutionRetryInput, *, terms: ApprovalTerms
+    session: AsyncConnection,
+    principal: Principal | None,
+    data: ControlPlaneExecutionRetryInput,
+    *,
+    terms: ApprovalTerms,
 ) -> ControlPlaneExecutionRetryOutput:
     locked = await lock_run(session, data.run_id, principal)
     allowed(Action.RETRY, locked.state)

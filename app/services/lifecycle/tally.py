@@ -13,7 +13,7 @@ import logging
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.contracts.model import UnitOfWorkFactory
 from app.db.tables import tally_table as tally_t
@@ -52,13 +52,13 @@ _FOLD_SQLITE = (
 """Two statements in one write transaction: SQLite's one writer lets nothing change the tally in between."""
 
 
-async def fold(session: AsyncSession) -> int:
+async def fold(session: AsyncConnection) -> int:
     """Folds the tally to one row per group with a sum other than 0, in the caller's write transaction, when some
     group has more than one row; returns how many rows fewer the tally has."""
     before, groups = (await session.execute(_ROWS_AND_GROUPS)).one()
     if before <= groups:
         return 0
-    if session.get_bind().dialect.name == "postgresql":
+    if session.dialect.name == "postgresql":
         await session.execute(_FOLD_POSTGRESQL)
     else:
         last = (await session.execute(select(func.max(tally_t.c.id)))).scalar_one()
@@ -67,7 +67,7 @@ async def fold(session: AsyncSession) -> int:
     return int(before) - int((await session.execute(_ROWS)).scalar_one())
 
 
-async def fold_forever(uow: UnitOfWorkFactory[AsyncSession], interval: float) -> None:
+async def fold_forever(uow: UnitOfWorkFactory[AsyncConnection], interval: float) -> None:
     """The background task of each server process: a fold every `interval` seconds until cancelled. A failed
     fold is logged and tried again at the next interval (counts stay exact without folding, only slower)."""
 

@@ -16,7 +16,7 @@ from typing import Any
 from pydantic import BaseModel
 from sqlalchemy import ColumnElement, Insert, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth import Principal
 from app.contracts.control_plane.capabilities import CAPABILITIES, CONTRACTS_SPEC_VERSION, FEATURE
@@ -111,8 +111,8 @@ def _issues(report: VerificationReport) -> list[ControlPlaneSkillVerificationIss
     return [ControlPlaneSkillVerificationIssue(code=issue.code, message=issue.message) for issue in report.issues]
 
 
-def _insert_ignoring_duplicates(session: AsyncSession, row: dict[str, Any]) -> Insert:
-    dialect = session.get_bind().dialect.name
+def _insert_ignoring_duplicates(session: AsyncConnection, row: dict[str, Any]) -> Insert:
+    dialect = session.dialect.name
     index = [skill_t.c.skill_key, skill_t.c.version]
     if dialect == "postgresql":
         return postgresql.insert(skill_t).values(row).on_conflict_do_nothing(index_elements=index)
@@ -141,7 +141,7 @@ class SkillRegistry:
         )
 
     async def verify_skill(
-        self, _session: AsyncSession, _principal: Principal | None, data: ControlPlaneSkillVerifyInput
+        self, _session: AsyncConnection, _principal: Principal | None, data: ControlPlaneSkillVerifyInput
     ) -> ControlPlaneSkillVerifyOutput:
         now = self._clock()
         report = self.verify(data.skill_key, data.version, data.artifact_digest, manifest_document(data.manifest), now)
@@ -157,7 +157,7 @@ class SkillRegistry:
         )
 
     async def install_skill(
-        self, session: AsyncSession, principal: Principal | None, data: ControlPlaneSkillInstallInput
+        self, session: AsyncConnection, principal: Principal | None, data: ControlPlaneSkillInstallInput
     ) -> ControlPlaneSkillInstallOutput:
         _registry_wide(principal)
         actor = principal.id if principal else None
@@ -223,7 +223,7 @@ class SkillRegistry:
         return self._installed(data, report, installation_id, now)
 
     @staticmethod
-    async def _enable(session: AsyncSession, installation_id: str, actor: str | None, now: datetime) -> bool:
+    async def _enable(session: AsyncConnection, installation_id: str, actor: str | None, now: datetime) -> bool:
         """A disabled version installed again with the same manifest is enabled again (conditional update)."""
         result = await session.execute(
             update(skill_t)
@@ -248,7 +248,7 @@ class SkillRegistry:
 
     @staticmethod
     async def _reject(
-        session: AsyncSession,
+        session: AsyncConnection,
         data: ControlPlaneSkillInstallInput,
         report: VerificationReport,
         actor: str | None,
@@ -280,7 +280,7 @@ class SkillRegistry:
         )
 
     async def disable_skill(
-        self, session: AsyncSession, principal: Principal | None, data: ControlPlaneSkillDisableInput
+        self, session: AsyncConnection, principal: Principal | None, data: ControlPlaneSkillDisableInput
     ) -> ControlPlaneSkillDisableOutput:
         """Disables the installed version (or every installed version); already disabled ones keep their
         original record, and a repeated request answers the time they were disabled."""
@@ -311,7 +311,7 @@ class SkillRegistry:
 
 
 async def list_skills(
-    session: AsyncSession, _principal: Principal | None, data: ControlPlaneSkillListInput
+    session: AsyncConnection, _principal: Principal | None, data: ControlPlaneSkillListInput
 ) -> ControlPlaneSkillListOutput:
     filters: list[ColumnElement[bool]] = [] if data.include_disabled else [skill_t.c.status == INSTALLED]
     found = await page(

@@ -40,7 +40,7 @@ from typing import Any, Protocol
 import httpx
 from sqlalchemy import and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth import Principal
 from app.contracts.control_plane.statuses import OPEN_DELIVERY_STATUSES, WebhookDeliveryStatus, WebhookEndpointStatus
@@ -198,7 +198,7 @@ class Dispatcher:
 
     def __init__(
         self,
-        uow: UnitOfWorkFactory[AsyncSession],
+        uow: UnitOfWorkFactory[AsyncConnection],
         *,
         policy: DeliveryPolicy | None = None,
         targets: TargetPolicy | None = None,
@@ -271,7 +271,7 @@ class Dispatcher:
         return queued
 
     async def _queue_endpoint(
-        self, session: AsyncSession, endpoint_id: str, cursor: str | None, events: list[LoggedEvent]
+        self, session: AsyncConnection, endpoint_id: str, cursor: str | None, events: list[LoggedEvent]
     ) -> int:
         locked = (
             await session.execute(
@@ -519,10 +519,10 @@ def _endpoint_after(endpoint_id: str, answer: Answer, now: datetime) -> Any:
     return statement.where(not_disabled).values(status=WebhookEndpointStatus.FAILING, **failed)
 
 
-def _insert_new(session: AsyncSession, rows: list[dict[str, Any]]) -> Any:
+def _insert_new(session: AsyncConnection, rows: list[dict[str, Any]]) -> Any:
     index = [delivery_t.c.endpoint_id, delivery_t.c.event_position]
-    if session.get_bind().dialect.name == "postgresql":
+    if session.dialect.name == "postgresql":
         return postgresql.insert(delivery_t).values(rows).on_conflict_do_nothing(index_elements=index)
-    if session.get_bind().dialect.name == "sqlite":
+    if session.dialect.name == "sqlite":
         return sqlite.insert(delivery_t).values(rows).on_conflict_do_nothing(index_elements=index)
     return insert(delivery_t).values(rows)

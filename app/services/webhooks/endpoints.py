@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth import Principal
 from app.contracts.control_plane.commands.webhook_create import (
@@ -92,7 +92,7 @@ def delivery_record(row: Row[Any]) -> ControlPlaneWebhookDelivery:
     )
 
 
-async def _endpoint(session: AsyncSession, principal: Principal | None, endpoint_id: str) -> Row[Any]:
+async def _endpoint(session: AsyncConnection, principal: Principal | None, endpoint_id: str) -> Row[Any]:
     row = (
         await session.execute(select(endpoint_t).where(endpoint_t.c.id == endpoint_id, _visible(principal)))
     ).one_or_none()
@@ -137,7 +137,7 @@ class WebhookEndpoints:
             raise BadUserInput(f"Invalid input: url: {refused}.", {"url": str(refused)}) from None
 
     async def precheck_create(
-        self, session: AsyncSession, principal: Principal | None, data: ControlPlaneWebhookCreateInput
+        self, session: AsyncConnection, principal: Principal | None, data: ControlPlaneWebhookCreateInput
     ) -> None:
         """Everything that can refuse the command, before the writer is taken: the grant, the event keys and
         the URL, resolved (DNS is slow: never inside the write transaction)."""
@@ -150,7 +150,7 @@ class WebhookEndpoints:
             raise BadUserInput(f"Invalid input: url: {refused}.", {"url": str(refused)}) from None
 
     async def create(
-        self, session: AsyncSession, principal: Principal | None, data: ControlPlaneWebhookCreateInput
+        self, session: AsyncConnection, principal: Principal | None, data: ControlPlaneWebhookCreateInput
     ) -> ControlPlaneWebhookCreateOutput:
         self._check_grant(principal, data.workspace_id)
         keys = self._checked_keys(data.event_keys)
@@ -177,7 +177,7 @@ class WebhookEndpoints:
         return ControlPlaneWebhookCreateOutput(endpoint_id=endpoint_id, secret=secret, created_at=now)
 
     async def disable(
-        self, session: AsyncSession, principal: Principal | None, data: ControlPlaneWebhookDisableInput
+        self, session: AsyncConnection, principal: Principal | None, data: ControlPlaneWebhookDisableInput
     ) -> ControlPlaneWebhookDisableOutput:
         row = await _endpoint(session, principal, data.endpoint_id)
         if row.status != DISABLED:
@@ -201,7 +201,7 @@ class WebhookEndpoints:
         return ControlPlaneWebhookDisableOutput(endpoint_id=row.id, status=DISABLED, disabled_at=disabled_at)
 
     async def rotate_secret(
-        self, session: AsyncSession, principal: Principal | None, data: ControlPlaneWebhookRotateSecretInput
+        self, session: AsyncConnection, principal: Principal | None, data: ControlPlaneWebhookRotateSecretInput
     ) -> ControlPlaneWebhookRotateSecretOutput:
         row = await _endpoint(session, principal, data.endpoint_id)
         if row.status == DISABLED:
@@ -226,7 +226,7 @@ class WebhookEndpoints:
 
     @staticmethod
     async def list_endpoints(
-        session: AsyncSession, principal: Principal | None, data: ControlPlaneWebhookListInput
+        session: AsyncConnection, principal: Principal | None, data: ControlPlaneWebhookListInput
     ) -> ControlPlaneWebhookListOutput:
         query = select(endpoint_t).where(_visible(principal))
         if data.workspace_id is not None:
@@ -238,7 +238,7 @@ class WebhookEndpoints:
 
     @staticmethod
     async def list_deliveries(
-        session: AsyncSession, principal: Principal | None, data: ControlPlaneWebhookDeliveriesInput
+        session: AsyncConnection, principal: Principal | None, data: ControlPlaneWebhookDeliveriesInput
     ) -> ControlPlaneWebhookDeliveriesOutput:
         endpoint = await _endpoint(session, principal, data.endpoint_id)
         query = select(delivery_t).where(delivery_t.c.endpoint_id == endpoint.id)
@@ -251,7 +251,7 @@ class WebhookEndpoints:
 
     @staticmethod
     async def redeliver(
-        session: AsyncSession, principal: Principal | None, data: ControlPlaneWebhookRedeliverInput
+        session: AsyncConnection, principal: Principal | None, data: ControlPlaneWebhookRedeliverInput
     ) -> ControlPlaneWebhookRedeliverOutput:
         found = (
             await session.execute(
