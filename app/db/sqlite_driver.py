@@ -207,7 +207,7 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         async with adapted._execute_mutex:
             pending = adapted.take_pending_for(alone=alone)
             if adapted.inline or adapted.holds_write_lock:
-                outcome = adapted.run_inline(_run, pending, operation, parameters, many)
+                outcome = adapted.run_inline(_run, pending, operation, parameters, many, operation=operation)
             else:
                 TRIPS[0] += 1
                 outcome = await connection._execute(_run, connection._conn, pending, operation, parameters, many)
@@ -232,9 +232,9 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         event loop's thread (nothing is left to wait for), its COMMIT in the driver's."""
         self._query_only = False
 
-    def run_inline(self, work: Any, *args: Any) -> Any:
+    def run_inline(self, work: Any, *args: Any, operation: str = "COMMIT") -> Any:
         """`work(sqlite3 connection, *args)` now, on this thread, timed; query-only in a read-only transaction
-        (module docstring)."""
+        (module docstring). `operation`: the statement, named in the log when it holds the loop long."""
         raw: sqlite3.Connection = self._connection._conn
         INLINE[0] += 1
         started = time.perf_counter()
@@ -246,7 +246,9 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         finally:
             held = time.perf_counter() - started
             if held > INLINE_SLOW_SECONDS:
-                logger.warning("a statement held the event loop for %.0f ms", held * 1000)
+                logger.warning(
+                    "a statement held the event loop for %.0f ms: %.160s", held * 1000, " ".join(operation.split())
+                )
 
     def take_pending_for(self, *, alone: bool) -> Pending:
         """What goes before the next statement; nothing for an ALONE read opening a read-only transaction."""
@@ -313,7 +315,7 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         if begin is None and self._in_transaction():
             if inline:
                 try:
-                    self.run_inline(sqlite3.Connection.rollback)
+                    self.run_inline(sqlite3.Connection.rollback, operation="ROLLBACK")
                 except Exception as error:
                     self._handle_exception(error)
                 return

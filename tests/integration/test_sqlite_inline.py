@@ -96,3 +96,4 @@ async def test_a_statement_that_holds_the_loop_long_is_logged(sqlite_database, m
     async with sqlite_database.unit_of_work(write=False) as session:
         await session.execute(text("SELECT count(*) FROM execution_event"))
     assert "held the event loop for" in caplog.text
+    assert "SELECT count(*) FROM execution_event" in caplog.text  # the statement, named
