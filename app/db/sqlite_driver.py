@@ -65,6 +65,11 @@ statement, it goes without the pending BEGIN (a statement reads one consistent s
 unit of work makes one trip instead of two (no COMMIT either); in any other place it runs as usual. A statement
 after it in the same unit of work is refused (it would not share its snapshot)."""
 
+THREADED = "sqlite_threaded"
+"""Execution option: this statement runs in the driver's thread even where statements run on the event loop's
+(a read, or a writer holding the lock): for statements known to take long, such as the bulk builder's multi-row
+inserts, so that the loop goes on serving meanwhile."""
+
 Deferred = list[tuple[str, Any, bool]]
 """(statement, parameters, executemany) waiting for the next trip."""
 
@@ -140,7 +145,7 @@ async def _nothing() -> None:
 
 
 class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
-    __slots__ = ("_alone", "_arraysize", "_description", "_lastrowid", "_rowcount")
+    __slots__ = ("_alone", "_arraysize", "_description", "_lastrowid", "_rowcount", "_threaded")
 
     def __init__(self, adapt_connection: Any) -> None:
         self._adapt_connection = adapt_connection
@@ -153,6 +158,7 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         self._lastrowid: Any = None
         self._arraysize = 1
         self._alone = False
+        self._threaded = False
 
     @property
     def description(self) -> Any:
@@ -204,14 +210,15 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
     async def _go(self, operation: Any, parameters: Any, *, many: bool) -> None:
         connection, adapted = self._connection, cast(OneHopConnection, self._adapt_connection)
         alone, self._alone = self._alone, False
+        threaded, self._threaded = self._threaded, False
         async with adapted._execute_mutex:
             pending = adapted.take_pending_for(alone=alone)
-            if adapted.inline or adapted.holds_write_lock:
+            if (adapted.inline or adapted.holds_write_lock) and not threaded:
                 outcome = adapted.run_inline(_run, pending, operation, parameters, many, operation=operation)
             else:
                 TRIPS[0] += 1
                 outcome = await connection._execute(_run, connection._conn, pending, operation, parameters, many)
-                adapted.holds_write_lock = pending[1] == _IMMEDIATE
+                adapted.holds_write_lock = adapted.holds_write_lock or pending[1] == _IMMEDIATE
         self._description, rows, self._rowcount, self._lastrowid = outcome
         self._rows = collections.deque(rows)
 
@@ -340,12 +347,15 @@ class OneHopSQLiteDialect(SQLiteDialect_aiosqlite):
                 cursor.defer(statement, parameters, many=False)
                 return
             cursor._alone = bool(options.get(ALONE))
+            cursor._threaded = bool(options.get(THREADED))
         super().do_execute(cursor, statement, parameters, context)  # type: ignore[no-untyped-call]
 
     def do_executemany(self, cursor: Any, statement: str, parameters: Any, context: Any = None) -> None:
-        if context is not None and context.execution_options.get(DEFERRED) and isinstance(cursor, OneHopCursor):
-            cursor.defer(statement, parameters, many=True)
-            return
+        if context is not None and isinstance(cursor, OneHopCursor):
+            if context.execution_options.get(DEFERRED):
+                cursor.defer(statement, parameters, many=True)
+                return
+            cursor._threaded = bool(context.execution_options.get(THREADED))
         super().do_executemany(cursor, statement, parameters, context)  # type: ignore[no-untyped-call]
 
     @classmethod

@@ -49,6 +49,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.contracts.executor import Executor
 from app.db.database import Database
+from app.db.sqlite_driver import THREADED
 from app.db.tables import (
     bundle_table,
     event_table,
@@ -388,7 +389,8 @@ async def _insert(session: AsyncConnection, batch: list[tuple[_Template, int]], 
             if copy is not None:
                 await copy(table.name, records=rows[table], columns=columns)
             else:
-                await connection.exec_driver_sql(statement, rows[table])
+                # thousands of rows: in the driver's thread, not on the event loop's (app/db/sqlite_driver.py)
+                await connection.exec_driver_sql(statement, rows[table], execution_options={THREADED: True})
     return total
 
 

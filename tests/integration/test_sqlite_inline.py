@@ -97,3 +97,18 @@ async def test_a_statement_that_holds_the_loop_long_is_logged(sqlite_database, m
         await session.execute(text("SELECT count(*) FROM execution_event"))
     assert "held the event loop for" in caplog.text
     assert "SELECT count(*) FROM execution_event" in caplog.text  # the statement, named
+
+
+async def test_a_statement_marked_threaded_goes_to_the_driver_thread(sqlite_database):
+    async with sqlite_database.unit_of_work(write=True) as session:  # the pool's connection, opened in a trip
+        await session.execute(text("SELECT 1"))
+    trips, inline = sqlite_driver.TRIPS[0], sqlite_driver.INLINE[0]
+    async with sqlite_database.unit_of_work(write=True) as session:
+        await session.execute(text("SELECT count(*) FROM execution"))  # BEGIN IMMEDIATE with it: a trip
+        await session.execute(text("SELECT count(*) FROM execution_step"))  # the lock is held: the loop's thread
+        await session.execute(
+            text("SELECT count(*) FROM execution_event"), execution_options={sqlite_driver.THREADED: True}
+        )
+        await session.execute(text("SELECT count(*) FROM execution_run"))  # the lock is still held
+    # BEGIN IMMEDIATE + the first, the threaded one, COMMIT; the second and fourth ran on the loop's thread
+    assert (sqlite_driver.TRIPS[0] - trips, sqlite_driver.INLINE[0] - inline) == (3, 2)
