@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, and_, case, func
 
@@ -140,8 +140,10 @@ def execution_lane(
     )
 
 
-@dataclass(frozen=True, slots=True)
-class StepFacts:
+class StepFacts(NamedTuple):
+    """A step as a lane sees it (a named tuple: a page of 50 lanes builds 250 of them, and a frozen dataclass's
+    `__init__` sets each field through `object.__setattr__`)."""
+
     position: int
     key: str
     status: str
