@@ -25,7 +25,7 @@ here (a queue hand-off, a wake-up of the loop through its self-pipe) where SQLit
 read in tens of µs; and a read in WAL mode never waits for a lock (readers do not block writers nor writers
 readers), so nothing can hold the loop but the statement's own work. Such a connection is `PRAGMA query_only`
 while it reads, so a write in a read-only unit of work fails instead of taking the database's write lock on the
-loop (the next other transaction turns that off again, in its first trip). A writer's BEGIN IMMEDIATE, which may
+loop (the next other transaction turns that off again with its first statement). A writer's BEGIN IMMEDIATE, which may
 wait for another process's write lock, and its COMMIT, which may checkpoint the WAL to disk, go to the driver's
 thread; the statements in between run on the loop's thread too (`holds_write_lock`: the lock is taken, nothing is
 left to wait for). A statement that holds the loop longer than INLINE_SLOW_SECONDS is logged.
@@ -92,15 +92,15 @@ def _statement(cursor: sqlite3.Cursor, operation: str, parameters: Any, many: bo
         cursor.execute(operation, parameters)
 
 
-Pending = tuple[bool, str | None, Deferred | None]
-"""What goes before the next statement: make the connection writable again (it last served a read-only
-transaction), the BEGIN, the deferred statements."""
+Pending = tuple[str | None, str | None, Deferred | None]
+"""What goes before the next statement: the PRAGMA that puts the connection in its transaction's mode (query-only
+while it reads, writable otherwise) when it is not in it yet, the BEGIN, the deferred statements."""
 
 
-def _prelude(conn: sqlite3.Connection, writable: bool, begin: str | None, deferred: Deferred | None) -> None:
-    """The pending BEGIN and the deferred statements, in the order they were sent."""
-    if writable:
-        conn.execute(_WRITABLE)
+def _prelude(conn: sqlite3.Connection, switch: str | None, begin: str | None, deferred: Deferred | None) -> None:
+    """The mode switch, the pending BEGIN and the deferred statements, in the order they were sent."""
+    if switch is not None:
+        conn.execute(switch)
     if begin is not None:
         conn.execute(begin)
     if deferred:
@@ -240,15 +240,12 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         self._query_only = False
 
     def run_inline(self, work: Any, *args: Any, operation: str = "COMMIT") -> Any:
-        """`work(sqlite3 connection, *args)` now, on this thread, timed; query-only in a read-only transaction
-        (module docstring). `operation`: the statement, named in the log when it holds the loop long."""
+        """`work(sqlite3 connection, *args)` now, on this thread, timed (module docstring). `operation`: the
+        statement, named in the log when it holds the loop long."""
         raw: sqlite3.Connection = self._connection._conn
         INLINE[0] += 1
         started = time.perf_counter()
         try:
-            if self.inline and not self._query_only:
-                raw.execute(_QUERY_ONLY)
-                self._query_only = True
             return work(raw, *args)
         finally:
             held = time.perf_counter() - started
@@ -261,7 +258,7 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         """What goes before the next statement; nothing for an ALONE read opening a read-only transaction."""
         if alone and self._pending_begin == "BEGIN" and not self._deferred:
             self._alone_sent = True
-            return False, None, None
+            return self._mode_switch(), None, None
         if self._alone_sent:
             raise RuntimeError("a statement followed a read marked as its unit of work's only one (ALONE)")
         return self.take_pending()
@@ -283,10 +280,21 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     def take_pending(self) -> Pending:
         begin, deferred = self._pending_begin, self._deferred
         self._pending_begin = self._deferred = None
-        writable = self._query_only and not self.inline
-        if writable:
-            self._query_only = False
-        return writable, begin, deferred
+        return self._mode_switch(), begin, deferred
+
+    def _mode_switch(self) -> str | None:
+        """The PRAGMA that puts the connection in its transaction's mode (query-only while it reads: a write in a
+        read-only unit of work fails instead of taking the write lock), None when it is in it; sent with what goes
+        next, whichever thread runs it."""
+        if self._query_only == self.inline:
+            return None
+        self._query_only = self.inline
+        return _QUERY_ONLY if self.inline else _WRITABLE
+
+    def _unsent(self, switch: str | None) -> None:
+        """`switch` was taken but never reached the database: the connection is still in its former mode."""
+        if switch is not None:
+            self._query_only = not self._query_only
 
     def _in_transaction(self) -> bool:
         """SQLite has a transaction open (`in_transaction` only reads its autocommit flag; no statement is in
@@ -297,11 +305,10 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     def commit(self) -> None:
         self._alone_sent = False
         inline = self.inline
-        writable, begin, deferred = pending = self.take_pending()
+        switch, begin, deferred = pending = self.take_pending()
         self.inline = self.holds_write_lock = False
         if not deferred and (begin is not None or not self._in_transaction()):
-            if writable:
-                self._query_only = True  # nothing was sent: the connection still is
+            self._unsent(switch)
             return  # nothing was sent, or nothing is open: a COMMIT would do nothing
         try:
             if inline:
@@ -315,10 +322,9 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     def rollback(self) -> None:
         self._alone_sent = False
         inline = self.inline
-        writable, begin, _ = self.take_pending()  # deferred statements never reach the database
+        switch, begin, _ = self.take_pending()  # deferred statements never reach the database
         self.inline = self.holds_write_lock = False
-        if writable:
-            self._query_only = True  # nothing was sent: the connection still is
+        self._unsent(switch)
         if begin is None and self._in_transaction():
             if inline:
                 try:

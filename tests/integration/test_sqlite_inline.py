@@ -112,3 +112,13 @@ async def test_a_statement_marked_threaded_goes_to_the_driver_thread(sqlite_data
         await session.execute(text("SELECT count(*) FROM execution_run"))  # the lock is still held
     # BEGIN IMMEDIATE + the first, the threaded one, COMMIT; the second and fourth ran on the loop's thread
     assert (sqlite_driver.TRIPS[0] - trips, sqlite_driver.INLINE[0] - inline) == (3, 2)
+
+
+async def test_a_threaded_write_in_a_read_only_unit_of_work_is_refused_too(sqlite_database):
+    before = await snapshot(sqlite_database)
+    with pytest.raises(OperationalError, match="readonly"):
+        async with sqlite_database.unit_of_work(write=False) as session:
+            await session.execute(
+                text("UPDATE execution SET status = 'cancelled'"), execution_options={sqlite_driver.THREADED: True}
+            )
+    assert await snapshot(sqlite_database) == before
