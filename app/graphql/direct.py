@@ -51,7 +51,10 @@ def _check_plain(spec: OperationSpec, field: GraphQLField) -> None:
     if not isinstance(definition, StrawberryField):
         raise TypeError(f"{spec.field_name}: not a Strawberry field")
     if definition.extensions or definition.permission_classes or set(field.args) - {"input"}:
-        raise TypeError(f"{spec.field_name}: has more than the one input argument a direct resolver handles")
+        raise TypeError(
+            f"{spec.field_name}: has field extensions, permissions or arguments besides `input`, "
+            "which a direct resolver would skip"
+        )
 
 
 def _resolver(spec: OperationSpec, convert: Convert | None, *, has_input: bool) -> Callable[..., Any]:

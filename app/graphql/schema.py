@@ -45,6 +45,8 @@ def _field(spec: OperationSpec, builder: TypeBuilder) -> Any:
     streams = spec.kind is Kind.SUBSCRIPTION
     returns = AsyncIterator[output_type] if streams else output_type  # type: ignore[valid-type]
 
+    # For Query and Mutation this resolver gives the field its signature; build_schema then hands the field a direct
+    # resolver (app/graphql/direct.py). Subscriptions run it.
     async def execute(context: Context, raw: dict[str, Any]) -> Any:
         return await (context.subscribe(spec, raw) if streams else context.run(spec, raw))
 

@@ -7,6 +7,7 @@ terms, who asked for it and whether the caller has voted on it, for `viewerCanDe
 from __future__ import annotations
 
 from functools import cache
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, case, exists, func, or_, select
@@ -90,6 +91,10 @@ def pending_item(
     )
 
 
+_STANDING_TERMS = attrgetter("approver_roles", "allow_self_approval", "submitted_by", "intent_actor_id", "workspace_id")
+"""What `standing_of` reads of a request's row."""
+
+
 def viewer_can_decide(
     row: Any, principal: Principal | None, *, voted: bool, verdicts: dict[tuple[Any, ...], bool] | None = None
 ) -> bool:
@@ -98,8 +103,7 @@ def viewer_can_decide(
     page of 50 requests has a handful of distinct terms)."""
     if principal is None:
         return False
-    terms: tuple[Any, ...] = (row.approver_roles, row.allow_self_approval, row.submitted_by, row.intent_actor_id)
-    terms += (row.workspace_id, voted)
+    terms = (*_STANDING_TERMS(row), voted)
     known = verdicts.get(terms) if verdicts is not None else None
     if known is None:
         known = not reasons(standing_of(row, principal, allow_edit=False, voted=voted), principal, principal.id)

@@ -79,8 +79,10 @@ class PageStatements:
             .order_by(*(_outer(clause, page) for clause in query._order_by_clauses))  # noqa: SLF001 - no public accessor
         )
         alone = statement.execution_options(**{ALONE: True})
+        if not named:
+            return cls(page=statement, alone=alone, row=None)
         row = namedtuple("PageRow", statement.selected_columns.keys())  # type: ignore[misc]  # noqa: PYI024 - names known at run time
-        return cls(page=statement, alone=alone, row=row._make if named else None)
+        return cls(page=statement, alone=alone, row=row._make)
 
 
 def _outer(clause: Any, page: Subquery) -> Any:

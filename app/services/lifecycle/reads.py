@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import cache, lru_cache
+from functools import cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, func, select
@@ -59,33 +59,16 @@ def _lane_columns() -> tuple[Any, ...]:
 
 
 def _lane(row: Any) -> ControlPlaneExecutionLaneState:
-    return _lane_of(
-        (
-            row.state,
-            row.plan_id is not None,
-            row.plan_verdict,
-            row.pending_approvals,
-            row.bundles,
-            row.next_needs_approval,
-        )
-    )
+    facts = (row.state, row.plan_id, row.plan_verdict, row.pending_approvals, row.bundles, row.next_needs_approval)
+    return _lane_of(*facts)
 
 
-LaneFacts = tuple[str, bool, str | None, int, int, Any]
-"""The values of `_lane_columns()` as they come: state, has a plan, its verdict, approvals pending, evidence
-bundles, whether the next open step needs an approval."""
-
-
-@lru_cache(maxsize=4096)
-def _lane_of(facts: LaneFacts) -> ControlPlaneExecutionLaneState:
-    """The lane of an execution's facts, cached on the facts as they come (a page of 50 asks 50 times)."""
-    state, planned, verdict, pending_approvals, bundles, next_needs_approval = facts
+def _lane_of(  # noqa: PLR0917 - the values of _lane_columns(), in their order
+    state: str, plan_id: str | None, verdict: str | None, pending_approvals: int, bundles: int, next_needs: Any
+) -> ControlPlaneExecutionLaneState:
+    """The lane of `_lane_columns()`'s values (`execution_lane` hands out one object per distinct lane)."""
     return execution_lane(
-        state,
-        plan_phase("planned" if planned else None, verdict),
-        pending_approvals,
-        bundles,
-        next_needs_approval=bool(next_needs_approval),
+        state, plan_phase(plan_id, verdict), pending_approvals, bundles, next_needs_approval=bool(next_needs)
     )
 
 
@@ -187,7 +170,7 @@ async def list_executions(
             execution_id=execution_id,
             status=status,
             risk_tier=risk_tier,
-            lane=_lane_of((state, plan_id is not None, verdict, pending, bundles, next_needs)),
+            lane=_lane_of(state, plan_id, verdict, pending, bundles, next_needs),
             updated_at=updated_at,
         )
         for execution_id, status, risk_tier, updated_at, plan_id, state, verdict, pending, bundles, next_needs, *_ in (
