@@ -35,6 +35,7 @@ from app.services.kernel.paging import PageStatements, page_of
 from app.services.lifecycle.interface import (
     RunFacts,
     StepFacts,
+    StepSummaryFacts,
     run_detail,
     run_state_sql,
     run_summary,
@@ -42,7 +43,9 @@ from app.services.lifecycle.interface import (
 )
 
 
-def _runs_with_facts() -> Select[Any]:
+def _runs_with_facts(*, detail: bool = True) -> Select[Any]:
+    """Runs with their facts; `detail=False`: only what a summary reads (not the counts of decisions and events,
+    nor the latest bundle's id)."""
     state = run_state_sql().label("state")
     latest_bundle = (
         select(bundle_t.c.id, bundle_t.c.exported_at)
@@ -51,22 +54,26 @@ def _runs_with_facts() -> Select[Any]:
         .limit(1)
         .correlate(run_t)
     )
-    return select(
+    columns = [
         run_t.c.id.label("run_id"),
         run_t.c.execution_id,
-        run_t.c.attempt,
         state,
         execution_t.c.updated_at,
         select(plan_t.c.verdict).where(plan_t.c.id == run_t.c.plan_id).scalar_subquery().label("plan_verdict"),
         select(func.count()).where(bundle_t.c.run_id == run_t.c.id).scalar_subquery().label("bundle_count"),
-        latest_bundle.with_only_columns(bundle_t.c.id).scalar_subquery().label("latest_bundle_id"),
         latest_bundle.with_only_columns(bundle_t.c.exported_at).scalar_subquery().label("latest_bundle_at"),
-        select(func.count())
-        .where(decision_t.c.execution_id == run_t.c.execution_id)
-        .scalar_subquery()
-        .label("approval_count"),
-        select(func.count()).where(event_t.c.run_id == run_t.c.id).scalar_subquery().label("transition_count"),
-    ).select_from(run_t.join(execution_t, execution_t.c.id == run_t.c.execution_id))
+    ]
+    if detail:
+        columns += [
+            run_t.c.attempt,
+            latest_bundle.with_only_columns(bundle_t.c.id).scalar_subquery().label("latest_bundle_id"),
+            select(func.count())
+            .where(decision_t.c.execution_id == run_t.c.execution_id)
+            .scalar_subquery()
+            .label("approval_count"),
+            select(func.count()).where(event_t.c.run_id == run_t.c.id).scalar_subquery().label("transition_count"),
+        ]
+    return select(*columns).select_from(run_t.join(execution_t, execution_t.c.id == run_t.c.execution_id))
 
 
 _STEP_FACTS = (
@@ -87,8 +94,25 @@ _STEP_FACTS = (
     .where(step_t.c.execution_id.in_(bindparam("execution_ids", expanding=True)))
     .order_by(step_t.c.execution_id, step_t.c.position)
 )
-"""What a lane reads of each step (StepFacts): not the step's input, output or decision texts, whose JSON and
-time columns were most of a lanes page's cost."""
+"""What a lane detail reads of each step (StepFacts): not the step's input, output or decision texts, whose JSON
+and time columns were most of a lanes page's cost."""
+
+_STEP_SUMMARY_FACTS = (
+    select(
+        step_t.c.execution_id,
+        step_t.c.position,
+        step_t.c.key,
+        step_t.c.status,
+        step_t.c.risk_tier,
+        step_t.c.requires_approval,
+        step_t.c.decided_by.is_not(None),
+        func.coalesce(step_t.c.required_approvals, 1),
+        func.coalesce(step_t.c.approvals_given, 0),
+    )
+    .where(step_t.c.execution_id.in_(bindparam("execution_ids", expanding=True)))
+    .order_by(step_t.c.execution_id, step_t.c.position)
+)
+"""What a lane summary reads of each step (StepSummaryFacts, in its order): no times, no error code."""
 
 
 async def _steps_by_execution(session: AsyncConnection, execution_ids: Sequence[str]) -> dict[str, list[StepFacts]]:
@@ -97,6 +121,16 @@ async def _steps_by_execution(session: AsyncConnection, execution_ids: Sequence[
         rows = await session.execute(_STEP_FACTS, {"execution_ids": sorted(set(execution_ids))})
         for execution_id, *columns in rows:  # _STEP_FACTS's columns after the execution's: step_facts's order
             grouped[execution_id].append(step_facts(columns))
+    return grouped
+
+
+async def _summary_steps(session: AsyncConnection, execution_ids: Sequence[str]) -> dict[str, list[StepSummaryFacts]]:
+    grouped: dict[str, list[StepSummaryFacts]] = defaultdict(list)
+    if execution_ids:
+        facts = StepSummaryFacts._make
+        rows = await session.execute(_STEP_SUMMARY_FACTS, {"execution_ids": sorted(set(execution_ids))})
+        for execution_id, *columns in rows:
+            grouped[execution_id].append(facts(columns))
     return grouped
 
 
@@ -158,7 +192,11 @@ def _lane_page(grants: str, *, lane_key: bool, lane_status: bool) -> PageStateme
         select(func.count()).select_from(current_runs.subquery()).scalar_subquery()
         + select(func.count()).select_from(ended_runs.subquery()).scalar_subquery()
     )
-    runs = _runs_with_facts().where(run_t.c.id.in_(page_ids)).order_by(execution_t.c.updated_at.desc(), run_t.c.id)
+    runs = (
+        _runs_with_facts(detail=False)
+        .where(run_t.c.id.in_(page_ids))
+        .order_by(execution_t.c.updated_at.desc(), run_t.c.id)
+    )
     return PageStatements.of(runs, total, paged=False)
 
 
@@ -179,7 +217,6 @@ async def list_lanes(
         **shaped_grant_params(principal),
     }
     found = await page_of(session, statements, params, limit, offset)
-    steps = await _steps_by_execution(session, [row.execution_id for row in found.rows])
-    now = utcnow()
-    items = [run_summary(RunFacts.from_rows(row, steps[row.execution_id], now)) for row in found.rows]
+    steps = await _summary_steps(session, [row.execution_id for row in found.rows])
+    items = [run_summary(row, steps[row.execution_id]) for row in found.rows]
     return ControlPlaneExecutionLaneListOutput(items=items, total=found.total)

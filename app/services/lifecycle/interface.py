@@ -9,6 +9,7 @@ from __future__ import annotations
 from app.services.lifecycle.lanes import (
     RunFacts,
     StepFacts,
+    StepSummaryFacts,
     lane_key_sql,
     lane_status_sql,
     run_detail,
@@ -29,6 +30,7 @@ __all__ = [
     "Policy",
     "RunFacts",
     "StepFacts",
+    "StepSummaryFacts",
     "allowed",
     "current_plan",
     "execution_state",

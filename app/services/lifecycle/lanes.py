@@ -161,6 +161,21 @@ class StepFacts(NamedTuple):
         return max(self.required_approvals - self.approvals_given, 1)
 
 
+class StepSummaryFacts(NamedTuple):
+    """What a lane summary reads of a step (app/services/audit/lane_queries.py reads them in this order): no
+    times, no error code, which only the detail's texts and queue skew use (parsing step times was a tenth of a
+    lanes page)."""
+
+    position: int
+    key: str
+    status: str
+    risk_tier: str | None
+    requires_approval: bool
+    decided: bool
+    required_approvals: int
+    approvals_given: int
+
+
 @dataclass(frozen=True, slots=True)
 class RunFacts:
     run_id: str
@@ -227,6 +242,15 @@ def step_facts(columns: Sequence[Any]) -> StepFacts:
     )
 
 
+def _needs_approval(following: StepFacts | StepSummaryFacts | None) -> bool:
+    """Whether the next step will stop for a decision (recommendedNextLane: review rather than complete)."""
+    return (
+        following is not None
+        and bool(following.requires_approval)
+        and following.status in (StepStatus.PENDING, StepStatus.AWAITING_APPROVAL)
+    )
+
+
 def _label(step: StepFacts) -> str:
     return f"step {step.position} {step.key}"
 
@@ -278,19 +302,14 @@ def _derive(facts: RunFacts) -> _Derived:
         key=key,
         status=status,
         owner=owner,
-        objective=_objective(facts, following, len(steps)),
+        objective=_objective(facts.state, facts.bundle_count, following, len(steps)),
         missing_evidence=missing,
         required_evidence=len(required),
         missing_approvals=missing_approvals,
         missing_votes=sum(s.missing_votes for s in undecided),
         blocking_risks=risks,
         pending_approvals=len(awaiting),
-        next_lane=_next_lane(
-            key,
-            next_needs_approval=following is not None
-            and following.requires_approval
-            and following.status in (StepStatus.PENDING, StepStatus.AWAITING_APPROVAL),
-        ),
+        next_lane=_next_lane(key, next_needs_approval=_needs_approval(following)),
         readiness=readiness,
     )
 
@@ -306,10 +325,10 @@ _OBJECTIVES: Mapping[str, str] = {
 """A live (or failed) run's objective; `where` is its next step, `tier` that step's risk."""
 
 
-def _objective(facts: RunFacts, following: StepFacts | None, total: int) -> str:
-    template = _OBJECTIVES.get(facts.state)
+def _objective(state: str, bundle_count: int, following: StepFacts | StepSummaryFacts | None, total: int) -> str:
+    template = _OBJECTIVES.get(state)
     if template is None:
-        return "Done: evidence exported" if facts.bundle_count else f"Export evidence of the {facts.state} run"
+        return "Done: evidence exported" if bundle_count else f"Export evidence of the {state} run"
     where = f"step {following.position} of {total} ({following.key})" if following else "the last step"
     tier = f", {following.risk_tier} risk" if following and following.risk_tier else ""
     return template.format(where=where, tier=tier)
@@ -331,14 +350,51 @@ def _shared(facts: RunFacts, d: _Derived) -> dict[str, Any]:
     }
 
 
-def run_summary(facts: RunFacts) -> ControlPlaneExecutionLaneSummary:
-    d = _derive(facts)
+_NOT_REACHED = frozenset((StepStatus.PENDING, StepStatus.SKIPPED))
+
+
+def run_summary(run: Any, steps: Sequence[StepSummaryFacts]) -> ControlPlaneExecutionLaneSummary:
+    """A run's lane in a list, in one pass over its steps and without the detail's texts (`_derive` builds them
+    for the detail; tests/unit/test_lane_summary.py holds the two to the same answers). `run`: a row of the
+    summary facts (run_id, execution_id, state, plan_verdict, bundle_count, updated_at, latest_bundle_at)."""
+    state = run.state
+    key, status, owner = STATE_LANES.get(state, STATE_LANES[ExecutionStatus.PENDING])
+    following: StepSummaryFacts | None = None
+    awaiting = votes = 0
+    required = 1  # plan.verified
+    missing = 0 if run.plan_verdict is not None else 1
+    for step in steps:
+        step_status = step.status
+        if following is None and step_status not in DONE_STEP_STATUSES:
+            following = step
+        if step_status == StepStatus.AWAITING_APPROVAL:
+            awaiting += 1
+        if step.requires_approval:
+            if step_status not in _NOT_REACHED:
+                required += 1
+                missing += not step.decided
+            if not step.decided and step_status != StepStatus.SKIPPED:
+                votes += max(step.required_approvals - step.approvals_given, 1)
+    bundles = run.bundle_count
+    ended = is_terminal(state)
+    if ended:
+        required += 1
+        missing += bundles == 0
     return ControlPlaneExecutionLaneSummary(
-        **_shared(facts, d),
-        evidence_completeness=round(1 - len(d.missing_evidence) / d.required_evidence, 4),
-        pending_approval_count=d.pending_approvals,
-        missing_evidence_count=len(d.missing_evidence),
-        missing_approval_count=d.missing_votes,
+        run_id=run.run_id,
+        execution_id=run.execution_id,
+        lane_key=key,
+        lane_status=status,
+        lane_phase=state,
+        owner_role=owner,
+        objective=_objective(state, bundles, following, len(steps)),
+        terminal_readiness=("ready" if bundles else "needs_evidence") if ended else "not_ready",
+        recommended_next_lane=_next_lane(key, next_needs_approval=_needs_approval(following)),
+        updated_at=max(run.updated_at, run.latest_bundle_at or run.updated_at),
+        evidence_completeness=round(1 - missing / required, 4),
+        pending_approval_count=awaiting,
+        missing_evidence_count=missing,
+        missing_approval_count=votes,
     )
 
 
