@@ -41,7 +41,44 @@ async def test_a_read_makes_no_trip_to_the_driver_thread(sqlite_database):
     assert executions > 0
     assert steps > 0
     assert sqlite_driver.TRIPS[0] == trips
-    assert sqlite_driver.INLINE[0] - inline == 3  # BEGIN + the first read, the second read, COMMIT
+    assert sqlite_driver.INLINE[0] - inline == 3  # BEGIN + the first read, the second read, the closing ROLLBACK
+
+
+async def _failing_unit(database: Database, statement: str, *, write: bool) -> None:
+    async with database.unit_of_work(write=write) as session:
+        await session.execute(text(statement))
+        _ = 1 / 0
+
+
+async def test_a_unit_of_work_gives_its_connection_back_however_it_ends(database):
+    """Read-only and writing units of work on SQLite close their connection without SQLAlchemy's shielded task
+    (app/db/database.py): whether they end normally, fail, or their task is cancelled inside, the pool gets the
+    connection back, rolled back (on both databases)."""
+    pool = database.engine.pool
+    before = pool.checkedout()  # type: ignore[attr-defined]
+    for write in (False, True):
+        async with database.unit_of_work(write=write) as session:
+            await session.execute(text("SELECT count(*) FROM execution"))
+        with pytest.raises(ZeroDivisionError):
+            await _failing_unit(database, "SELECT 1", write=write)
+        entered = asyncio.Event()
+
+        async def held(write: bool = write, entered: asyncio.Event = entered) -> None:
+            async with database.unit_of_work(write=write) as session:
+                await session.execute(text("SELECT 1"))
+                entered.set()
+                await asyncio.sleep(60)
+
+        task = asyncio.create_task(held())
+        await entered.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert pool.checkedout() == before, write  # type: ignore[attr-defined]
+    before_write = await snapshot(database)
+    with pytest.raises(ZeroDivisionError):
+        await _failing_unit(database, "UPDATE execution SET status = 'cancelled'", write=True)
+    assert await snapshot(database) == before_write
 
 
 async def test_a_write_in_a_read_only_unit_of_work_is_refused_and_changes_nothing(sqlite_database):
