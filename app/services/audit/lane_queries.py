@@ -28,6 +28,7 @@ from app.db.tables import execution_table as execution_t
 from app.db.tables import plan_table as plan_t
 from app.db.tables import run_table as run_t
 from app.db.tables import step_table as step_t
+from app.db.tables import tally_table as tally_t
 from app.errors import NotFound
 from app.services.kernel.clock import utcnow
 from app.services.kernel.grants import grants_shape, in_grants, in_grants_shaped, shaped_grant_params
@@ -40,6 +41,7 @@ from app.services.lifecycle.interface import (
     run_state_sql,
     run_summary,
     step_facts,
+    tally_count,
 )
 
 
@@ -188,10 +190,16 @@ def _lane_page(grants: str, *, lane_key: bool, lane_status: bool) -> PageStateme
         .limit(bindparam("p_limit"))
         .offset(bindparam("p_offset"))
     )
-    total = select(
-        select(func.count()).select_from(current_runs.subquery()).scalar_subquery()
-        + select(func.count()).select_from(ended_runs.subquery()).scalar_subquery()
-    )
+    current_total: ColumnElement[int]
+    if lane_key or lane_status:
+        current_total = select(func.count()).select_from(current_runs.subquery()).scalar_subquery()
+    else:
+        # Every execution with a run has a current run: the executions granted (the tally's exact sum, a few rows
+        # per group) less those without a run yet (a range of ix_execution_run_id's NULLs), instead of counting
+        # the run_id index entry by entry, as long as the table (app/services/lifecycle/tally.py).
+        without_run = select(func.count()).where(granted, execution_t.c.run_id.is_(None)).scalar_subquery()
+        current_total = tally_count([in_grants_shaped(grants, tally_t.c.workspace_id)]).scalar_subquery() - without_run
+    total = select(current_total + select(func.count()).select_from(ended_runs.subquery()).scalar_subquery())
     runs = (
         _runs_with_facts(detail=False)
         .where(run_t.c.id.in_(page_ids))

@@ -21,6 +21,7 @@ from app.services.lifecycle.locking import LockedRun, execution_state, lock_exec
 from app.services.lifecycle.plans import current_plan
 from app.services.lifecycle.policy import POLICY_VERSION, PlanStepView, Policy
 from app.services.lifecycle.state_machine import Action, allowed
+from app.services.lifecycle.tally import tally_count
 
 __all__ = [
     "POLICY_VERSION",
@@ -42,4 +43,5 @@ __all__ = [
     "run_state_sql",
     "run_summary",
     "step_facts",
+    "tally_count",
 ]
