@@ -412,8 +412,9 @@ class ExecutionTally(SQLModel, table=True):
 
     __tablename__ = "execution_tally"
     __table_args__ = (
-        Index("ix_execution_tally_workspace", "workspace_id", "status", "risk_tier"),
-        Index("ix_execution_tally_status", "status", "risk_tier"),
+        # `n` included: a sum is read from the index alone, whatever the heap's size (migration 0011).
+        Index("ix_execution_tally_workspace", "workspace_id", "status", "risk_tier", "n"),
+        Index("ix_execution_tally_status", "status", "risk_tier", "n"),
     )
 
     id: int | None = Field(
