@@ -55,7 +55,7 @@ async def test_a_unit_of_work_gives_its_connection_back_however_it_ends(database
     (app/db/database.py): whether they end normally, fail, or their task is cancelled inside, the pool gets the
     connection back, rolled back (on both databases)."""
     pool = database.engine.pool
-    before = pool.checkedout()  # type: ignore[attr-defined]
+    before = pool.checkedout()
     for write in (False, True):
         async with database.unit_of_work(write=write) as session:
             await session.execute(text("SELECT count(*) FROM execution"))
@@ -74,7 +74,7 @@ async def test_a_unit_of_work_gives_its_connection_back_however_it_ends(database
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
-        assert pool.checkedout() == before, write  # type: ignore[attr-defined]
+        assert pool.checkedout() == before, write
     before_write = await snapshot(database)
     with pytest.raises(ZeroDivisionError):
         await _failing_unit(database, "UPDATE execution SET status = 'cancelled'", write=True)
