@@ -78,41 +78,39 @@ def _runs_with_facts(*, detail: bool = True) -> Select[Any]:
     return select(*columns).select_from(run_t.join(execution_t, execution_t.c.id == run_t.c.execution_id))
 
 
-_STEP_FACTS = (
-    select(
-        step_t.c.execution_id,
-        step_t.c.position,
-        step_t.c.key,
-        step_t.c.status,
-        step_t.c.risk_tier,
-        step_t.c.requires_approval,
-        step_t.c.decided_by,
-        step_t.c.error_code,
-        step_t.c.updated_at,
-        step_t.c.required_approvals,
-        step_t.c.approvals_given,
-        step_t.c.awaiting_since,
+def _steps_of_executions(*columns: Any) -> Select[Any]:
+    """The steps of the executions `execution_ids`, in order: the execution's id, the facts every lane reads
+    (position, key, status, risk tier, requires approval), then `columns`."""
+    return (
+        select(
+            step_t.c.execution_id,
+            step_t.c.position,
+            step_t.c.key,
+            step_t.c.status,
+            step_t.c.risk_tier,
+            step_t.c.requires_approval,
+            *columns,
+        )
+        .where(step_t.c.execution_id.in_(bindparam("execution_ids", expanding=True)))
+        .order_by(step_t.c.execution_id, step_t.c.position)
     )
-    .where(step_t.c.execution_id.in_(bindparam("execution_ids", expanding=True)))
-    .order_by(step_t.c.execution_id, step_t.c.position)
+
+
+_STEP_FACTS = _steps_of_executions(
+    step_t.c.decided_by,
+    step_t.c.error_code,
+    step_t.c.updated_at,
+    step_t.c.required_approvals,
+    step_t.c.approvals_given,
+    step_t.c.awaiting_since,
 )
 """What a lane detail reads of each step (StepFacts): not the step's input, output or decision texts, whose JSON
 and time columns were most of a lanes page's cost."""
 
-_STEP_SUMMARY_FACTS = (
-    select(
-        step_t.c.execution_id,
-        step_t.c.position,
-        step_t.c.key,
-        step_t.c.status,
-        step_t.c.risk_tier,
-        step_t.c.requires_approval,
-        step_t.c.decided_by.is_not(None),
-        func.coalesce(step_t.c.required_approvals, 1),
-        func.coalesce(step_t.c.approvals_given, 0),
-    )
-    .where(step_t.c.execution_id.in_(bindparam("execution_ids", expanding=True)))
-    .order_by(step_t.c.execution_id, step_t.c.position)
+_STEP_SUMMARY_FACTS = _steps_of_executions(
+    step_t.c.decided_by.is_not(None),
+    func.coalesce(step_t.c.required_approvals, 1),
+    func.coalesce(step_t.c.approvals_given, 0),
 )
 """What a lane summary reads of each step (StepSummaryFacts, in its order): no times, no error code."""
 
