@@ -7,8 +7,9 @@ SQLite and on PostgreSQL, loaded with `wrk`; ratios measured in the same run.
 For each database and size: builds the database (bench/kit/dataset.py: 20 workspaces, most executions completed,
 about 1 % awaiting approval, some running, failed, cancelled, rejected, pending; 5 steps, ~15 events each, runs, a
 few evidence bundles; app.seeding.bulk's bulk builder), runs ANALYZE (`VACUUM ANALYZE` on PostgreSQL: what
-autovacuum does within a minute of a bulk load; `PRAGMA optimize` does ANALYZE on SQLite), starts one server process (`python -m app serve --no-seed`, WORKERS=1,
-BENCH_ENDPOINTS=1) and measures with wrk (one thread, Lua scripts POSTing the bodies with an admin bearer token):
+autovacuum does within a minute of a bulk load; `PRAGMA optimize` does ANALYZE on SQLite), starts one server
+process (`python -m app serve --no-seed`, WORKERS=1, BENCH_ENDPOINTS=1) and measures with wrk (one thread, Lua
+scripts POSTing the bodies with an admin bearer token):
 
 - memory: RSS after 1,000 and after 20,000 mixed requests (every query in turn), on the largest size;
 - `{ __typename }` before and after the queries (their mean is the baseline of the throughput ratios);

@@ -51,9 +51,9 @@ async def _failing_unit(database: Database, statement: str, *, write: bool) -> N
 
 
 async def test_a_unit_of_work_gives_its_connection_back_however_it_ends(database):
-    """Read-only and writing units of work on SQLite close their connection without SQLAlchemy's shielded task
-    (app/db/database.py): whether they end normally, fail, or their task is cancelled inside, the pool gets the
-    connection back, rolled back (on both databases)."""
+    """Read-only units of work on SQLite close their connection without SQLAlchemy's shielded task, the others
+    through it (app/db/database.py): whether a unit ends normally, fails, or its task is cancelled inside, the pool
+    gets the connection back, rolled back (on both databases)."""
     pool = database.engine.pool
     before = pool.checkedout()
     for write in (False, True):

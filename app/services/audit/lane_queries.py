@@ -4,9 +4,9 @@ number of statements (count, page, steps) whatever the page size."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import BindParameter, ColumnElement, Select, bindparam, func, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -43,6 +43,8 @@ from app.services.lifecycle.interface import (
     step_facts,
     tally_count,
 )
+
+_Facts = TypeVar("_Facts")
 
 
 def _runs_with_facts(*, detail: bool = True) -> Select[Any]:
@@ -115,23 +117,28 @@ _STEP_SUMMARY_FACTS = _steps_of_executions(
 """What a lane summary reads of each step (StepSummaryFacts, in its order): no times, no error code."""
 
 
-async def _steps_by_execution(session: AsyncConnection, execution_ids: Sequence[str]) -> dict[str, list[StepFacts]]:
-    grouped: dict[str, list[StepFacts]] = defaultdict(list)
+async def _grouped_steps(
+    session: AsyncConnection,
+    statement: Select[Any],
+    facts: Callable[[Sequence[Any]], _Facts],
+    execution_ids: Sequence[str],
+) -> dict[str, list[_Facts]]:
+    """`statement`'s steps of these executions, by execution, each made by `facts` from its columns after the
+    execution's id."""
+    grouped: dict[str, list[_Facts]] = defaultdict(list)
     if execution_ids:
-        rows = await session.execute(_STEP_FACTS, {"execution_ids": sorted(set(execution_ids))})
-        for execution_id, *columns in rows:  # _STEP_FACTS's columns after the execution's: step_facts's order
-            grouped[execution_id].append(step_facts(columns))
-    return grouped
-
-
-async def _summary_steps(session: AsyncConnection, execution_ids: Sequence[str]) -> dict[str, list[StepSummaryFacts]]:
-    grouped: dict[str, list[StepSummaryFacts]] = defaultdict(list)
-    if execution_ids:
-        facts = StepSummaryFacts._make
-        rows = await session.execute(_STEP_SUMMARY_FACTS, {"execution_ids": sorted(set(execution_ids))})
+        rows = await session.execute(statement, {"execution_ids": sorted(set(execution_ids))})
         for execution_id, *columns in rows:
             grouped[execution_id].append(facts(columns))
     return grouped
+
+
+async def _steps_by_execution(session: AsyncConnection, execution_ids: Sequence[str]) -> dict[str, list[StepFacts]]:
+    return await _grouped_steps(session, _STEP_FACTS, step_facts, execution_ids)  # step_facts: _STEP_FACTS's order
+
+
+async def _summary_steps(session: AsyncConnection, execution_ids: Sequence[str]) -> dict[str, list[StepSummaryFacts]]:
+    return await _grouped_steps(session, _STEP_SUMMARY_FACTS, StepSummaryFacts._make, execution_ids)
 
 
 async def get_lane(

@@ -140,6 +140,20 @@ def execution_lane(
     )
 
 
+def _missing_votes(step: StepFacts | StepSummaryFacts) -> int:
+    """The votes an undecided request still lacks (at least one)."""
+    return max(step.required_approvals - step.approvals_given, 1)
+
+
+def _lane_updated_at(updated_at: datetime, latest_bundle_at: datetime | None) -> datetime:
+    """A lane changes with its execution and with each evidence export."""
+    return max(updated_at, latest_bundle_at or updated_at)
+
+
+def _readiness(*, ended: bool, bundles: int) -> str:
+    return ("ready" if bundles else "needs_evidence") if ended else "not_ready"
+
+
 class StepFacts(NamedTuple):
     """A step as a lane sees it (a named tuple: a page of 50 lanes builds 250 of them, and a frozen dataclass's
     `__init__` sets each field through `object.__setattr__`)."""
@@ -158,7 +172,7 @@ class StepFacts(NamedTuple):
 
     @property
     def missing_votes(self) -> int:
-        return max(self.required_approvals - self.approvals_given, 1)
+        return _missing_votes(self)
 
 
 class StepSummaryFacts(NamedTuple):
@@ -174,6 +188,10 @@ class StepSummaryFacts(NamedTuple):
     decided: bool
     required_approvals: int
     approvals_given: int
+
+    @property
+    def missing_votes(self) -> int:
+        return _missing_votes(self)
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +223,7 @@ class RunFacts:
             latest_bundle_id=row.latest_bundle_id,
             approval_count=row.approval_count,
             transition_count=row.transition_count,
-            updated_at=max(row.updated_at, row.latest_bundle_at or row.updated_at),
+            updated_at=_lane_updated_at(row.updated_at, row.latest_bundle_at),
             now=now,
         )
 
@@ -240,6 +258,10 @@ def step_facts(columns: Sequence[Any]) -> StepFacts:
         approvals_given or 0,
         awaiting_since,
     )
+
+
+_NOT_REACHED = frozenset((StepStatus.PENDING, StepStatus.SKIPPED))
+"""Steps a run has not reached: their approvals are not yet evidence it lacks."""
 
 
 def _needs_approval(following: StepFacts | StepSummaryFacts | None) -> bool:
@@ -283,7 +305,7 @@ def _derive(facts: RunFacts) -> _Derived:
     following = next((s for s in steps if s.status not in DONE_STEP_STATUSES), None)
     awaiting = [s for s in steps if s.status == StepStatus.AWAITING_APPROVAL]
     ended = is_terminal(facts.state)
-    reached = [s for s in steps if s.status not in (StepStatus.PENDING, StepStatus.SKIPPED)]
+    reached = [s for s in steps if s.status not in _NOT_REACHED]
     required = ["plan.verified"] + [f"approval:{s.key}" for s in reached if s.requires_approval]
     missing = [] if facts.plan_verified else ["plan.verified"]
     missing += [f"approval:{s.key}" for s in reached if s.requires_approval and not s.decided]
@@ -297,7 +319,7 @@ def _derive(facts: RunFacts) -> _Derived:
     risks += [f"{_label(s)} failed: {s.error_code}" for s in steps if s.status == StepStatus.FAILED]
     if facts.state == ExecutionStatus.PAUSED:
         risks.append("the run is paused")
-    readiness = ("ready" if facts.bundle_count else "needs_evidence") if ended else "not_ready"
+    readiness = _readiness(ended=ended, bundles=facts.bundle_count)
     return _Derived(
         key=key,
         status=status,
@@ -350,9 +372,6 @@ def _shared(facts: RunFacts, d: _Derived) -> dict[str, Any]:
     }
 
 
-_NOT_REACHED = frozenset((StepStatus.PENDING, StepStatus.SKIPPED))
-
-
 def run_summary(run: Any, steps: Sequence[StepSummaryFacts]) -> ControlPlaneExecutionLaneSummary:
     """A run's lane in a list, in one pass over its steps and without the detail's texts (`_derive` builds them
     for the detail; tests/unit/test_lane_summary.py holds the two to the same answers). `run`: a row of the
@@ -374,7 +393,7 @@ def run_summary(run: Any, steps: Sequence[StepSummaryFacts]) -> ControlPlaneExec
                 required += 1
                 missing += not step.decided
             if not step.decided and step_status != StepStatus.SKIPPED:
-                votes += max(step.required_approvals - step.approvals_given, 1)
+                votes += step.missing_votes
     bundles = run.bundle_count
     ended = is_terminal(state)
     if ended:
@@ -388,9 +407,9 @@ def run_summary(run: Any, steps: Sequence[StepSummaryFacts]) -> ControlPlaneExec
         lane_phase=state,
         owner_role=owner,
         objective=_objective(state, bundles, following, len(steps)),
-        terminal_readiness=("ready" if bundles else "needs_evidence") if ended else "not_ready",
+        terminal_readiness=_readiness(ended=ended, bundles=bundles),
         recommended_next_lane=_next_lane(key, next_needs_approval=_needs_approval(following)),
-        updated_at=max(run.updated_at, run.latest_bundle_at or run.updated_at),
+        updated_at=_lane_updated_at(run.updated_at, run.latest_bundle_at),
         evidence_completeness=round(1 - missing / required, 4),
         pending_approval_count=awaiting,
         missing_evidence_count=missing,

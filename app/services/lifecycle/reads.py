@@ -59,8 +59,9 @@ def _lane_columns() -> tuple[Any, ...]:
 
 
 def _lane(row: Any) -> ControlPlaneExecutionLaneState:
-    facts = (row.state, row.plan_id, row.plan_verdict, row.pending_approvals, row.bundles, row.next_needs_approval)
-    return _lane_of(*facts)
+    return _lane_of(
+        row.state, row.plan_id, row.plan_verdict, row.pending_approvals, row.bundles, row.next_needs_approval
+    )
 
 
 def _lane_of(  # noqa: PLR0917 - the values of _lane_columns(), in their order
